@@ -73,7 +73,7 @@ def _literal(value: Any, indent: int = 0, width: int = 100) -> str:
         return flat
     pad = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [f"{pad}{_flat_literal(key)}: {_literal(item, indent + 4, width)}," for key, item in value.items()]
+        items = [f"{pad}{_flat_literal(k)}: {_literal(v, indent + 4, width)}," for k, v in value.items()]
         return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
     opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
     items = [f"{pad}{_literal(item, indent + 4, width)}," for item in value]
@@ -156,18 +156,10 @@ def _option_parameters(schema: Mapping[str, Any]) -> dict[str, dict[str, dict[st
     return {level: levels[level] for level in ("cluster", "host", "vm", "vnet")}
 
 
-def _helper_names(description: str) -> tuple[str, ...]:
-    match = re.search(r"Supported protocols: (.*)$", description)
-    if not match:
-        raise ValueError(f"cannot find the helper list in {description!r}")
-    return tuple(name.strip() for name in match.group(1).split(","))
-
-
 def render_options(reference: Path) -> str:
     schema = json.loads((reference / "pve-api-firewall-schema.json").read_text(encoding="utf-8"))
     levels = _option_parameters(schema)
     ratelimit = levels["cluster"]["log_ratelimit"]["format"]
-    helpers = _helper_names(levels["host"]["nf_conntrack_helpers"]["description"])
     return _module(
         "The options PVE's API accepts at each level, as its schema declares them.",
         f"pve-api-firewall-schema.json ({schema.get('source', 'PVE API schema')})",
@@ -181,11 +173,6 @@ def render_options(reference: Path) -> str:
                 "The property-string format of the cluster option log_ratelimit",
                 "LOG_RATELIMIT_FORMAT: dict[str, dict[str, object]]",
                 ratelimit,
-            ),
-            (
-                "The conntrack helpers named in the nf_conntrack_helpers description",
-                "CONNTRACK_HELPER_NAMES: tuple[str, ...]",
-                helpers,
             ),
         ],
     )
@@ -282,10 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="directory of the PVE reference JSON files"
     )
-    parser.add_argument("--etc", type=Path, default=Path("/etc"), help="directory holding Debian netbase's files")
+    parser.add_argument("--etc", type=Path, default=Path("/etc"), help="directory of Debian netbase's files")
     parser.add_argument("--output", type=Path, default=MODULE_UTILS, help="where the generated modules go")
     parser.add_argument("--only", choices=sorted(TABLES), action="append", help="generate only these tables")
-    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if a module is out of date")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a module is stale")
     args = parser.parse_args(argv)
 
     stale = []
