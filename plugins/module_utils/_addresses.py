@@ -1,0 +1,207 @@
+"""Address specs as PVE reads them (reference 2.2): ipset and alias references, and lists of
+addresses, CIDRs and ranges.
+
+``parse_address_spec`` is the one entry point; it classifies a value and returns either the
+parsed spec or PVE's error message. Canonical text forms live here too so that the validator,
+the normaliser and the verdict engine agree on what an address means.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+NAME_PATTERN = r"[A-Za-z][A-Za-z0-9\-_]+"
+_NAME_RE = re.compile(NAME_PATTERN)
+_IPSET_REF_RE = re.compile(r"\+(?:(dc|guest|sdn)/)?(\S+)")
+_ALIAS_REF_RE = re.compile(r"(?:(dc|guest)/)?(" + NAME_PATTERN + r")")
+_IPV4_RE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+ADDRESS_ACCEPTED = (
+    "an IP address, a CIDR without host bits, a range 'a-b', a comma list of addresses and CIDRs "
+    "of one family, '+ipset' (optionally '+dc/', '+guest/' or '+sdn/') or an alias name "
+    "(optionally 'dc/' or 'guest/')"
+)
+IP_OR_CIDR_ACCEPTED = "an IPv4 or IPv6 address, optionally with a /prefix"
+
+
+@dataclass(frozen=True)
+class IPSetRef:
+    """``+name``, ``+dc/name``, ``+guest/name`` or ``+sdn/name``."""
+
+    name: str
+    scope: str | None = None
+
+    def __str__(self) -> str:
+        return "+" + (f"{self.scope}/" if self.scope else "") + self.name
+
+
+@dataclass(frozen=True)
+class AliasRef:
+    """``name``, ``dc/name`` or ``guest/name``; alias lookups are case-insensitive."""
+
+    name: str
+    scope: str | None = None
+
+    def __str__(self) -> str:
+        return (f"{self.scope}/" if self.scope else "") + self.name
+
+
+@dataclass(frozen=True)
+class AddressRange:
+    first: IPAddress
+    last: IPAddress
+
+    @property
+    def version(self) -> int:
+        return self.first.version
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}"
+
+
+AddressItem = IPNetwork | AddressRange
+
+
+@dataclass(frozen=True)
+class AddressList:
+    """A literal list; all items share one IP family."""
+
+    items: tuple[AddressItem, ...]
+
+    @property
+    def version(self) -> int:
+        return self.items[0].version
+
+    def __str__(self) -> str:
+        return ",".join(format_network(item) if not isinstance(item, AddressRange) else str(item) for item in self.items)
+
+
+AddressSpec = IPSetRef | AliasRef | AddressList
+
+
+class AddressError(ValueError):
+    """Carries PVE's message for an invalid address value."""
+
+
+def format_network(network: IPNetwork) -> str:
+    """Canonical text of a network: compressed, lowercase, no /32 or /128."""
+    if network.prefixlen == network.max_prefixlen:
+        return str(network.network_address)
+    return str(network)
+
+
+def parse_ip(text: str) -> IPAddress:
+    """One address, with PVE's strictness: IPv4 must be a full dotted quad."""
+    if ":" not in text and not _IPV4_RE.fullmatch(text):
+        raise AddressError(f"invalid IP address: Invalid IP {text}")
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        quads = text.split(".")
+        bad = next((quad for quad in quads if quad.isdigit() and int(quad) > 255), None)
+        if bad is not None:
+            raise AddressError(f"invalid IP address: Invalid quad in IP address {text} - {bad}") from None
+        raise AddressError(f"invalid IP address: Invalid IP {text}") from None
+
+
+def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
+    """An address or CIDR. ``strict`` rejects host bits (rule addresses); otherwise they are
+    cleared (ipset entries)."""
+    address_text, slash, prefix_text = text.partition("/")
+    address = parse_ip(address_text)
+    if not slash:
+        return ipaddress.ip_network(address)
+    if not prefix_text.isdigit() or int(prefix_text) > address.max_prefixlen:
+        raise AddressError(f"invalid IP address: Invalid prefix {text}")
+    try:
+        return ipaddress.ip_network(f"{address}/{int(prefix_text)}", strict=strict)
+    except ValueError:
+        raise AddressError(f"invalid IP address: Invalid prefix {address}/{int(prefix_text)}") from None
+
+
+def _parse_item(text: str) -> AddressItem:
+    if "-" in text:
+        first_text, _, last_text = text.partition("-")
+        first, last = parse_ip(first_text), parse_ip(last_text)
+        if first.version != last.version:
+            raise AddressError(f"invalid IP address: {text} mixes IPv4 and IPv6")
+        if first > last:
+            raise AddressError(f"invalid IP address: Begin address is greater than end address {text}")
+        return AddressRange(first, last)
+    return parse_network(text)
+
+
+def parse_address_list(text: str) -> AddressList:
+    items_text = text.split(",")
+    if any(not item.strip() for item in items_text):
+        raise AddressError("extraneous commas in list")
+    items = tuple(_parse_item(item.strip()) for item in items_text)
+    if len(items) > 1 and any(isinstance(item, AddressRange) for item in items):
+        raise AddressError("you can't use a range in a list")
+    if len({item.version for item in items}) > 1:
+        raise AddressError(f"detected mixed ipv4/ipv6 addresses in address list '{text}'")
+    return AddressList(items)
+
+
+def parse_address_spec(text: str) -> AddressSpec:
+    """Classify and parse a ``source``/``dest`` value exactly in PVE's order."""
+    if text.startswith("+"):
+        if len(text) > 65:
+            raise AddressError("ipset name too long")
+        match = _IPSET_REF_RE.fullmatch(text)
+        if not match or not _NAME_RE.fullmatch(match.group(2)):
+            raise AddressError(f"invalid ipset name '{text}'")
+        return IPSetRef(match.group(2), match.group(1))
+    alias = _ALIAS_REF_RE.fullmatch(text)
+    if alias:
+        if len(text) > 64:
+            raise AddressError("alias name too long")
+        return AliasRef(alias.group(2), alias.group(1))
+    return parse_address_list(text)
+
+
+def spec_version(spec: AddressSpec) -> int | None:
+    """The IP family a literal spec fixes; references are resolved by the caller."""
+    return spec.version if isinstance(spec, AddressList) else None
+
+
+def canonical_address_spec(text: str) -> str:
+    """Canonical text of a valid spec (invalid text is returned unchanged)."""
+    try:
+        spec = parse_address_spec(text)
+    except AddressError:
+        return text
+    if isinstance(spec, AliasRef):
+        return str(AliasRef(spec.name.lower(), spec.scope))
+    return str(spec)
+
+
+def parse_ip_or_cidr(text: str) -> IPNetwork:
+    """PVE's ``IPorCIDR`` format (alias and ipset values): host bits are tolerated."""
+    try:
+        return parse_network(text, strict=False)
+    except AddressError:
+        raise AddressError("value does not look like a valid IP address or CIDR network") from None
+
+
+def canonical_alias_cidr(text: str) -> str:
+    """Aliases keep host bits (PVE stores them as given) but drop /32 and /128 on read."""
+    address_text, slash, prefix_text = text.partition("/")
+    address = parse_ip(address_text)
+    if not slash or int(prefix_text) == address.max_prefixlen:
+        return str(address)
+    return f"{address}/{int(prefix_text)}"
+
+
+def canonical_ipset_cidr(text: str) -> str:
+    """ipset entries: host bits cleared, /32 and /128 dropped (reference 1.4)."""
+    return format_network(parse_ip_or_cidr(text))
+
+
+def is_alias_reference(text: str) -> bool:
+    return _ALIAS_REF_RE.fullmatch(text) is not None

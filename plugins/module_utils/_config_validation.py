@@ -1,0 +1,219 @@
+"""Validation of whole files and configurations: names, entries, options, rules and the
+references between them (ipsets, aliases and groups that must exist).
+
+Validation runs on the model as given (before normalisation) so that positions still match
+the user's list or the file's lines. All errors are collected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ._addresses import AddressError, AliasRef, is_alias_reference, parse_address_spec, parse_ip_or_cidr
+from ._errors import FieldError
+from ._model import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, ClusterConfig, FileKind, FirewallFile, Level
+from ._normalise import normalise_ipset_cidr
+from ._options import normalise_option
+from ._rule_validation import References, check_rule
+
+Path = tuple[object, ...]
+Locator = Callable[[Path], str]
+
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-_]+")
+NAME_LIMITS = {"ipset": 64, "alias": 64, "group": 18}
+NAME_ACCEPTED = "{lo}-{hi} characters: a letter, then letters, digits, '-' or '_'"
+IPSET_CIDR_ACCEPTED = "an IP address or CIDR (host bits are cleared), or an alias name (optionally dc/ or guest/)"
+ALIAS_CIDR_ACCEPTED = "an IPv4 or IPv6 address, optionally with a /prefix"
+
+
+def describe_path(path: Path) -> str:
+    """Default location text: ``rules[3]``, ``group 'web' rules[0]``, ``ipset 'x' entries[2]``."""
+    match path:
+        case ("rules", int(index)):
+            return f"rules[{index}]"
+        case ("groups", str(name), int(index)):
+            return f"group '{name}' rules[{index}]"
+        case ("groups", str(name)):
+            return f"group '{name}'"
+        case ("ipsets", str(name), int(index)):
+            return f"ipset '{name}' entries[{index}]"
+        case ("ipsets", str(name)):
+            return f"ipset '{name}'"
+        case ("aliases", int(index)):
+            return f"aliases[{index}]"
+        case ("options", str(key)):
+            return f"options.{key}"
+    return ".".join(map(str, path))
+
+
+def located(prefix: str, lines: dict[Path, int] | None = None) -> Locator:
+    """A locator that prefixes ``where`` (e.g. 'cluster.fw' or 'vm 100') and adds line numbers."""
+
+    def locate(path: Path) -> str:
+        line = (lines or {}).get(path)
+        text = describe_path(path)
+        if line is not None:
+            text = f"line {line} ({text})"
+        return f"{prefix} {text}" if prefix else text
+
+    return locate
+
+
+def check_name(kind: str, name: str, location: str) -> Iterator[FieldError]:
+    limit = NAME_LIMITS[kind]
+    accepted = NAME_ACCEPTED.format(lo=2, hi=limit)
+    if len(name) > limit:
+        yield FieldError(location, "name", name, f"{kind} name too long", accepted)
+    elif len(name) < 2 or not NAME_RE.fullmatch(name):
+        yield FieldError(location, "name", name, f"invalid {kind} name '{name}'", accepted)
+
+
+def _alias_family(cidr: str) -> int | None:
+    try:
+        return parse_ip_or_cidr(cidr).version
+    except AddressError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The reference view of one file: its own aliases and ipsets, plus the datacenter's."""
+
+    cluster: FirewallFile
+    own: FirewallFile | None = None
+    case_sensitive: bool = False
+
+    def references(self, *, check_groups: bool = True) -> References:
+        def aliases(fw: FirewallFile | None) -> dict[str, int]:
+            found = {}
+            for alias in fw.aliases if fw else ():
+                family = _alias_family(alias.cidr)
+                if family is not None:
+                    found[alias.name.lower()] = family
+            return found
+
+        def ipset_names(fw: FirewallFile | None) -> frozenset[str]:
+            return frozenset(ipset.name if self.case_sensitive else ipset.name.lower() for ipset in (fw.ipsets if fw else ()))
+
+        return References(
+            cluster_ipsets=ipset_names(self.cluster),
+            guest_ipsets=ipset_names(self.own),
+            cluster_aliases=aliases(self.cluster),
+            guest_aliases=aliases(self.own),
+            groups=frozenset(group.name.lower() for group in self.cluster.groups) if check_groups else None,
+            case_sensitive=self.case_sensitive,
+        )
+
+
+def _check_sections(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
+    allowed = FILE_SECTIONS[fw.kind]
+    for section in ("aliases", "ipsets", "rules", "groups"):
+        if getattr(fw, section) and section not in allowed:
+            yield FieldError(
+                locate((section,)), section, len(getattr(fw, section)), f"a {fw.kind.value} firewall has no {section}", ", ".join(sorted(allowed))
+            )
+
+
+def _check_options(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
+    level = FILE_OPTION_LEVEL[fw.kind]
+    for key, value in fw.options.items():
+        _, errors = normalise_option(level, key, value, location=locate(("options", key)))
+        yield from errors
+
+
+def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
+    seen: set[str] = set()
+    for index, alias in enumerate(fw.aliases):
+        where = locate(("aliases", index))
+        yield from check_name("alias", alias.name, where)
+        if alias.name.lower() in seen:
+            yield FieldError(where, "name", alias.name, f"alias '{alias.name}' already exists", "unique names (case-insensitive)")
+        seen.add(alias.name.lower())
+        if _alias_family(alias.cidr) is None:
+            yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
+
+
+def _check_ipsets(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[FieldError]:
+    refs = scope.references(check_groups=False)
+    seen_sets: set[str] = set()
+    for ipset in fw.ipsets:
+        yield from check_name("ipset", ipset.name, locate(("ipsets", ipset.name)))
+        if ipset.name.lower() in seen_sets:
+            yield FieldError(locate(("ipsets", ipset.name)), "name", ipset.name, f"IPSet '{ipset.name}' already exists", "unique names")
+        seen_sets.add(ipset.name.lower())
+        seen: set[str] = set()
+        for index, entry in enumerate(ipset.entries):
+            where = locate(("ipsets", ipset.name, index))
+            cidr = entry.cidr.strip()
+            if is_alias_reference(cidr):
+                spec = parse_address_spec(cidr)
+                assert isinstance(spec, AliasRef)
+                if refs.alias_family(spec) is None:
+                    yield FieldError(where, "cidr", cidr, f"no such alias '{spec.name}'", "an alias defined at this level or the datacenter")
+            else:
+                try:
+                    network = parse_ip_or_cidr(cidr)
+                except AddressError as error:
+                    yield FieldError(where, "cidr", cidr, str(error), IPSET_CIDR_ACCEPTED)
+                    continue
+                if network.prefixlen == 0:
+                    yield FieldError(where, "cidr", cidr, "a zero prefix is not allowed in ipset entries", "a prefix of /1 or longer")
+                    continue
+            canonical = normalise_ipset_cidr(cidr)
+            if canonical in seen:
+                yield FieldError(where, "cidr", cidr, f"duplicate ipset entry for '{canonical}'", "each address once per ipset")
+            seen.add(canonical)
+            if entry.comment is not None and "\n" in entry.comment:
+                yield FieldError(where, "comment", entry.comment, "comments cannot contain line breaks", "a single line of text")
+
+
+def _check_groups(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[FieldError]:
+    refs = scope.references()
+    seen: set[str] = set()
+    for group in fw.groups:
+        yield from check_name("group", group.name, locate(("groups", group.name)))
+        if group.name.lower() in seen:
+            yield FieldError(locate(("groups", group.name)), "name", group.name, f"Security group '{group.name}' already exists", "unique names")
+        seen.add(group.name.lower())
+        for index, rule in enumerate(group.rules):
+            yield from check_rule(rule, Level.GROUP, location=locate(("groups", group.name, index)), refs=refs).errors
+
+
+def validate_file(
+    fw: FirewallFile,
+    *,
+    cluster: FirewallFile | None = None,
+    locate: Locator | None = None,
+    guest_level: Level = Level.VM,
+) -> list[FieldError]:
+    """Every problem of one file. ``cluster`` is the datacenter file whose ipsets, aliases and
+    groups the file may reference (for a cluster file, the file itself). Without it,
+    references are checked against the file alone."""
+    locate = locate or located("")
+    if cluster is None:
+        cluster = fw if fw.kind is FileKind.CLUSTER else FirewallFile(FileKind.CLUSTER)
+        check_refs = fw.kind is FileKind.CLUSTER
+    else:
+        check_refs = True
+    scope = _Scope(cluster, fw if fw.kind is FileKind.GUEST else None)
+    errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *_check_aliases(fw, locate), *_check_ipsets(fw, scope, locate)]
+    rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
+    refs = scope.references() if check_refs else None
+    for index, rule in enumerate(fw.rules):
+        errors += check_rule(rule, rule_level, location=locate(("rules", index)), refs=refs).errors
+    errors += _check_groups(fw, scope, locate) if fw.kind is FileKind.CLUSTER else []
+    return errors
+
+
+def validate_config(config: ClusterConfig) -> list[FieldError]:
+    """Every problem of a whole cluster configuration, references included."""
+    errors = validate_file(config.cluster, locate=located("cluster.fw"))
+    for node, host in sorted(config.hosts.items()):
+        errors += validate_file(host, cluster=config.cluster, locate=located(f"node {node} host.fw"))
+    for vmid, guest in sorted(config.guests.items()):
+        errors += validate_file(guest.file, cluster=config.cluster, locate=located(f"{guest.level.value} {vmid}"), guest_level=guest.level)
+    for vnet, fw in sorted(config.vnets.items()):
+        errors += validate_file(fw, cluster=config.cluster, locate=located(f"vnet {vnet}"))
+    return errors

@@ -1,0 +1,60 @@
+"""What the firewall is applied to: nodes with their addresses, guests with their NICs.
+
+The verdict engine walks packets through this inventory; the API emulator serves it as its
+cluster topology. NIC fields follow PVE's guest config (``net0: virtio=MAC,bridge=vmbr0,
+firewall=1``); a NIC without ``firewall`` is not filtered, whatever the rules say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Nic:
+    name: str  # net0, net1, ...
+    bridge: str
+    mac: str
+    firewall: bool = True
+    ip: str | None = None  # CIDR of a container's configured address (lxc ip=)
+    ip6: str | None = None
+    model: str = "virtio"  # qemu NIC model; containers use the veth name instead
+    tag: int | None = None
+
+    @property
+    def index(self) -> int:
+        return int(self.name[3:])
+
+
+@dataclass(frozen=True)
+class Guest:
+    vmid: int
+    type: str  # "qemu" or "lxc"
+    node: str
+    nics: tuple[Nic, ...] = ()
+    name: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> str:
+        return "vm" if self.type == "qemu" else "ct"
+
+    def nic(self, name: str) -> Nic | None:
+        return next((nic for nic in self.nics if nic.name == name), None)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    address: str  # the node's cluster address
+    local_network: str | None = None  # None: derived from the address (reference 5.2)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    nodes: Mapping[str, Node] = field(default_factory=dict)
+    guests: Mapping[int, Guest] = field(default_factory=dict)
+
+    def guest(self, vmid: int) -> Guest | None:
+        return self.guests.get(vmid)
