@@ -8,6 +8,8 @@ the normaliser and the verdict engine agree on what an address means.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -148,6 +150,7 @@ def parse_address_list(text: str) -> AddressList:
     return AddressList(items)
 
 
+@lru_cache(maxsize=8192)  # pure and immutable; configs repeat the same values a lot
 def parse_address_spec(text: str) -> AddressSpec:
     """Classify and parse a ``source``/``dest`` value exactly in PVE's order."""
     if text.startswith("+"):

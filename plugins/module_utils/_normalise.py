@@ -7,6 +7,8 @@ them, normalisation never hides them.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -45,6 +47,7 @@ def _lower_ipset_reference(text: str | None) -> str | None:
     return "+" + scope + slash + name.lower()
 
 
+@lru_cache(maxsize=8192)  # pure and immutable; configs repeat the same values a lot
 def normalise_rule(rule: Rule) -> Rule:
     """The canonical form of a rule (see module docstring)."""
     proto = _rule_field(rule.proto)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 from dataclasses import dataclass
 
@@ -34,7 +36,7 @@ class PortRange:
 
 @dataclass(frozen=True)
 class PortList:
-    """Parsed port list; ``names`` keeps service names as written (they count 0 numbers)."""
+    """Parsed port list; ``text`` keeps the items as written (service names count 0 numbers)."""
 
     ranges: tuple[PortRange, ...]
     text: tuple[str, ...]
@@ -52,6 +54,7 @@ def _port_number(text: str) -> int:
     return int(text)
 
 
+@lru_cache(maxsize=8192)  # pure and immutable; configs repeat the same values a lot
 def parse_port_list(text: str) -> PortList:
     """Parse a comma list of ports, ranges and service names with PVE's messages."""
     items = text.split(",")
