@@ -61,6 +61,10 @@ OPTION_ENDPOINTS = {
 # parse_protocol_file). Only the first column is a name to PVE; aliases are ignored.
 SERVICE_LINE = re.compile(r"^(\S+)\s+(\S+)/(tcp|udp|sctp).*$")
 PROTOCOL_LINE = re.compile(r"^(\S+)\s+(\d+)(?:\s+.*)?$")
+# parse_protocol_file reads /etc/ethertypes with PROTOCOL_LINE too, which would skip every hex
+# number with a letter (IPv6 86DD, PPP 880B). The reference calls layer2_protocols "a comma
+# list of /etc/ethertypes names" and upstream's example 100.fw uses PPP, so all are read here.
+ETHERTYPE_LINE = re.compile(r"^(\S+)\s+([0-9A-Fa-f]+)(?:\s+.*)?$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +220,7 @@ def render_netbase(etc: Path) -> str:
 
     ethertypes: dict[str, str] = {}
     for line in _content_lines(etc / "ethertypes"):
-        match = PROTOCOL_LINE.match(line)
+        match = ETHERTYPE_LINE.match(line)
         if match:
             ethertypes.setdefault(match.group(1), match.group(2))
 
@@ -247,7 +251,7 @@ def render_netbase(etc: Path) -> str:
                 service_aliases,
             ),
             (
-                "/etc/ethertypes lines PVE's parser reads (number must be digits only) -> number as written",
+                "/etc/ethertypes: name (first column) -> hexadecimal number as written",
                 "ETHERTYPE_NUMBERS: dict[str, str]",
                 ethertypes,
             ),

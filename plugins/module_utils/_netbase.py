@@ -55,9 +55,10 @@ SERVICES: Mapping[str, Mapping[str, int]] = MappingProxyType(
 # Service aliases PVE does not accept -> the name it does (for hints).
 SERVICE_ALIASES: Mapping[str, str] = MappingProxyType(dict(SERVICE_ALIAS_NAMES))
 
-# Ethertype name -> number as written, for the lines PVE's parser reads. Its regex wants a
-# decimal-looking number, so hex numbers with letters (IPv6 86DD, LLDP 88CC, ...) are unknown to
-# PVE and the guest option layer2_protocols rejects them.
+# Ethertype name (first column of /etc/ethertypes) -> hexadecimal number as written; the guest
+# option layer2_protocols takes names or numbers from it. (The examined PVE parser reads the
+# number with \d+, which would lose e.g. IPv6 86DD and PPP 880B; the reference and upstream's
+# example config treat every name as valid, and so does this table.)
 ETHERTYPES: Mapping[str, str] = MappingProxyType(dict(ETHERTYPE_NUMBERS))
 
 _ETHERTYPE_NUMBER_TEXT = frozenset(ETHERTYPE_NUMBERS.values())
