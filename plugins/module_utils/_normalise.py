@@ -15,7 +15,7 @@ from dataclasses import replace
 from ._addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
 from ._macros import canonical_macro_name
 from ._model import Alias, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
-from ._netbase import ICMP_PROTOCOLS, canonical_protocol, protocol_number
+from ._netbase import canonical_protocol, icmp_family
 from ._ports import canonical_port_list
 
 
@@ -52,8 +52,7 @@ def normalise_rule(rule: Rule) -> Rule:
     """The canonical form of a rule (see module docstring)."""
     proto = _rule_field(rule.proto)
     proto = _canonical_protocol(proto) if proto else None
-    proto_number = protocol_number(proto) if proto else None
-    is_icmp = proto_number in ICMP_PROTOCOLS
+    is_icmp = bool(proto) and icmp_family(proto) is not None
     rule_type = (_rule_field(rule.type) or "").lower()
     action = _rule_field(rule.action) or ""
     if rule_type == "group":

@@ -17,7 +17,7 @@ from ._errors import FieldError
 from ._icmp_types import icmp_type_names
 from ._macros import MACROS, canonical_macro_name
 from ._model import ACTIONS, LOG_LEVELS, RULE_TYPES, Level, Rule
-from ._netbase import ICMP_PROTOCOLS, PORT_PROTOCOLS, protocol_number
+from ._netbase import PORT_PROTOCOLS, icmp_family, protocol_number
 from ._ports import PORT_ACCEPTED, PortError, parse_port_list
 
 IFACE_RE = re.compile(r"[a-z][a-z0-9_]{1,20}(?:[:.]\d+)?", re.IGNORECASE)
@@ -137,15 +137,11 @@ def _check_iface(rule: Rule, level: Level, out: _Collector) -> None:
         out.add("iface", iface, r"value does not match the regex pattern 'net\d+'", "a guest NIC name: net0, net1, ...")
 
 
-def _icmp_family(proto_number: int | None) -> int | None:
-    return ICMP_PROTOCOLS.get(proto_number) if proto_number is not None else None
-
-
 def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     dport = rule.dport
     if dport is None:
         return
-    icmp_family = _icmp_family(proto_number)
+    family = icmp_family(rule.proto) if rule.proto else None
     all_icmp_names = set(icmp_type_names(4)) | set(icmp_type_names(6))
     items = [item.strip() for item in dport.split(",")]
     icmp_items = [item for item in items if item in all_icmp_names]
@@ -157,9 +153,9 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
             return
     if rule.proto is None:
         out.add("proto", rule.proto, "missing property - 'dport' requires this property", "a protocol that takes ports: tcp, udp, udplite, dccp, sctp")
-    elif icmp_family is not None:
+    elif family is not None:
         legacy_ok = len(items) == 1 and (
-            items[0] in icmp_type_names(icmp_family) or (items[0].isdigit() and int(items[0]) <= 255)
+            items[0] in icmp_type_names(family) or (items[0].isdigit() and int(items[0]) <= 255)
         )
         if not legacy_ok:
             message = "ICMP ports not allowed in port range" if icmp_items else f"invalid port '{dport}'"
@@ -170,11 +166,11 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
         out.add("dport", dport, f"invalid port '{icmp_items[0]}'", PORT_ACCEPTED)
 
 
-def _check_icmp_type(rule: Rule, proto_number: int | None, out: _Collector) -> None:
+def _check_icmp_type(rule: Rule, out: _Collector) -> None:
     icmp_type = rule.icmp_type
     if icmp_type is None:
         return
-    family = _icmp_family(proto_number)
+    family = icmp_family(rule.proto) if rule.proto else None
     if family is None:
         out.add("proto", rule.proto, "missing property - 'icmp-type' requires this property", "icmp, icmpv6 or ipv6-icmp")
     elif rule.dport is not None:
@@ -272,10 +268,10 @@ def check_rule(rule: Rule, level: Level, *, location: str, refs: References | No
             out.add("proto", rule.proto, f"unknown protocol '{rule.proto}'", "a name or number from /etc/protocols, or icmpv6")
 
     _check_dport(rule, proto_number, out)
-    _check_icmp_type(rule, proto_number, out)
+    _check_icmp_type(rule, out)
     _check_sport(rule, proto_number, out)
 
-    ipversion = _icmp_family(proto_number)
+    ipversion = icmp_family(rule.proto) if rule.proto else None
     ipversion = _check_address("source", rule.source, ipversion, out, refs)
     ipversion = _check_address("dest", rule.dest, ipversion, out, refs)
 
