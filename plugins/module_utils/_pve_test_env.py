@@ -1,0 +1,99 @@
+"""The fixed environment and conventions of PVE's firewall test suite (reference 6.1-6.2).
+
+PVE's simulator (``test/fwtester.pl``) evaluates every test directory against one node
+(172.16.1.2, ``local_network`` 172.16.1.0/24), a fixed set of guests and a 4-node corosync
+membership. Tests name endpoints by zone (``host``, ``outside``, ``nfvm``, ``vm100``,
+``vm100i1``, ``ct200``, ``vmbr0/eth0``) and leave addresses to defaults. The conformance
+runner and the ``firewall_simulate`` module share these definitions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ._corosync import Corosync, CorosyncNode
+from ._inventory import Guest, Inventory, Nic, Node
+from ._verdict import Endpoint, Environment, VerdictError
+
+NODE = "proxself"
+HOST_ADDRESS = "172.16.1.2"
+LOCAL_NETWORK = "172.16.1.0/24"
+DEFAULT_SOURCE = "100.100.1.2"
+DEFAULT_DEST = "100.200.3.4"
+# The zones a test without 'from' or 'to' is run from or to (reference 6.2).
+EXPANSION_ZONES = ("host", "outside", "nfvm", "vm100", "ct200")
+
+
+def _qemu(vmid: int, *nics: tuple[str, str]) -> Guest:
+    return Guest(vmid, "qemu", NODE, tuple(Nic(f"net{index}", bridge, mac) for index, (bridge, mac) in enumerate(nics)))
+
+
+def _lxc(vmid: int, bridge: str, mac: str, ip: str) -> Guest:
+    return Guest(vmid, "lxc", NODE, (Nic("net0", bridge, mac, ip=ip),))
+
+
+INVENTORY = Inventory(
+    nodes={NODE: Node(NODE, HOST_ADDRESS, LOCAL_NETWORK)},
+    guests={
+        guest.vmid: guest
+        for guest in (
+            _qemu(100, ("vmbr0", "0E:0B:38:B8:B3:21"), ("vmbr1", "0E:0B:38:B9:B4:21"), ("vmbr2", "0E:0B:38:BA:B4:21")),
+            _qemu(101, ("vmbr0", "0E:0B:38:B8:B3:22")),
+            _qemu(110, ("vmbr1", "0E:0B:38:B8:B4:21")),
+            _lxc(200, "vmbr0", "0E:18:24:41:2C:43", "10.0.200.1/24"),
+            _lxc(201, "vmbr0", "0E:18:24:41:2C:44", "10.0.200.2/24"),
+        )
+    },
+)
+
+# The membership of the suite's corosync.conf: four nodes on two rings, multicast transport.
+COROSYNC = Corosync(
+    nodes=tuple(
+        CorosyncNode(name, {0: f"172.16.1.{last}", 1: f"172.16.2.{last}"})
+        for name, last in (("prox1", 11), ("prox2", 12), ("prox3", 3), (NODE, 2))
+    ),
+    transport="udp",
+)
+
+
+def environment(inventory: Inventory = INVENTORY, corosync: Corosync | None = COROSYNC, now: float | None = None) -> Environment:
+    return Environment(inventory=inventory, corosync=corosync, now=now)
+
+
+_GUEST_ZONE_RE = re.compile(r"(vm|ct)(\d+)(?:i(\d+))?")
+_PORT_ZONE_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9]{0,9})/(\S+)")
+
+
+def zone_endpoint(zone: str, inventory: Inventory) -> Endpoint:
+    """The endpoint a zone names. ``vm<ID>`` must be a qemu guest and ``ct<ID>`` a container;
+    ``i<N>`` picks NIC N (PVE allows it for VMs as source only; here it works everywhere)."""
+    if zone == "host":
+        return Endpoint.host()
+    if zone == "outside":
+        return Endpoint.bridge_port("vmbr0", "eth0")
+    if zone == "nfvm":
+        return Endpoint.bridge_port("vmbr0", "tapXYZ")
+    guest_zone = _GUEST_ZONE_RE.fullmatch(zone)
+    if guest_zone:
+        prefix, vmid, nic = guest_zone.group(1), int(guest_zone.group(2)), guest_zone.group(3)
+        guest = inventory.guest(vmid)
+        if guest is None:
+            raise VerdictError(f"zone '{zone}': guest {vmid} is not in the inventory")
+        if (prefix == "vm") != (guest.type == "qemu"):
+            raise VerdictError(f"zone '{zone}': guest {vmid} is a {guest.type} guest, write {'vm' if guest.type == 'qemu' else 'ct'}{vmid}")
+        return Endpoint.guest(vmid, f"net{nic or 0}")
+    port_zone = _PORT_ZONE_RE.fullmatch(zone)
+    if port_zone:
+        return Endpoint.bridge_port(port_zone.group(1), port_zone.group(2))
+    raise VerdictError(f"unknown zone '{zone}' (host, outside, nfvm, vm<ID>[i<N>], ct<ID>[i<N>], <bridge>/<port>)")
+
+
+def default_addresses(
+    source_zone: str, dest_zone: str, source: str | None, dest: str | None, host_address: str = HOST_ADDRESS
+) -> tuple[str, str]:
+    """PVE's defaults: the host's address for the host, else 100.100.1.2 / 100.200.3.4."""
+    if source is None:
+        source = host_address if source_zone == "host" else DEFAULT_SOURCE
+    if dest is None:
+        dest = host_address if dest_zone == "host" else DEFAULT_DEST
+    return source, dest
