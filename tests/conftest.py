@@ -70,3 +70,7 @@ def shared_dir() -> Path:
 def repo_root() -> Path:
     """The repository root (the collection root)."""
     return REPO_ROOT
+
+
+# The PVE API emulator's fixtures (tests/emulator/fixtures.py).
+pytest_plugins = ["ansible_collections.pve.firewall.tests.emulator.fixtures"]

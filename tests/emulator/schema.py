@@ -1,0 +1,281 @@
+"""Parameter validation as PVE's JSONSchema does it before a handler runs (reference 1.0).
+
+Per property, in PVE's order: type, format, pattern, maxLength, minLength, minimum/maximum,
+enum; only the first failure of a property is reported. Missing required and unknown
+properties are reported too. All failures of one call come back together as HTTP 400.
+
+Format validators give PVE's messages (``invalid format - ...``); they reuse the compiler's
+parsers so that the API and the compiler agree on what is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.pve.firewall.plugins.module_utils._addresses import AddressError, is_alias_reference, parse_address_list, parse_address_spec, parse_ip_or_cidr
+from ansible_collections.pve.firewall.plugins.module_utils._icmp_types import icmp_type_names
+from ansible_collections.pve.firewall.plugins.module_utils._netbase import protocol_number
+from ansible_collections.pve.firewall.plugins.module_utils._options import CONNTRACK_HELPERS, normalise_option
+from ansible_collections.pve.firewall.plugins.module_utils._ports import PortError, parse_port_list
+
+from .errors import ParamError
+
+_INTEGER_RE = re.compile(r"[+-]?\d+")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of one endpoint, with the facts PVE's schema gives it."""
+
+    type: str  # string | integer | boolean
+    optional: bool = True
+    format: str | Mapping[str, Any] | None = None
+    pattern: str | None = None
+    max_length: int | None = None
+    min_length: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    enum: tuple[str, ...] | None = None
+    default: object = None
+    description: str = ""
+
+    def as_schema(self) -> dict[str, object]:
+        """The parameter in the api-viewer's JSON shape (what ``/_emulator/schema`` shows)."""
+        out: dict[str, object] = {"type": self.type}
+        if self.optional:
+            out["optional"] = 1
+        for key, value in (
+            ("format", self.format),
+            ("pattern", self.pattern),
+            ("maxLength", self.max_length),
+            ("minLength", self.min_length),
+            ("minimum", self.minimum),
+            ("maximum", self.maximum),
+            ("default", self.default),
+        ):
+            if value is not None:
+                out[key] = dict(value) if isinstance(value, Mapping) else value
+        if self.enum is not None:
+            out["enum"] = list(self.enum)
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+class FormatError(ValueError):
+    """The full message PVE reports for a value its format rejects."""
+
+
+def _invalid(message: str) -> FormatError:
+    return FormatError(f"invalid format - {message}")
+
+
+# -- format validators ------------------------------------------------------------------------
+
+
+def _addr_spec(value: str) -> None:
+    if value == "":
+        return
+    try:
+        parse_address_spec(value)
+    except AddressError as error:
+        raise _invalid(str(error)) from None
+
+
+def _port_spec(value: str, *, icmp_names: frozenset[str]) -> None:
+    """pve-fw-dport-spec / pve-fw-sport-spec: port lists; dport also takes ICMP type names."""
+    if value == "":
+        return
+    items = [item.strip() for item in value.split(",")]
+    icmp = [item for item in items if item in icmp_names]
+    if icmp and len(icmp) != len(items):
+        raise _invalid("ICMP ports not allowed in port range")
+    if icmp:
+        return
+    try:
+        parse_port_list(value)
+    except PortError as error:
+        raise _invalid(str(error)) from None
+
+
+_ICMP_NAMES = frozenset(icmp_type_names(4)) | frozenset(icmp_type_names(6))
+
+
+def _protocol(value: str) -> None:
+    if value != "" and protocol_number(value) is None:
+        raise _invalid(f"unknown protocol '{value}'")
+
+
+def _icmp_type(value: str) -> None:
+    if value != "" and value not in _ICMP_NAMES:
+        raise _invalid(f"invalid icmp-type value '{value}'")
+
+
+_IFACE_RE = re.compile(r"[a-z][a-z0-9_]{1,20}(?:[:.]\d+)?", re.IGNORECASE)
+
+
+def _iface(value: str) -> None:
+    if not _IFACE_RE.fullmatch(value):
+        raise _invalid(f"invalid network interface name '{value}'")
+
+
+def _ip_or_cidr(value: str) -> None:
+    try:
+        parse_ip_or_cidr(value)
+    except AddressError as error:
+        raise _invalid(str(error)) from None
+
+
+def _ip_or_cidr_or_alias(value: str) -> None:
+    if not is_alias_reference(value):
+        _ip_or_cidr(value)
+
+
+_CONFIGID_RE = re.compile(r"[a-z][a-z0-9_-]+", re.IGNORECASE)
+
+
+def split_list(value: str) -> list[str]:
+    """pve-common's split_list: items separated by commas, semicolons or whitespace."""
+    return [item for item in re.split(r"[,;\s]+", value) if item]
+
+
+def _configid_list(value: str) -> None:
+    for item in split_list(value):
+        if not _CONFIGID_RE.fullmatch(item):
+            raise _invalid(f"invalid configuration ID '{item}'")
+
+
+_NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
+
+
+def _node(value: str) -> None:
+    if not _NODE_RE.fullmatch(value):
+        raise _invalid("value does not look like a valid node name")
+
+
+def _vmid(value: str) -> None:
+    if not re.fullmatch(r"[1-9][0-9]{2,8}", value):
+        raise _invalid("value does not look like a valid VM ID")
+
+
+def _vnet_id(value: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9]*[a-z0-9]", value, re.IGNORECASE):
+        raise _invalid(f"vnet ID '{value}' contains illegal characters")
+    if len(value) > 8:
+        raise _invalid(f"vnet ID '{value}' can't be more length than 8 characters")
+
+
+def _conntrack_helpers(value: str) -> None:
+    for item in value.split(","):
+        if item and item not in CONNTRACK_HELPERS:
+            raise _invalid(f"unknown helper {item}")
+
+
+def _log_ratelimit(value: str) -> None:
+    _, errors = normalise_option("cluster", "log_ratelimit", value, location="log_ratelimit")
+    if errors:
+        raise FormatError(errors[0].message)
+
+
+FORMATS: Mapping[str, Callable[[str], None]] = {
+    "pve-fw-addr-spec": _addr_spec,
+    "pve-fw-dport-spec": lambda value: _port_spec(value, icmp_names=_ICMP_NAMES),
+    "pve-fw-sport-spec": lambda value: _port_spec(value, icmp_names=frozenset()),
+    "pve-fw-protocol-spec": _protocol,
+    "pve-fw-icmp-type-spec": _icmp_type,
+    "pve-iface": _iface,
+    "IPorCIDR": _ip_or_cidr,
+    "IPorCIDRorAlias": _ip_or_cidr_or_alias,
+    "pve-configid-list": _configid_list,
+    "pve-node": _node,
+    "pve-vmid": _vmid,
+    "pve-sdn-vnet-id": _vnet_id,
+    "pve-fw-conntrack-helper": _conntrack_helpers,
+}
+
+
+def _check_format(param: Param, value: str) -> None:
+    if param.format is None:
+        return
+    if isinstance(param.format, Mapping):  # a property string: log_ratelimit is the only one
+        _log_ratelimit(value)
+        return
+    FORMATS[param.format](value)
+
+
+# -- the checks ---------------------------------------------------------------------------
+
+
+def _as_text(value: object) -> str:
+    """A JSON value as Perl would see it: true/false as 1/0, numbers as their digits."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _type_problem(kind: str, text: str) -> str | None:
+    if kind == "integer" and not _INTEGER_RE.fullmatch(text):
+        return f"type check ('integer') failed - got '{text}'" if text else "type check ('integer') failed - got empty string"
+    if kind == "boolean" and text not in ("0", "1"):
+        return f"type check ('boolean') failed - got '{text}'" if text else "type check ('boolean') failed - got empty string"
+    return None
+
+
+def check_value(param: Param, text: str) -> str | None:
+    """The first problem of one value, in PVE's order (None when it is valid)."""
+    problem = _type_problem(param.type, text)
+    if problem:
+        return problem
+    if param.type == "string":
+        try:
+            _check_format(param, text)
+        except FormatError as error:
+            return str(error)
+        if param.pattern is not None and not re.fullmatch(param.pattern, text):
+            return "value does not match the regex pattern"
+        if param.max_length is not None and len(text) > param.max_length:
+            return f"value may only be {param.max_length} characters long"
+        if param.min_length is not None and len(text) < param.min_length:
+            return f"value must be at least {param.min_length} characters long"
+    else:
+        if param.type == "integer" and param.format is not None:
+            try:
+                _check_format(param, text)
+            except FormatError as error:
+                return str(error)
+        number = int(text)
+        if param.minimum is not None and number < param.minimum:
+            return f"value must have a minimum value of {param.minimum}"
+        if param.maximum is not None and number > param.maximum:
+            return f"value must have a maximum value of {param.maximum}"
+    if param.enum is not None and text not in param.enum:
+        return f"value '{text}' does not have a value in the enumeration '{', '.join(param.enum)}'"
+    return None
+
+
+def validate(params: Mapping[str, Param], raw: Mapping[str, object]) -> dict[str, Any]:
+    """Checked and typed values (integers and booleans as int), or ParamError with every problem."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        param = params.get(name)
+        if param is None:
+            errors[name] = "property is not defined in schema and the schema does not allow additional properties"
+            continue
+        text = _as_text(value)
+        problem = check_value(param, text)
+        if problem:
+            errors[name] = problem
+        else:
+            values[name] = int(text) if param.type in ("integer", "boolean") else text
+    for name, param in params.items():
+        if not param.optional and name not in raw:
+            errors[name] = "property is missing and it is not optional"
+    if errors:
+        raise ParamError(errors)
+    return values

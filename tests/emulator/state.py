@@ -1,0 +1,189 @@
+"""The firewall configuration as real ``.fw`` files, laid out like ``/etc/pve``.
+
+=====================================  =================================
+file                                   PVE path
+=====================================  =================================
+``<state>/firewall/cluster.fw``        ``/etc/pve/firewall/cluster.fw``
+``<state>/nodes/<node>/host.fw``       ``/etc/pve/nodes/<node>/host.fw``
+``<state>/firewall/<vmid>.fw``         ``/etc/pve/firewall/<vmid>.fw``
+``<state>/sdn/firewall/<vnet>.fw``     ``/etc/pve/sdn/firewall/<vnet>.fw``
+=====================================  =================================
+
+Files are read the way PVE reads them (``parse_fw(..., lenient=True)``: unreadable lines are
+skipped) on every access, so a hand edit is seen at once. Every write re-renders the whole
+file (``render_fw``) and replaces it atomically; a file that renders empty is deleted, as PVE
+does. Each file has its own lock with PVE's 10 s timeout (``cfs_lock_firewall``), so writers
+serialise per file like they do on pmxcfs; readers never wait.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw, render_fw
+from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile
+
+from .errors import ApiFailure
+from .knobs import Clock, Settings
+
+# A cluster ``enable`` timestamp older than this reads as 0 (reference 5.4, FW:3320-3327).
+ENABLE_REVERT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """One ``.fw`` file: its kind and the node, vmid or vnet it belongs to."""
+
+    kind: FileKind
+    name: str = ""
+
+    @classmethod
+    def cluster(cls) -> FileKey:
+        return cls(FileKind.CLUSTER)
+
+    @classmethod
+    def host(cls, node: str) -> FileKey:
+        return cls(FileKind.HOST, node)
+
+    @classmethod
+    def guest(cls, vmid: int) -> FileKey:
+        return cls(FileKind.GUEST, str(vmid))
+
+    @classmethod
+    def vnet(cls, vnet: str) -> FileKey:
+        return cls(FileKind.VNET, vnet)
+
+    @property
+    def lock_name(self) -> str:
+        """PVE's lock scope: cluster, host-<node>, vm-<vmid>, vnet-<vnet>."""
+        prefix = {FileKind.CLUSTER: "cluster", FileKind.HOST: "host-", FileKind.GUEST: "vm-", FileKind.VNET: "vnet-"}[self.kind]
+        return prefix + self.name
+
+    @property
+    def relpath(self) -> Path:
+        if self.kind is FileKind.CLUSTER:
+            return Path("firewall/cluster.fw")
+        if self.kind is FileKind.HOST:
+            return Path("nodes") / self.name / "host.fw"
+        if self.kind is FileKind.GUEST:
+            return Path("firewall") / f"{self.name}.fw"
+        return Path("sdn/firewall") / f"{self.name}.fw"
+
+
+def key_for_relpath(relpath: str) -> FileKey | None:
+    """The file a state-relative path names, or None when it is no firewall file."""
+    parts = Path(relpath).parts
+    match parts:
+        case ("firewall", "cluster.fw"):
+            return FileKey.cluster()
+        case ("firewall", name) if name.endswith(".fw") and name[:-3].isdigit():
+            return FileKey.guest(int(name[:-3]))
+        case ("nodes", node, "host.fw"):
+            return FileKey.host(node)
+        case ("sdn", "firewall", name) if name.endswith(".fw"):
+            return FileKey.vnet(name[:-3])
+    return None
+
+
+@dataclass(frozen=True)
+class _Cached:
+    stamp: tuple[int, int, int]
+    fw: FirewallFile
+
+
+class FileStore:
+    def __init__(self, root: Path, clock: Clock, settings: Settings) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._settings = settings
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._cache: dict[Path, _Cached] = {}
+
+    def path(self, key: FileKey) -> Path:
+        return self.root / key.relpath
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, key: FileKey) -> FirewallFile:
+        """The file as PVE's parser sees it now (missing or unreadable: empty)."""
+        fw = self._parsed(key)
+        if key.kind is FileKind.CLUSTER:
+            fw = self._expire_enable(fw)
+        return fw
+
+    def _parsed(self, key: FileKey) -> FirewallFile:
+        path = self.path(key)
+        try:
+            stat = path.stat()
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            cached = self._cache.get(path)
+            if cached is not None and cached.stamp == stamp:
+                return cached.fw
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return FirewallFile(key.kind)
+        fw = parse_fw(text, key.kind, filename=str(key.relpath), lenient=True).file
+        self._cache[path] = _Cached(stamp, fw)
+        return fw
+
+    def _expire_enable(self, fw: FirewallFile) -> FirewallFile:
+        enable = fw.options.get("enable")
+        if isinstance(enable, int) and not isinstance(enable, bool) and enable > 1:
+            if self._clock.now() - enable > ENABLE_REVERT_SECONDS:
+                return replace(fw, options={**fw.options, "enable": 0})
+        return fw
+
+    # -- writing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def locked(self, key: FileKey) -> Iterator[None]:
+        """Hold the file's lock; PVE's timeout error when it cannot be had in time."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(key.lock_name, threading.Lock())
+        if not lock.acquire(timeout=self._settings.lock_timeout):
+            raise ApiFailure(f"cfs-lock 'firewall-{key.lock_name}' error: got lock request timeout")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def write(self, key: FileKey, fw: FirewallFile) -> None:
+        """Re-render the whole file; an empty rendering deletes it (caller holds the lock)."""
+        self.write_text(key.relpath, render_fw(fw))
+
+    def write_text(self, relpath: Path | str, text: str) -> None:
+        path = self.root / relpath
+        if not text:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    # -- raw access for the control API --------------------------------------------------------
+
+    def files(self) -> list[str]:
+        return sorted(str(path.relative_to(self.root)) for path in self.root.rglob("*.fw") if path.is_file())
+
+    def read_text(self, relpath: str) -> str | None:
+        path = self.root / relpath
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def wipe(self) -> None:
+        for relpath in self.files():
+            (self.root / relpath).unlink(missing_ok=True)
+        self._cache.clear()
