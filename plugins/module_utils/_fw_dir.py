@@ -1,7 +1,8 @@
 """A configuration read from a directory of ``.fw`` files, the way pve-firewall reads them.
 
 Layout: ``cluster.fw``; the host file as ``host.fw`` (for the one node of a test directory)
-or ``nodes/<node>/host.fw`` (as under /etc/pve); ``<vmid>.fw`` per guest. Files are parsed
+or ``nodes/<node>/host.fw`` (as under /etc/pve); ``<vmid>.fw`` per guest; VNet files as
+``sdn/firewall/<vnet>.fw``. Files are parsed
 leniently, like PVE: a line PVE skips is skipped and reported as a warning, never fatal.
 A guest's level (vm or ct) comes from the inventory; guests it does not know count as VMs.
 """
@@ -80,7 +81,8 @@ def load_fw_dir(directory: Path | str, inventory: Inventory | None = None, node:
         if match and guest_path.is_file():
             vmid = int(match.group(1))
             guests[vmid] = GuestFirewall(vmid, _guest_level(vmid, inventory), _read(guest_path, FileKind.GUEST, warnings))
-    return LoadedConfig(ClusterConfig(cluster, hosts, guests), tuple(warnings))
+    vnets = {path.stem: _read(path, FileKind.VNET, warnings) for path in sorted(root.glob("sdn/firewall/*.fw"))}
+    return LoadedConfig(ClusterConfig(cluster, hosts, guests, vnets), tuple(warnings))
 
 
 def _only_node(inventory: Inventory | None, path: Path) -> str:
