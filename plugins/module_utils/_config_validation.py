@@ -23,6 +23,7 @@ Locator = Callable[[Path], str]
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-_]+")
 NAME_LIMITS = {"ipset": 64, "alias": 64, "group": 18}
+NAME_WORDS = {"ipset": "ipset", "alias": "alias", "group": "security group"}  # as PVE's messages say
 NAME_ACCEPTED = "{lo}-{hi} characters: a letter, then letters, digits, '-' or '_'"
 IPSET_CIDR_ACCEPTED = "an IP address or CIDR (host bits are cleared), or an alias name (optionally dc/ or guest/)"
 ALIAS_CIDR_ACCEPTED = "an IPv4 or IPv6 address, optionally with a /prefix"
@@ -65,9 +66,9 @@ def check_name(kind: str, name: str, location: str) -> Iterator[FieldError]:
     limit = NAME_LIMITS[kind]
     accepted = NAME_ACCEPTED.format(lo=2, hi=limit)
     if len(name) > limit:
-        yield FieldError(location, "name", name, f"{kind} name too long", accepted)
+        yield FieldError(location, "name", name, f"{NAME_WORDS[kind]} name too long", accepted)
     elif len(name) < 2 or not NAME_RE.fullmatch(name):
-        yield FieldError(location, "name", name, f"invalid {kind} name '{name}'", accepted)
+        yield FieldError(location, "name", name, f"invalid {NAME_WORDS[kind]} name '{name}'", accepted)
 
 
 def _alias_family(cidr: str) -> int | None:
@@ -169,7 +170,7 @@ def _check_ipsets(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[
                 yield FieldError(where, "comment", entry.comment, "comments cannot contain line breaks", "a single line of text")
 
 
-def _check_groups(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[FieldError]:
+def _check_groups(fw: FirewallFile, scope: _Scope, locate: Locator, api_schema: bool) -> Iterator[FieldError]:
     refs = scope.references()
     seen: set[str] = set()
     for group in fw.groups:
@@ -178,7 +179,7 @@ def _check_groups(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[
             yield FieldError(locate(("groups", group.name)), "name", group.name, f"Security group '{group.name}' already exists", "unique names")
         seen.add(group.name.lower())
         for index, rule in enumerate(group.rules):
-            yield from check_rule(rule, Level.GROUP, location=locate(("groups", group.name, index)), refs=refs).errors
+            yield from check_rule(rule, Level.GROUP, location=locate(("groups", group.name, index)), refs=refs, api_schema=api_schema).errors
 
 
 def validate_file(
@@ -187,10 +188,12 @@ def validate_file(
     cluster: FirewallFile | None = None,
     locate: Locator | None = None,
     guest_level: Level = Level.VM,
+    api_schema: bool = True,
 ) -> list[FieldError]:
     """Every problem of one file. ``cluster`` is the datacenter file whose ipsets, aliases and
     groups the file may reference (for a cluster file, the file itself). Without it,
-    references are checked against the file alone."""
+    references are checked against the file alone. ``api_schema=False`` judges rules as PVE
+    judges a ``.fw`` file (see ``check_rule``)."""
     locate = locate or located("")
     if cluster is None:
         cluster = fw if fw.kind is FileKind.CLUSTER else FirewallFile(FileKind.CLUSTER)
@@ -202,8 +205,8 @@ def validate_file(
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None
     for index, rule in enumerate(fw.rules):
-        errors += check_rule(rule, rule_level, location=locate(("rules", index)), refs=refs).errors
-    errors += _check_groups(fw, scope, locate) if fw.kind is FileKind.CLUSTER else []
+        errors += check_rule(rule, rule_level, location=locate(("rules", index)), refs=refs, api_schema=api_schema).errors
+    errors += _check_groups(fw, scope, locate, api_schema) if fw.kind is FileKind.CLUSTER else []
     return errors
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from ._config_validation import check_name
 from ._errors import FieldError, raise_if_errors
 from ._model import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
 from ._normalise import normalise_file, optional_text
@@ -34,9 +35,8 @@ _FLAG_TO_FIELD["-i"] = "iface"
 _HEADER_RE = re.compile(r"\[(OPTIONS|ALIASES|RULES)\]|\[(IPSET|group)\s+(\S+)\]\s*(?:#(.*))?", re.IGNORECASE)
 _MACRO_ACTION_RE = re.compile(r"(\S+)\((ACCEPT|DROP|REJECT)\)")
 _RULE_HEAD_RE = re.compile(r"(\|)?\s*(\S+)\s+(\S+)(.*)")
-_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-_]+")
+_OPTION_RE = re.compile(r"(-{1,2}[a-z][a-z-]*) (\S+)\s*")  # PVE: exactly one space before a value
 _SECTION_OF_HEADER = {"options": "options", "aliases": "aliases", "rules": "rules", "ipset": "ipsets", "group": "groups"}
-_MAX_HEADER_NAME = {"ipset": 64, "group": 18}
 
 FILE_NAMES = {FileKind.CLUSTER: "cluster.fw", FileKind.HOST: "host.fw", FileKind.GUEST: "<vmid>.fw", FileKind.VNET: "<vnet>.fw"}
 
@@ -61,8 +61,10 @@ def _split_comment(line: str) -> tuple[str, str | None]:
     return content.strip(), (optional_text(comment) if hash_sign else None)
 
 
-def parse_rule_line(text: str, *, in_group: bool = False) -> Rule:
-    """One rule line (without its line number). Raises FwSyntaxError with PVE's message."""
+def parse_rule_line(text: str) -> Rule:
+    """One rule line (without its line number). Raises FwSyntaxError with PVE's message.
+
+    A ``-i`` inside a security group parses (PVE's verify_rule then refuses it)."""
     content, comment = _split_comment(text)
     head = _RULE_HEAD_RE.fullmatch(content)
     if not head:
@@ -77,15 +79,14 @@ def parse_rule_line(text: str, *, in_group: bool = False) -> Rule:
         values["macro"], action = macro_match.group(1), macro_match.group(2)
     else:
         action = action_text
-    tokens = rest.split()
-    while tokens:
-        flag = tokens.pop(0)
-        name = _FLAG_TO_FIELD.get(flag)
-        if name is None or not tokens or (rule_type == "group" and name != "iface") or name in values:
-            raise FwSyntaxError(f"unable to parse rule parameters: {' '.join([flag, *tokens])}")
-        values[name] = tokens.pop(0)
-    if in_group and "iface" in values:
-        raise FwSyntaxError(f"unable to parse rule parameters: -i {values['iface']}")
+    rest = rest.lstrip()
+    while rest:
+        option = _OPTION_RE.match(rest)
+        name = _FLAG_TO_FIELD.get(option.group(1)) if option else None
+        if name is None or (rule_type == "group" and name != "iface") or name in values:
+            raise FwSyntaxError(f"unable to parse rule parameters: {rest}")
+        values[name] = option.group(2)
+        rest = rest[option.end() :]
     return Rule(type=rule_type, action=action, enable=not disabled, comment=comment, **values)
 
 
@@ -175,9 +176,9 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
             if header.group(3) is not None:
                 keyword = header.group(2).lower()
                 set_name = header.group(3)
-                if len(set_name) > _MAX_HEADER_NAME[keyword] or not _NAME_RE.fullmatch(set_name):
-                    message = f"{keyword} name too long" if len(set_name) > _MAX_HEADER_NAME[keyword] else f"invalid {keyword} name '{set_name}'"
-                    problem(number, keyword, set_name, message, "a letter, then letters, digits, '-' or '_'")
+                name_errors = [replace(error, field=keyword) for error in check_name(keyword, set_name, f"{name} line {number}")]
+                if name_errors:
+                    problems.extend(name_errors)
                     section = None  # PVE ignores the section until the next header
                     continue
                 target = set_name.lower()
@@ -216,7 +217,7 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
             elif section == "groups":
                 rules = builder.groups[target][1]
                 lines[("groups", target, len(rules))] = number
-                rules.append(parse_rule_line(line, in_group=True))
+                rules.append(parse_rule_line(line))
             else:
                 lines[("rules", len(builder.rules))] = number
                 builder.rules.append(parse_rule_line(line))

@@ -99,7 +99,7 @@ def _check_type(rule: Rule, level: Level, out: _Collector) -> None:
         )
 
 
-def _check_action(rule: Rule, out: _Collector, refs: References | None) -> None:
+def _check_action(rule: Rule, out: _Collector, refs: References | None, api_schema: bool) -> None:
     action = rule.action
     if not action:
         out.add("action", action, "missing property", "ACCEPT, DROP or REJECT (or a group name for type group)")
@@ -116,7 +116,9 @@ def _check_action(rule: Rule, out: _Collector, refs: References | None) -> None:
             known = ", ".join(sorted(refs.groups)) or "none defined"
             out.add("action", action, f"no such security group '{action}'", f"a defined group ({known})")
         return
-    if problem is not None:
+    # The API's schema refuses a malformed action before verify_rule runs; a .fw file has no
+    # schema, so there verify_rule's "unknown action" is what PVE reports.
+    if api_schema and problem is not None:
         out.add("action", action, problem, "ACCEPT, DROP or REJECT")
     elif rule.type == "forward" and action == "REJECT":
         out.add("action", action, "cannot define REJECT rules on forward chain", "ACCEPT or DROP")
@@ -248,11 +250,16 @@ def _check_macro_params(rule: Rule, macro_name: str, ipversion: int | None, out:
                 return
 
 
-def check_rule(rule: Rule, level: Level, *, location: str, refs: References | None = None) -> RuleCheck:
-    """All problems of one rule at one level, in PVE's order, and its IP family."""
+def check_rule(
+    rule: Rule, level: Level, *, location: str, refs: References | None = None, api_schema: bool = True
+) -> RuleCheck:
+    """All problems of one rule at one level, in PVE's order, and its IP family.
+
+    ``api_schema`` adds the API's parameter schema checks (what a write would be refused
+    with); without it the rule is judged as PVE judges a line of a ``.fw`` file."""
     out = _Collector(location)
     _check_type(rule, level, out)
-    _check_action(rule, out, refs)
+    _check_action(rule, out, refs, api_schema)
     _check_iface(rule, level, out)
 
     macro_name = None

@@ -19,6 +19,7 @@ RULE_KEYS = ("type", "action", "macro", "iface", "source", "dest", "proto", "dpo
 ENTRY_KEYS = ("cidr", "nomatch", "comment")
 ALIAS_KEYS = ("name", "cidr", "comment")
 _TEXT_OR_NUMBER = (str, int)
+UNSET_MARKERS = ("", "-")  # PVE's copy_rule_data: '' and '-' mean "not set"
 
 
 class _Issues:
@@ -60,12 +61,16 @@ class _Issues:
         return default
 
 
+def _rule_value(text: str | None) -> str | None:
+    return None if text is None or text.strip() in UNSET_MARKERS else text
+
+
 def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[FieldError]]:
     issues = _Issues()
     mapping = issues.mapping(data, location, RULE_KEYS, "rule")
     if mapping is None:
         return None, issues.errors
-    values = {key: issues.text(mapping, key, location) for key in RULE_KEYS if key not in ("type", "action", "enable")}
+    values = {key: _rule_value(issues.text(mapping, key, location)) for key in RULE_KEYS if key not in ("type", "action", "enable")}
     rule = Rule(
         type=issues.text(mapping, "type", location, required=True) or "",
         action=issues.text(mapping, "action", location, required=True) or "",

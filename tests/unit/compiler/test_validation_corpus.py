@@ -69,7 +69,7 @@ def run_fw(kind: str, text: str) -> list[FieldError]:
         parsed = parse_fw(text, KINDS[kind], filename=name)
     except FirewallValidationError as error:
         return list(error.errors)
-    return validate_file(parsed.file, locate=located(name, parsed.lines))
+    return validate_file(parsed.file, locate=located(name, parsed.lines), api_schema=False)
 
 
 # A small but complete configuration the reference cases refer to. It is valid as it is
