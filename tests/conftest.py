@@ -46,8 +46,20 @@ def _put_build_dir_first() -> None:
     os.environ["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([build, *paths])
 
 
+def _install_collection_loader() -> None:
+    # pytest_plugins below imports the collection at conftest import time, before
+    # pytest-ansible's hook runs; Ansible's loader must own ``ansible_collections`` from the
+    # first import on, or it later refuses the half-loaded package ("metadata not loaded").
+    try:
+        from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+    except ImportError:  # plain Python without ansible-core: sys.path alone serves the compiler
+        return
+    _AnsibleCollectionFinder(paths=[str(BUILD_DIR)])._install()
+
+
 _ensure_collection_link()
 _put_build_dir_first()
+_install_collection_loader()
 
 
 def shared_path(*parts: str) -> Path:
