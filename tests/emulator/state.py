@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw, render_fw
-from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile
+from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile, Rule
 
 from .errors import ApiFailure
 from .knobs import Clock, Settings
@@ -74,6 +74,20 @@ class FileKey:
         if self.kind is FileKind.GUEST:
             return Path("firewall") / f"{self.name}.fw"
         return Path("sdn/firewall") / f"{self.name}.fw"
+
+
+def _without_zero_ports(rule: Rule) -> Rule:
+    return replace(rule, dport=None if rule.dport == "0" else rule.dport, sport=None if rule.sport == "0" else rule.sport)
+
+
+def perl_falsy_ports_dropped(fw: FirewallFile) -> FirewallFile:
+    """PVE's writer emits a rule option only when it is true to Perl, so a ``dport`` or
+    ``sport`` of "0" is lost on save (reference 3.4); ``render_fw`` keeps it."""
+    return replace(
+        fw,
+        rules=tuple(map(_without_zero_ports, fw.rules)),
+        groups=tuple(replace(group, rules=tuple(map(_without_zero_ports, group.rules))) for group in fw.groups),
+    )
 
 
 def key_for_relpath(relpath: str) -> FileKey | None:
@@ -157,7 +171,7 @@ class FileStore:
 
     def write(self, key: FileKey, fw: FirewallFile) -> None:
         """Re-render the whole file; an empty rendering deletes it (caller holds the lock)."""
-        self.write_text(key.relpath, render_fw(fw))
+        self.write_text(key.relpath, render_fw(perl_falsy_ports_dropped(fw)))
 
     def write_text(self, relpath: Path | str, text: str) -> None:
         path = self.root / relpath
