@@ -36,7 +36,7 @@ header = @printf '\n==> %s: %s\n' '$(1)' '$(2)'
 # Test layers of `make test`, in the order they run
 LAYERS := unit conformance integration sanity lint changelog
 
-.PHONY: help venv lock collection dist test $(addprefix test-,$(LAYERS)) bench-compiler demo clean
+.PHONY: help venv lock collection dist test $(addprefix test-,$(LAYERS)) bench-compiler bench-verdict demo clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 26
@@ -140,6 +140,10 @@ bench-compiler: venv collection  ## benchmark the rule compiler (tests/bench/ben
 	$(call header,bench-compiler,python tests/bench/bench_compiler.py)
 	@test -f tests/bench/bench_compiler.py || { echo "tests/bench/bench_compiler.py does not exist yet"; exit 1; }
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_compiler.py
+
+bench-verdict: venv collection  ## benchmark the packet verdict engine (tests/bench/bench_verdict.py)
+	$(call header,bench-verdict,python tests/bench/bench_verdict.py)
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_verdict.py
 
 demo:  ## run the end-to-end demo against the PVE API emulator (not there yet)
 	@echo "make demo: not available yet: it arrives with the PVE API emulator and the roles."

@@ -20,6 +20,7 @@ cluster only. ipset contents (aliases inside sets, ``nomatch``, the implicit mem
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -448,3 +449,66 @@ def compile_rule(position: int, rule: Rule, context: RuleContext, version: int, 
     if not templates:
         return SkippedRule(position, rule, f"macro {rule.macro} has no IPv{version} variant")
     return CompiledRule(position, rule, templates, source, dest)
+
+
+
+@dataclass(frozen=True)
+class RuleIndex:
+    """The rules of one list and direction, indexed by protocol and destination port so that
+    a packet only visits the rules that could match it, in their original order.
+
+    ``wild`` holds rules any packet may match (groups, templates without protocol);
+    ``portless[proto]`` rules of that protocol without a port; ``segments[proto]`` splits the
+    port space at every range boundary, each segment listing the rules whose ranges cover it.
+    """
+
+    entries: tuple[CompiledRule, ...]
+    skipped: tuple[SkippedRule, ...]
+    wild: tuple[int, ...]
+    portless: Mapping[int, tuple[int, ...]]
+    bounds: Mapping[int, tuple[int, ...]]
+    segments: Mapping[int, tuple[tuple[int, ...], ...]]
+
+    @classmethod
+    def build(cls, entries: Sequence[CompiledEntry], direction: str) -> RuleIndex:
+        relevant = tuple(entry for entry in entries if isinstance(entry, CompiledRule) and entry.rule.type in (direction, "group"))
+        skipped = tuple(entry for entry in entries if isinstance(entry, SkippedRule) and entry.rule.type in (direction, "group"))
+        wild: list[int] = []
+        portless: dict[int, set[int]] = {}
+        ranges: dict[int, list[tuple[int, int, int]]] = {}
+        for index, entry in enumerate(relevant):
+            for template in entry.templates:
+                if entry.rule.type == "group" or template.proto is None:
+                    wild.append(index)
+                elif template.dport is None:
+                    portless.setdefault(template.proto, set()).add(index)
+                else:
+                    ranges.setdefault(template.proto, []).extend((item.first, item.last, index) for item in template.dport.ranges)
+        bounds, segments = {}, {}
+        for proto, items in ranges.items():
+            cuts = sorted({first for first, _, _ in items} | {last + 1 for _, last, _ in items})
+            covering: list[set[int]] = [set() for _ in cuts]
+            for first, last, index in items:
+                for position in range(bisect_left(cuts, first), bisect_left(cuts, last + 1)):
+                    covering[position].add(index)
+            bounds[proto] = tuple(cuts)
+            segments[proto] = tuple(tuple(sorted(found)) for found in covering)
+        return cls(
+            relevant,
+            skipped,
+            tuple(sorted(set(wild))),
+            {proto: tuple(sorted(found)) for proto, found in portless.items()},
+            bounds,
+            segments,
+        )
+
+    def candidates(self, packet: PacketView) -> list[CompiledRule]:
+        """The rules that may match ``packet``, in list order (each still has to match)."""
+        found = set(self.wild)
+        found.update(self.portless.get(packet.proto, ()))
+        cuts = self.bounds.get(packet.proto)
+        if cuts and packet.dport is not None:
+            position = bisect_right(cuts, packet.dport) - 1
+            if position >= 0:
+                found.update(self.segments[packet.proto][position])
+        return [self.entries[index] for index in sorted(found)]

@@ -35,19 +35,18 @@ from ._corosync import Corosync
 from ._fw_format import render_rule_line
 from ._inventory import Guest, Inventory, Nic, Node
 from ._matchers import (
-    CompiledEntry,
     CompiledRule,
     PacketView,
     RuleContext,
+    RuleIndex,
     SetLibrary,
-    SkippedRule,
     compile_rules,
     iface_matches,
     option_flag,
     parse_icmp_type,
     references,
 )
-from ._model import ClusterConfig, FileKind, FirewallFile, Level
+from ._model import ClusterConfig, FileKind, FirewallFile, Level, Rule
 from ._netbase import protocol_number
 from ._rule_validation import References
 from ._std_chains import ACCEPT, DROP, REJECT, policy, reject, smurf
@@ -522,8 +521,9 @@ class VerdictEngine:
             return self._builtin(trail, hop, ACCEPT, "IGMP is always allowed (multicast)")
         levels = (("host", host, Level.HOST), ("cluster", self.config.cluster, Level.CLUSTER))
         for level_name, fw, level in levels:
-            entries = self._rule_list(("host-rules", level_name, hop.node if level_name == "host" else ""), fw.rules, RuleContext(level, self._refs(None)), view.version, f"{level_name}.fw")
-            decided = self._run_rules(entries, hop, level_name, view, trail)
+            key = ("host-rules", level_name, hop.node if level_name == "host" else "")
+            index = self._rule_index(key, fw.rules, RuleContext(level, self._refs(None)), view, hop.direction, f"{level_name}.fw")
+            decided = self._run_rules(index, hop, level_name, view, trail)
             if decided is not None:
                 return decided
         decided = self._management(hop, view, trail) or self._corosync(hop, view, trail)
@@ -619,8 +619,8 @@ class VerdictEngine:
         if decided is not None:
             return decided
         level = Level.CT if guest.type == "lxc" else Level.VM
-        entries = self._rule_list(("guest-rules", guest.vmid), fw.rules, RuleContext(level, self._refs(fw), guest.vmid), view.version, f"{guest.vmid}.fw")
-        decided = self._run_rules(entries, hop, guest.level, view, trail, vmid=guest.vmid)
+        index = self._rule_index(("guest-rules", guest.vmid), fw.rules, RuleContext(level, self._refs(fw), guest.vmid), view, direction, f"{guest.vmid}.fw")
+        decided = self._run_rules(index, hop, guest.level, view, trail, vmid=guest.vmid)
         if decided is not None:
             return decided
         key = f"policy_{direction}"
@@ -662,50 +662,52 @@ class VerdictEngine:
         assert isinstance(cached, References)
         return cached
 
-    def _rule_list(self, key: tuple[object, ...], rules: Sequence[object], context: RuleContext, version: int, location: str) -> tuple[CompiledEntry, ...]:
-        cache_key = (*key, version)
+    def _rule_index(self, key: tuple[object, ...], rules: Sequence[Rule], context: RuleContext, view: PacketView, direction: str, location: str) -> RuleIndex:
+        """The compiled, indexed rules of one list for a family and direction (cached)."""
+        cache_key = (*key, view.version, direction)
         cached = self._cache.get(cache_key)
         if cached is None:
-            cached = self._cache[cache_key] = compile_rules(rules, context, version, self._sets, location=location)  # type: ignore[arg-type]
-        return cached  # type: ignore[return-value]
+            entries = compile_rules(rules, context, view.version, self._sets, location=location)
+            cached = self._cache[cache_key] = RuleIndex.build(entries, direction)
+        assert isinstance(cached, RuleIndex)
+        return cached
 
-    def _run_rules(self, entries: Sequence[CompiledEntry], hop: _Hop, level: str, view: PacketView, trail: _Trail, *, vmid: int | None = None) -> str | None:
-        """The rules of one list in order: ``in``/``out`` by direction, groups by jump."""
-        for entry in entries:
-            if isinstance(entry, SkippedRule):
-                if entry.rule.type in (hop.direction, "group") and not entry.reason.startswith(("disabled", "IPv")):
-                    trail.note(hop, f"{level} rule pos {entry.position} ignored by PVE ({entry.reason}): {render_rule_line(entry.rule)}", level=level, position=entry.position, rule=render_rule_line(entry.rule), vmid=vmid)
-                continue
+    def _run_rules(self, index: RuleIndex, hop: _Hop, level: str, view: PacketView, trail: _Trail, *, vmid: int | None = None, group: str | None = None, reference: Step | None = None) -> str | None:
+        """One rule list in order: the first matching rule decides; a group rule runs its group
+        and decides if the group does. Rules PVE ignores are noted up to the decision."""
+        start = len(trail.steps)
+        decided, position = None, None
+        for entry in index.candidates(view):
             rule = entry.rule
             if rule.type == "group":
                 if rule.iface is not None and not iface_matches(rule.iface, hop.iface):
                     continue
-                reference = Step(hop.label, hop.chain, "rule", "-", f"{level} rule pos {entry.position}: {render_rule_line(rule)}", level=level, position=entry.position, rule=render_rule_line(rule), comment=rule.comment, node=hop.node, vmid=vmid)
-                decided = self._run_group(rule.action, reference, hop, view, trail)
-                if decided is not None:
-                    return decided
-                continue
-            if rule.type == hop.direction and entry.matches(view, hop.iface):
-                return self._rule_decision(entry, hop, level, view, trail, vmid=vmid)
-        return None
+                line = render_rule_line(rule)
+                jump = Step(hop.label, hop.chain, "rule", "-", f"{level} rule pos {entry.position}: {line}", level=level, position=entry.position, rule=line, comment=rule.comment, node=hop.node, vmid=vmid)
+                decided = self._run_group(rule.action, jump, hop, view, trail)
+            elif entry.matches(view, hop.iface):
+                decided = self._rule_decision(entry, hop, level, view, trail, vmid=vmid, group=group, reference=reference)
+            if decided is not None:
+                position = entry.position
+                break
+        notes = [
+            Step(hop.label, hop.chain, "note", "-", f"{f'group {group}' if group else level} rule pos {skipped.position} ignored by PVE ({skipped.reason}): {render_rule_line(skipped.rule)}",
+                 level=level, position=skipped.position, rule=render_rule_line(skipped.rule), group=group, node=hop.node, vmid=vmid)
+            for skipped in index.skipped
+            if not skipped.reason.startswith(("disabled", "IPv")) and (position is None or skipped.position < position)
+        ]
+        trail.steps[start:start] = notes
+        return decided
 
     def _run_group(self, name: str, reference: Step, hop: _Hop, view: PacketView, trail: _Trail) -> str | None:
         """A security group: the first matching rule decides; no match falls through."""
         group = next((item for item in self.config.cluster.groups if item.name == name), None)
-        chain = f"GROUP-{name}-{hop.direction.upper()}"
-        group_hop = _Hop(hop.label, chain, hop.node, hop.iface, hop.direction)
+        group_hop = _Hop(hop.label, f"GROUP-{name}-{hop.direction.upper()}", hop.node, None, hop.direction)
         if group is None:
             trail.note(group_hop, f"security group '{name}' does not exist: the jump is a no-op", group=name)
             return None
-        entries = self._rule_list(("group", name), group.rules, RuleContext(Level.GROUP, self._refs(None)), view.version, f"group {name}")
-        for entry in entries:
-            if isinstance(entry, SkippedRule):
-                if entry.rule.type == hop.direction and not entry.reason.startswith(("disabled", "IPv")):
-                    trail.note(group_hop, f"group {name} rule pos {entry.position} ignored by PVE ({entry.reason})", level="group", group=name, position=entry.position)
-                continue
-            if entry.rule.type == hop.direction and entry.matches(view):
-                return self._rule_decision(entry, group_hop, "group", view, trail, group=name, reference=reference)
-        return None
+        index = self._rule_index(("group", name), group.rules, RuleContext(Level.GROUP, self._refs(None)), view, hop.direction, f"group {name}")
+        return self._run_rules(index, group_hop, "group", view, trail, group=name, reference=reference)
 
     def _rule_decision(self, entry: CompiledRule, hop: _Hop, level: str, view: PacketView, trail: _Trail, *, vmid: int | None = None, group: str | None = None, reference: Step | None = None) -> str:
         rule = entry.rule
