@@ -184,6 +184,9 @@ class ControlClient:
     def arm_fault(self, **fault: Any) -> list[dict[str, Any]]:
         return self._call("POST", "/faults", fault)
 
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/faults")
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
