@@ -145,6 +145,11 @@ bench-verdict: venv collection  ## benchmark the packet verdict engine (tests/be
 	$(call header,bench-verdict,python tests/bench/bench_verdict.py)
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_verdict.py
 
+.PHONY: bench-emulator
+bench-emulator: venv collection  ## requests per second the PVE API emulator serves (tests/bench/bench_emulator.py)
+	$(call header,bench-emulator,python tests/bench/bench_emulator.py)
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_emulator.py
+
 demo:  ## run the end-to-end demo against the PVE API emulator (not there yet)
 	@echo "make demo: not available yet: it arrives with the PVE API emulator and the roles."
 	@echo "Today the rule compiler works from Python; see README.md (\"What works today\")."
