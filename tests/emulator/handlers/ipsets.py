@@ -28,8 +28,9 @@ def _require(fw: FirewallFile, name: str) -> IPSet:
 
 
 def _save_set(txn: Transaction, old: IPSet, new: IPSet | None) -> None:
-    sets = tuple(new if item is old else item for item in txn.fw.ipsets if item is not old or new is not None)
-    txn.save(replace(txn.fw, ipsets=sets))
+    """Write the file with ``old`` replaced by ``new`` (or removed when ``new`` is None)."""
+    sets = [new if item is old else item for item in txn.fw.ipsets]
+    txn.save(replace(txn.fw, ipsets=tuple(item for item in sets if item is not None)))
 
 
 def _set_list(fw: FirewallFile) -> list[dict[str, object]]:

@@ -61,3 +61,33 @@ def test_state_survives_a_restart_and_sigterm_stops_cleanly(tmp_path: Path) -> N
     finally:
         running.close_clients()
         stop_process(process)
+
+
+def test_a_topology_file_sets_nodes_guests_and_vnets(tmp_path: Path) -> None:
+    topology = tmp_path / "topology.yml"
+    topology.write_text(
+        "nodes:\n  - {name: alpha}\n  - {name: beta, local_network: 192.0.2.0/24}\n"
+        "guests:\n  - {vmid: 4000, type: lxc, node: beta, name: cache, tags: [db, cache], nics: [{bridge: vmbr9, ip: 10.9.0.4/24}]}\n"
+        "vnets:\n  - {name: blue, zone: z2}\n"
+    )
+    process, running = start_process(tmp_path / "state", "--topology", str(topology))
+    try:
+        api = running.api("beta")
+        assert [node["node"] for node in api.get("/nodes")] == ["alpha", "beta"]
+        (resource,) = api.get("/cluster/resources", type="vm")
+        assert {key: resource[key] for key in ("id", "type", "node", "vmid", "name", "tags")} == {
+            "id": "lxc/4000", "type": "lxc", "node": "beta", "vmid": 4000, "name": "cache", "tags": "db;cache",
+        }
+        assert api.get("/nodes/beta/lxc/4000/config")["net0"] == "name=eth0,bridge=vmbr9,hwaddr=BC:24:11:0F:A0:00,ip=10.9.0.4/24,firewall=1"
+        api.post("/cluster/sdn/vnets/blue/firewall/rules", type="forward", action="ACCEPT", enable=1)
+        assert (running.state_dir / "sdn" / "firewall" / "blue.fw").is_file()
+    finally:
+        running.close_clients()
+        stop_process(process)
+
+
+def test_a_bad_topology_stops_the_start(tmp_path: Path) -> None:
+    topology = tmp_path / "topology.yml"
+    topology.write_text("nodes:\n  - {name: alpha}\nguests:\n  - {vmid: 100, node: gamma}\n")
+    with pytest.raises(RuntimeError, match="unknown node 'gamma'"):
+        start_process(tmp_path / "state", "--topology", str(topology))
