@@ -78,7 +78,7 @@ def _sections(text: str) -> list[tuple[tuple[str, ...], dict[str, str]]]:
             found.append((tuple(path), values.pop()))
             path.pop()
         elif ":" in line:
-            key, _, value = line.partition(":")
+            key, value = line.split(":", 1)
             values[-1][key.strip()] = value.strip()
         else:
             raise CorosyncParseError(f"corosync.conf line {number}: cannot parse '{line}'")

@@ -49,7 +49,7 @@ def parse_nic_string(text: str) -> dict[str, Any]:
     ``name=eth0,hwaddr=MAC,bridge=vmbr0,ip=10.0.0.2/24,firewall=1`` (lxc)."""
     values: dict[str, Any] = {}
     for item in text.split(","):
-        key, _, value = item.strip().partition("=")
+        key, value = (item.strip().split("=", 1) + [""])[:2]
         if key in _QEMU_MODELS and _MAC_RE.fullmatch(value):
             values["model"], values["mac"] = key, value
         elif key == "hwaddr":

@@ -23,6 +23,7 @@ import ipaddress
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Optional, Tuple, Union
 
 from ._addresses import (
     AddressError,
@@ -43,7 +44,7 @@ from ._netbase import PORT_PROTOCOLS, protocol_number
 from ._ports import PortError, PortList, parse_port_list
 from ._rule_validation import References, check_rule
 
-IcmpSpec = tuple[int | None, int | None]  # (type, code); None matches any
+IcmpSpec = Tuple[Optional[int], Optional[int]]  # (type, code); None matches any
 
 
 class CompileError(ValueError):
@@ -145,7 +146,7 @@ class SkippedRule:
     reason: str
 
 
-CompiledEntry = CompiledRule | SkippedRule
+CompiledEntry = Union[CompiledRule, SkippedRule]
 
 
 def mac_link_local(mac: str) -> ipaddress.IPv6Address:
@@ -249,9 +250,8 @@ class SetLibrary:
         for entry in ipset.entries:
             cidr = entry.cidr.strip()
             try:
-                if is_alias_reference(cidr):
-                    alias = parse_address_spec(cidr)
-                    assert isinstance(alias, AliasRef)
+                alias = parse_address_spec(cidr) if is_alias_reference(cidr) else None
+                if isinstance(alias, AliasRef):
                     network = self.resolve_alias(alias, owner)
                     key = cidr
                 else:
@@ -416,9 +416,9 @@ def _address(text: str | None, owner: int, version: int, sets: SetLibrary) -> Ad
     if isinstance(spec, IPSetRef):
         return sets.resolve_ref(spec, owner, version)[0]
     if isinstance(spec, AliasRef):
-        network = sets.resolve_alias(spec, owner)
-        return AddressSet.from_items(version, [network])
-    assert isinstance(spec, AddressList)
+        return AddressSet.from_items(version, [sets.resolve_alias(spec, owner)])
+    if not isinstance(spec, AddressList):
+        raise CompileError(f"unexpected address '{text}'")
     return AddressSet.from_items(version, spec.items)
 
 
@@ -449,7 +449,6 @@ def compile_rule(position: int, rule: Rule, context: RuleContext, version: int, 
     if not templates:
         return SkippedRule(position, rule, f"macro {rule.macro} has no IPv{version} variant")
     return CompiledRule(position, rule, templates, source, dest)
-
 
 
 @dataclass(frozen=True)
@@ -486,8 +485,8 @@ class RuleIndex:
                     ranges.setdefault(template.proto, []).extend((item.first, item.last, index) for item in template.dport.ranges)
         bounds, segments = {}, {}
         for proto, items in ranges.items():
-            cuts = sorted({first for first, _, _ in items} | {last + 1 for _, last, _ in items})
-            covering: list[set[int]] = [set() for _ in cuts]
+            cuts = sorted({item[0] for item in items} | {item[1] + 1 for item in items})
+            covering: list[set[int]] = [set() for cut in cuts]
             for first, last, index in items:
                 for position in range(bisect_left(cuts, first), bisect_left(cuts, last + 1)):
                     covering[position].add(index)

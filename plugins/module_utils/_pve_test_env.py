@@ -9,6 +9,7 @@ runner and the ``firewall_simulate`` module share these definitions.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from ._corosync import Corosync, CorosyncNode
@@ -48,10 +49,7 @@ INVENTORY = Inventory(
 
 # The membership of the suite's corosync.conf: four nodes on two rings, multicast transport.
 COROSYNC = Corosync(
-    nodes=tuple(
-        CorosyncNode(name, {0: f"172.16.1.{last}", 1: f"172.16.2.{last}"})
-        for name, last in (("prox1", 11), ("prox2", 12), ("prox3", 3), (NODE, 2))
-    ),
+    nodes=tuple(CorosyncNode(name, {0: f"172.16.1.{last}", 1: f"172.16.2.{last}"}) for name, last in (("prox1", 11), ("prox2", 12), ("prox3", 3), (NODE, 2))),
     transport="udp",
 )
 
@@ -88,12 +86,33 @@ def zone_endpoint(zone: str, inventory: Inventory) -> Endpoint:
     raise VerdictError(f"unknown zone '{zone}' (host, outside, nfvm, vm<ID>[i<N>], ct<ID>[i<N>], <bridge>/<port>)")
 
 
-def default_addresses(
-    source_zone: str, dest_zone: str, source: str | None, dest: str | None, host_address: str = HOST_ADDRESS
-) -> tuple[str, str]:
-    """PVE's defaults: the host's address for the host, else 100.100.1.2 / 100.200.3.4."""
-    if source is None:
-        source = host_address if source_zone == "host" else DEFAULT_SOURCE
-    if dest is None:
-        dest = host_address if dest_zone == "host" else DEFAULT_DEST
-    return source, dest
+def parse_endpoint(text: str, inventory: Inventory) -> Endpoint:
+    """A zone, ``host:<node>`` for one node of several, or an IP address (resolved by the
+    engine: a node's address is that host, a container's address that guest NIC)."""
+    if text.startswith("host:"):
+        return Endpoint.host(text[len("host:") :])
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return zone_endpoint(text, inventory)
+    return Endpoint.at_address(text)
+
+
+def _endpoint_address(endpoint: Endpoint, inventory: Inventory) -> str | None:
+    if endpoint.kind == "address":
+        return endpoint.address
+    if endpoint.kind == "host":
+        name = endpoint.node or (next(iter(inventory.nodes)) if len(inventory.nodes) == 1 else None)
+        node = inventory.nodes.get(name) if name else None
+        return str(ipaddress.ip_interface(node.address).ip) if node else None
+    return None
+
+
+def default_addresses(source: Endpoint, dest: Endpoint, inventory: Inventory, source_address: str | None, dest_address: str | None) -> tuple[str, str]:
+    """PVE's defaults: a host's own address for the host (an address endpoint's address),
+    else 100.100.1.2 for the source and 100.200.3.4 for the destination."""
+    if source_address is None:
+        source_address = _endpoint_address(source, inventory) or DEFAULT_SOURCE
+    if dest_address is None:
+        dest_address = _endpoint_address(dest, inventory) or DEFAULT_DEST
+    return source_address, dest_address

@@ -79,9 +79,7 @@ def _broadcast_destination(packet: PacketView) -> bool:
 
 def _smb(packet: PacketView) -> bool:
     if packet.proto == _UDP:
-        return _port_in(packet.dport, (135, 135), (445, 445), (137, 139)) or (
-            _port_in(packet.dport, (1024, 65535)) and packet.sport == 137
-        )
+        return _port_in(packet.dport, (135, 135), (445, 445), (137, 139)) or (_port_in(packet.dport, (1024, 65535)) and packet.sport == 137)
     return packet.proto == _TCP and _port_in(packet.dport, (135, 135), (139, 139), (445, 445))
 
 

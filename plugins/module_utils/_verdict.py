@@ -299,13 +299,13 @@ class VerdictEngine:
     config: ClusterConfig
     environment: Environment
     _sets: SetLibrary = field(init=False)
-    _cache: dict[tuple[object, ...], object] = field(init=False, default_factory=dict)
+    _indexes: dict[tuple[object, ...], RuleIndex] = field(init=False, default_factory=dict)
+    _references: dict[int, References] = field(init=False, default_factory=dict)
+    _management_sets: dict[tuple[str, int], AddressSet] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         inventory = self.environment.inventory
-        guests = {
-            vmid: (guest_fw.file, inventory.guest(vmid)) for vmid, guest_fw in self.config.guests.items()
-        }
+        guests = {vmid: (guest_fw.file, inventory.guest(vmid)) for vmid, guest_fw in self.config.guests.items()}
         self._sets = SetLibrary(self.config.cluster, guests)
         self._broadcasts = frozenset(
             int(network.broadcast_address)
@@ -505,7 +505,17 @@ class VerdictEngine:
         host = self._host_file(hop.node)
         options = host.options
         if not option_flag(options, "enable", True):
-            trail.add(Step(hop.label, hop.chain, "pass", ACCEPT, f"host firewall of {hop.node} disabled (host.fw enable: 0): {hop.chain} is not generated", level="host", node=hop.node))
+            trail.add(
+                Step(
+                    hop.label,
+                    hop.chain,
+                    "pass",
+                    ACCEPT,
+                    f"host firewall of {hop.node} disabled (host.fw enable: 0): {hop.chain} is not generated",
+                    level="host",
+                    node=hop.node,
+                )
+            )
             return ACCEPT
         self._note_forward_rules(hop, trail)
         incoming = hop.direction == "in"
@@ -550,9 +560,7 @@ class VerdictEngine:
             return None
         if hop.direction == "in":
             if _in_ranges(view.dport, MANAGEMENT_PORTS_IN) and view.source in self._management_set(hop.node, view.version):
-                return self._builtin(
-                    trail, hop, ACCEPT, f"management exception: source in ipset 'management' (with local_network), tcp port {view.dport}"
-                )
+                return self._builtin(trail, hop, ACCEPT, f"management exception: source in ipset 'management' (with local_network), tcp port {view.dport}")
             return None
         network = self._local_network(self._node(hop.node))
         if network is not None and network.version == view.version and _in_ranges(view.dport, MANAGEMENT_PORTS_OUT):
@@ -561,13 +569,11 @@ class VerdictEngine:
         return None
 
     def _management_set(self, node: str, version: int) -> AddressSet:
-        key = ("management", node, version)
-        cached = self._cache.get(key)
-        if cached is None:
+        key = (node, version)
+        if key not in self._management_sets:
             library = SetLibrary(self.config.cluster, {}, self._local_network(self._node(node)))
-            cached = self._cache[key] = library.ipset(0, "management", version)
-        assert isinstance(cached, AddressSet)
-        return cached
+            self._management_sets[key] = library.ipset(0, "management", version)
+        return self._management_sets[key]
 
     def _corosync(self, hop: _Hop, view: PacketView, trail: _Trail) -> str | None:
         corosync = self.environment.corosync
@@ -595,14 +601,26 @@ class VerdictEngine:
 
     def _guest_chain(self, place: _Place, direction: str, view: PacketView, trail: _Trail) -> str:
         guest, nic = place.guest, place.nic
-        assert guest is not None and nic is not None
+        if guest is None or nic is None:
+            raise VerdictError(f"{place.label} is not a guest NIC")
         device = _chain_device(guest, nic)
         hop = _Hop(f"{place.label} {direction.upper()}", f"{device}-{direction.upper()}", guest.node, nic.name, direction)
         if self._nftables(guest.node):
             return self._unevaluated(hop, trail)
         self._note_vnet(hop, nic, trail)
         if not nic.firewall:
-            trail.add(Step(hop.label, hop.chain, "pass", ACCEPT, f"{nic.name} has no firewall=1: the NIC is not filtered", level=guest.level, node=guest.node, vmid=guest.vmid))
+            trail.add(
+                Step(
+                    hop.label,
+                    hop.chain,
+                    "pass",
+                    ACCEPT,
+                    f"{nic.name} has no firewall=1: the NIC is not filtered",
+                    level=guest.level,
+                    node=guest.node,
+                    vmid=guest.vmid,
+                )
+            )
             return ACCEPT
         if direction == "in":
             fwbr = _Hop(f"{place.label} IN", "PVEFW-FWBR-IN", guest.node, nic.name, "in")
@@ -612,7 +630,18 @@ class VerdictEngine:
         fw = self._guest_file(guest.vmid)
         if fw is None or not option_flag(fw.options, "enable", False):
             why = "has no firewall file" if fw is None else "is not enabled (no 'enable: 1')"
-            trail.add(Step(hop.label, hop.chain, "pass", ACCEPT, f"guest {guest.vmid} {why}: its traffic is not filtered", level=guest.level, node=guest.node, vmid=guest.vmid))
+            trail.add(
+                Step(
+                    hop.label,
+                    hop.chain,
+                    "pass",
+                    ACCEPT,
+                    f"guest {guest.vmid} {why}: its traffic is not filtered",
+                    level=guest.level,
+                    node=guest.node,
+                    vmid=guest.vmid,
+                )
+            )
             return ACCEPT
         options = fw.options
         decided = self._guest_builtins(hop, guest, nic, options, view, trail)
@@ -645,7 +674,9 @@ class VerdictEngine:
             if self._sets.ipfilter_applies(guest.vmid, nic, options):
                 members = self._sets.ipset(guest.vmid, f"ipfilter-{nic.name}", view.version)
                 if view.source not in members:
-                    return self._builtin(trail, hop, DROP, f"ipfilter: source is not in ipset ipfilter-{nic.name} ({len(members)} address ranges of IPv{view.version})")
+                    return self._builtin(
+                        trail, hop, DROP, f"ipfilter: source is not in ipset ipfilter-{nic.name} ({len(members)} address ranges of IPv{view.version})"
+                    )
         if view.version == 6 and option_flag(options, "ndp", True) and view.proto == _ICMPV6 and view.icmp:
             name = _NDP_TYPES.get(view.icmp[0])
             if name and (not outgoing or name != "router-advertisement" or option_flag(options, "radv", False)):
@@ -655,24 +686,31 @@ class VerdictEngine:
     # -- user rules and groups ----------------------------------------------------------------
 
     def _refs(self, own: FirewallFile | None) -> References:
-        key = ("refs", id(own))
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = self._cache[key] = references(self.config.cluster, own)
-        assert isinstance(cached, References)
-        return cached
+        key = id(own)
+        if key not in self._references:
+            self._references[key] = references(self.config.cluster, own)
+        return self._references[key]
 
     def _rule_index(self, key: tuple[object, ...], rules: Sequence[Rule], context: RuleContext, view: PacketView, direction: str, location: str) -> RuleIndex:
         """The compiled, indexed rules of one list for a family and direction (cached)."""
         cache_key = (*key, view.version, direction)
-        cached = self._cache.get(cache_key)
-        if cached is None:
+        if cache_key not in self._indexes:
             entries = compile_rules(rules, context, view.version, self._sets, location=location)
-            cached = self._cache[cache_key] = RuleIndex.build(entries, direction)
-        assert isinstance(cached, RuleIndex)
-        return cached
+            self._indexes[cache_key] = RuleIndex.build(entries, direction)
+        return self._indexes[cache_key]
 
-    def _run_rules(self, index: RuleIndex, hop: _Hop, level: str, view: PacketView, trail: _Trail, *, vmid: int | None = None, group: str | None = None, reference: Step | None = None) -> str | None:
+    def _run_rules(
+        self,
+        index: RuleIndex,
+        hop: _Hop,
+        level: str,
+        view: PacketView,
+        trail: _Trail,
+        *,
+        vmid: int | None = None,
+        group: str | None = None,
+        reference: Step | None = None,
+    ) -> str | None:
         """One rule list in order: the first matching rule decides; a group rule runs its group
         and decides if the group does. Rules PVE ignores are noted up to the decision."""
         start = len(trail.steps)
@@ -683,7 +721,19 @@ class VerdictEngine:
                 if rule.iface is not None and not iface_matches(rule.iface, hop.iface):
                     continue
                 line = render_rule_line(rule)
-                jump = Step(hop.label, hop.chain, "rule", "-", f"{level} rule pos {entry.position}: {line}", level=level, position=entry.position, rule=line, comment=rule.comment, node=hop.node, vmid=vmid)
+                jump = Step(
+                    hop.label,
+                    hop.chain,
+                    "rule",
+                    "-",
+                    f"{level} rule pos {entry.position}: {line}",
+                    level=level,
+                    position=entry.position,
+                    rule=line,
+                    comment=rule.comment,
+                    node=hop.node,
+                    vmid=vmid,
+                )
                 decided = self._run_group(rule.action, jump, hop, view, trail)
             elif entry.matches(view, hop.iface):
                 decided = self._rule_decision(entry, hop, level, view, trail, vmid=vmid, group=group, reference=reference)
@@ -691,8 +741,19 @@ class VerdictEngine:
                 position = entry.position
                 break
         notes = [
-            Step(hop.label, hop.chain, "note", "-", f"{f'group {group}' if group else level} rule pos {skipped.position} ignored by PVE ({skipped.reason}): {render_rule_line(skipped.rule)}",
-                 level=level, position=skipped.position, rule=render_rule_line(skipped.rule), group=group, node=hop.node, vmid=vmid)
+            Step(
+                hop.label,
+                hop.chain,
+                "note",
+                "-",
+                f"{f'group {group}' if group else level} rule pos {skipped.position} ignored by PVE ({skipped.reason}): {render_rule_line(skipped.rule)}",
+                level=level,
+                position=skipped.position,
+                rule=render_rule_line(skipped.rule),
+                group=group,
+                node=hop.node,
+                vmid=vmid,
+            )
             for skipped in index.skipped
             if not skipped.reason.startswith(("disabled", "IPv")) and (position is None or skipped.position < position)
         ]
@@ -709,7 +770,18 @@ class VerdictEngine:
         index = self._rule_index(("group", name), group.rules, RuleContext(Level.GROUP, self._refs(None)), view, hop.direction, f"group {name}")
         return self._run_rules(index, group_hop, "group", view, trail, group=name, reference=reference)
 
-    def _rule_decision(self, entry: CompiledRule, hop: _Hop, level: str, view: PacketView, trail: _Trail, *, vmid: int | None = None, group: str | None = None, reference: Step | None = None) -> str:
+    def _rule_decision(
+        self,
+        entry: CompiledRule,
+        hop: _Hop,
+        level: str,
+        view: PacketView,
+        trail: _Trail,
+        *,
+        vmid: int | None = None,
+        group: str | None = None,
+        reference: Step | None = None,
+    ) -> str:
         rule = entry.rule
         line = render_rule_line(rule, in_group=group is not None)
         where = f"group {group} rule pos {entry.position} (via {reference.detail})" if group and reference else f"{level} rule pos {entry.position}"
@@ -719,7 +791,23 @@ class VerdictEngine:
             action, why = reject(view)
             if action != REJECT:
                 detail += f" ({why})"
-        trail.add(Step(hop.label, hop.chain, "rule", action, detail, level=level, position=entry.position, rule=line, comment=rule.comment, group=group, node=hop.node, vmid=vmid if vmid is not None else (reference.vmid if reference else None), group_reference=reference))
+        trail.add(
+            Step(
+                hop.label,
+                hop.chain,
+                "rule",
+                action,
+                detail,
+                level=level,
+                position=entry.position,
+                rule=line,
+                comment=rule.comment,
+                group=group,
+                node=hop.node,
+                vmid=vmid if vmid is not None else (reference.vmid if reference else None),
+                group_reference=reference,
+            )
+        )
         return action
 
     def _builtin(self, trail: _Trail, hop: _Hop, action: str, detail: str) -> str:

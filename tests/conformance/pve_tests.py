@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run packet-verdict test directories in PVE's upstream format against the verdict engine.
 
     python tests/conformance/pve_tests.py DIR [DIR ...] [--verbose]
@@ -52,6 +51,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._inventory import Inv
 from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._verdict import (  # noqa: E402
     VERDICTS,
+    Endpoint,
     Packet,
     Verdict,
     VerdictEngine,
@@ -150,16 +150,16 @@ def _now(value: str | None, cluster_enable: object) -> float | None:
     return float(value)
 
 
-def _packet(values: dict[str, str], source_zone: str, dest_zone: str, host_address: str) -> Packet:
-    source, dest = env.default_addresses(source_zone, dest_zone, values.get("source"), values.get("dest"), host_address)
+def _packet(values: dict[str, str], source: Endpoint, dest: Endpoint, inventory: Inventory) -> Packet:
+    source_address, dest_address = env.default_addresses(source, dest, inventory, values.get("source"), values.get("dest"))
     proto = values.get("proto", "tcp")
     icmp_type = values.get("icmptype")
     dport = values.get("dport")
     if proto in _ICMP_PROTOS and dport is not None and icmp_type is None:
         icmp_type, dport = dport, None  # PVE's format carries the ICMP type in dport
     return Packet(
-        source=source,
-        dest=dest,
+        source=source_address,
+        dest=dest_address,
         proto=proto,
         dport=int(dport) if dport is not None else None,
         sport=int(values["sport"]) if "sport" in values else None,
@@ -180,7 +180,6 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
     inventory = _inventory(directory)
     corosync = _corosync(directory, inventory)
     loaded = load_fw_dir(directory, inventory)
-    host_address = next(iter(inventory.nodes.values())).address if len(inventory.nodes) == 1 else env.HOST_ADDRESS
     cluster_enable = loaded.config.cluster.options.get("enable")
     engines: dict[float | None, VerdictEngine] = {}
     tests_path = directory / "tests"
@@ -206,7 +205,7 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
             try:
                 source = env.zone_endpoint(source_zone, inventory)
                 dest = env.zone_endpoint(dest_zone, inventory)
-                verdict = engine.evaluate(source, dest, _packet(values, source_zone, dest_zone, host_address))
+                verdict = engine.evaluate(source, dest, _packet(values, source, dest, inventory))
             except VerdictError as error:
                 result.failures.append(f"{directory} line {test.number}: {test.text} [from {source_zone} to {dest_zone}]: error: {error}")
                 continue
@@ -223,7 +222,7 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("directories", nargs="+", type=Path, metavar="DIR")
     parser.add_argument("--verbose", action="store_true", help="also print passing simulations with their trail")
     args = parser.parse_args(argv)

@@ -58,7 +58,10 @@ def test_management_ipset_keeps_access():
 
 
 def test_user_drop_rule_beats_management_and_is_named():
-    cluster = "[OPTIONS]\nenable: 1\n[IPSET management]\n198.51.100.0/24\n[RULES]\nIN ACCEPT -p tcp -dport 443\nIN ACCEPT -p tcp -dport 80\nIN ACCEPT -p tcp -dport 25\nIN DROP -p tcp -dport 22\n"
+    cluster = (
+        "[OPTIONS]\nenable: 1\n[IPSET management]\n198.51.100.0/24\n[RULES]\n"
+        "IN ACCEPT -p tcp -dport 443\nIN ACCEPT -p tcp -dport 80\nIN ACCEPT -p tcp -dport 25\nIN DROP -p tcp -dport 22\n"
+    )
     result = report(cluster)
     assert [access.port for access in result.lost] == [22, 22]
     assert only(result.accesses, "pve1", 8006).status == KEPT
@@ -106,6 +109,7 @@ def test_nftables_node_is_unknown_and_not_ok():
     result = report("[OPTIONS]\nenable: 1\npolicy_in: ACCEPT\n", {"pve1": "[OPTIONS]\nnftables: 1\n"})
     assert not result.ok
     assert {access.node for access in result.unknown} == {"pve1"}
+    assert {access.status for access in result.accesses if access.node == "pve1"} == {UNKNOWN}
     assert "nftables" in result.unknown[0].fix  # type: ignore[operator]
 
 

@@ -41,7 +41,7 @@ def engine(cluster: str = ON, host: str | None = None, guests: dict[int, str] | 
 def ask(eng: VerdictEngine, from_zone: str, to_zone: str, /, **packet: object) -> Verdict:
     """A packet between two zones with PVE's test defaults for the addresses."""
     src, dst = env.zone_endpoint(from_zone, env.INVENTORY), env.zone_endpoint(to_zone, env.INVENTORY)
-    addresses = env.default_addresses(from_zone, to_zone, packet.pop("source", None), packet.pop("dest", None))  # type: ignore[arg-type]
+    addresses = env.default_addresses(src, dst, env.INVENTORY, packet.pop("source", None), packet.pop("dest", None))  # type: ignore[arg-type]
     return eng.evaluate(src, dst, Packet(*addresses, **packet))  # type: ignore[arg-type]
 
 
@@ -108,8 +108,10 @@ def test_nic_without_firewall_flag_is_not_filtered():
 
 
 def test_host_rules_come_before_cluster_rules():
-    eng = engine("[OPTIONS]\nenable: 1\n[RULES]\nIN DROP -p tcp -dport 22\nIN ACCEPT -p tcp -dport 8006\n",
-                 host="[RULES]\nIN ACCEPT -p tcp -dport 22\nIN DROP -p tcp -dport 8006\n")
+    eng = engine(
+        "[OPTIONS]\nenable: 1\n[RULES]\nIN DROP -p tcp -dport 22\nIN ACCEPT -p tcp -dport 8006\n",
+        host="[RULES]\nIN ACCEPT -p tcp -dport 22\nIN DROP -p tcp -dport 8006\n",
+    )
     accepted = ask(eng, "outside", "host", dport=22)
     assert accepted.action == "ACCEPT" and accepted.decided_by.level == "host"  # type: ignore[union-attr]
     dropped = ask(eng, "outside", "host", source="172.16.1.50", dport=8006)
@@ -124,7 +126,20 @@ def test_management_exceptions_come_after_user_rules():
     assert management.action == "ACCEPT" and "management" in management.decided_by.detail  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("port", "expected"), [(8006, "ACCEPT"), (22, "ACCEPT"), (3128, "ACCEPT"), (5900, "ACCEPT"), (5999, "ACCEPT"), (60000, "ACCEPT"), (60050, "ACCEPT"), (6000, "DROP"), (80, "DROP")])
+@pytest.mark.parametrize(
+    ("port", "expected"),
+    [
+        (8006, "ACCEPT"),
+        (22, "ACCEPT"),
+        (3128, "ACCEPT"),
+        (5900, "ACCEPT"),
+        (5999, "ACCEPT"),
+        (60000, "ACCEPT"),
+        (60050, "ACCEPT"),
+        (6000, "DROP"),
+        (80, "DROP"),
+    ],
+)
 def test_management_ports_in(port: int, expected: str):
     assert action(engine(), "outside", "host", source="172.16.1.77", dport=port) == expected
 
@@ -276,7 +291,12 @@ def test_guest_router_advertisements_need_radv():
 
 
 def test_guest_rules_policies_and_interfaces():
-    eng = engine(guests={100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\nIN ACCEPT -i net1 -p tcp -dport 22\nOUT ACCEPT -p tcp -dport 443\n|IN ACCEPT -p tcp -dport 80\n"})
+    eng = engine(
+        guests={
+            100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\n"
+            "IN ACCEPT -i net1 -p tcp -dport 22\nOUT ACCEPT -p tcp -dport 443\n|IN ACCEPT -p tcp -dport 80\n"
+        }
+    )
     assert action(eng, "outside", "vm100i1", dport=22) == "ACCEPT"
     assert action(eng, "outside", "vm100", dport=22) == "DROP"
     assert action(eng, "outside", "vm100", dport=80) == "DROP"  # disabled rule
@@ -330,7 +350,9 @@ def test_group_in_guest_with_interface():
     assert action(eng, "outside", "vm100", dport=80) == "ACCEPT"
     assert action(eng, "vm100", "outside", dport=25) == "DROP"
     # a group ACCEPT on guest OUT accepts (the mark is turned into RETURN)
-    eng_out = engine("[OPTIONS]\nenable: 1\n[group out]\nOUT ACCEPT -p tcp -dport 443\n", guests={100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\nGROUP out\n"})
+    eng_out = engine(
+        "[OPTIONS]\nenable: 1\n[group out]\nOUT ACCEPT -p tcp -dport 443\n", guests={100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\nGROUP out\n"}
+    )
     assert action(eng_out, "vm100", "outside", dport=443) == "ACCEPT"
     assert action(eng_out, "vm100", "outside", dport=444) == "DROP"
 
@@ -353,7 +375,10 @@ def test_missing_group_is_a_no_op():
 
 
 def test_blacklist_before_rules_for_host_and_guests():
-    eng = engine("[OPTIONS]\nenable: 1\n[IPSET blacklist]\n10.66.0.0/16\n[RULES]\nIN ACCEPT -p tcp -dport 22\n", guests={100: "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -p tcp -dport 22\n"})
+    eng = engine(
+        "[OPTIONS]\nenable: 1\n[IPSET blacklist]\n10.66.0.0/16\n[RULES]\nIN ACCEPT -p tcp -dport 22\n",
+        guests={100: "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -p tcp -dport 22\n"},
+    )
     for target in ("host", "vm100", "vm101"):
         verdict = ask(eng, "outside", target, source="10.66.1.1", dport=22)
         assert verdict.action == "DROP" and "blacklist" in verdict.decided_by.detail, target  # type: ignore[union-attr]
@@ -377,10 +402,22 @@ def test_ipset_nomatch_most_specific_entry_decides():
 
 def test_guest_ipset_and_alias_shadow_the_clusters():
     cluster = "[OPTIONS]\nenable: 1\n[ALIASES]\nsrv 10.0.0.1\n[IPSET myset]\n10.0.0.2\n"
-    guest = "[OPTIONS]\nenable: 1\n[ALIASES]\nsrv 10.0.0.3\n[IPSET myset]\n10.0.0.4\n[RULES]\nIN ACCEPT -source +myset -p tcp -dport 1\nIN ACCEPT -source srv -p tcp -dport 2\nIN ACCEPT -source +dc/myset -p tcp -dport 3\nIN ACCEPT -source dc/srv -p tcp -dport 4\n"
+    guest = (
+        "[OPTIONS]\nenable: 1\n[ALIASES]\nsrv 10.0.0.3\n[IPSET myset]\n10.0.0.4\n[RULES]\n"
+        "IN ACCEPT -source +myset -p tcp -dport 1\nIN ACCEPT -source srv -p tcp -dport 2\n"
+        "IN ACCEPT -source +dc/myset -p tcp -dport 3\nIN ACCEPT -source dc/srv -p tcp -dport 4\n"
+    )
     eng = engine(cluster, guests={100: guest})
-    expected = {("10.0.0.4", 1): "ACCEPT", ("10.0.0.2", 1): "DROP", ("10.0.0.3", 2): "ACCEPT", ("10.0.0.1", 2): "DROP",
-                ("10.0.0.2", 3): "ACCEPT", ("10.0.0.4", 3): "DROP", ("10.0.0.1", 4): "ACCEPT", ("10.0.0.3", 4): "DROP"}
+    expected = {
+        ("10.0.0.4", 1): "ACCEPT",
+        ("10.0.0.2", 1): "DROP",
+        ("10.0.0.3", 2): "ACCEPT",
+        ("10.0.0.1", 2): "DROP",
+        ("10.0.0.2", 3): "ACCEPT",
+        ("10.0.0.4", 3): "DROP",
+        ("10.0.0.1", 4): "ACCEPT",
+        ("10.0.0.3", 4): "DROP",
+    }
     assert {key: action(eng, "outside", "vm100", source=key[0], dport=key[1]) for key in expected} == expected
 
 
@@ -516,5 +553,18 @@ def test_address_set_paints_nested_nomatch_entries():
 
     entries = [(net("10.0.0.0/8"), False), (net("10.1.0.0/16"), True), (net("10.1.2.0/24"), False), (net("10.1.2.3/32"), True), (net("192.168.0.0/24"), False)]
     members = AddressSet.from_ipset(4, entries)
-    inside = {text: int(ipaddress.IPv4Address(text)) in members for text in ("10.0.0.0", "10.255.255.255", "10.1.0.0", "10.1.2.2", "10.1.2.3", "10.1.2.4", "10.1.3.0", "192.168.0.255", "192.168.1.0")}
-    assert inside == {"10.0.0.0": True, "10.255.255.255": True, "10.1.0.0": False, "10.1.2.2": True, "10.1.2.3": False, "10.1.2.4": True, "10.1.3.0": False, "192.168.0.255": True, "192.168.1.0": False}
+    inside = {
+        text: int(ipaddress.IPv4Address(text)) in members
+        for text in ("10.0.0.0", "10.255.255.255", "10.1.0.0", "10.1.2.2", "10.1.2.3", "10.1.2.4", "10.1.3.0", "192.168.0.255", "192.168.1.0")
+    }
+    assert inside == {
+        "10.0.0.0": True,
+        "10.255.255.255": True,
+        "10.1.0.0": False,
+        "10.1.2.2": True,
+        "10.1.2.3": False,
+        "10.1.2.4": True,
+        "10.1.3.0": False,
+        "192.168.0.255": True,
+        "192.168.1.0": False,
+    }

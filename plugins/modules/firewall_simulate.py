@@ -1,0 +1,583 @@
+#!/usr/bin/python
+# Copyright: pve.firewall contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: firewall_simulate
+short_description: Ask whether the Proxmox VE firewall would accept packets
+version_added: 0.1.0
+description:
+  - Evaluates packets against a whole Proxmox VE firewall configuration offline and returns,
+    for each packet, the verdict (C(ACCEPT), C(DROP), C(REJECT)) and the trail that decided
+    it, exactly as the iptables backend of C(pve-firewall) would.
+  - The trail names each hop (guest OUT, host OUT, host IN, guest IN), the level (cluster,
+    host, vm, ct, group) and the rule position and comment, the policy or the built-in
+    exception (management, corosync, DHCP, MAC filter, ipfilter, blacklist, smurfs) that decided.
+  - With O(packets[].expect) set, the task fails when a verdict differs, listing every failed
+    expectation, so a CI job can unit-test a firewall policy.
+  - With O(lockout_check), reports for every node and port whether the operator keeps access and
+    what to change if not.
+  - The configuration comes from C(.fw) files (O(fw_dir)), from their text (O(cluster_fw),
+    O(host_fw), O(hosts_fw), O(guests_fw)) or from the structured variables the other modules
+    of this collection take (O(config)).
+  - The module never changes anything.
+author:
+  - pve.firewall maintainers (@pve-firewall)
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads its input; check mode changes nothing about it.
+  diff_mode:
+    support: none
+    description: There is nothing to compare.
+options:
+  fw_dir:
+    description:
+      - A directory with C(cluster.fw), the host file as C(host.fw) (for the inventory's only
+        node) or C(nodes/<node>/host.fw), C(<vmid>.fw) per guest and C(sdn/firewall/<vnet>.fw).
+      - Files are read like PVE reads them; lines PVE would skip are skipped with a warning.
+      - Mutually exclusive with O(config) and the text options.
+    type: path
+  cluster_fw:
+    description: The text of C(cluster.fw).
+    type: str
+  host_fw:
+    description: The text of C(host.fw) of the inventory's only node.
+    type: str
+  hosts_fw:
+    description: The text of C(host.fw) per node name.
+    type: dict
+  guests_fw:
+    description: The text of C(<vmid>.fw) per guest id.
+    type: dict
+  config:
+    description:
+      - The configuration as structured data, in the shape the other modules take.
+      - C(cluster) with C(options), C(aliases), C(ipsets), C(rules) and C(groups); C(hosts) maps
+        node names to C(options) and C(rules); C(guests) maps guest ids to C(options),
+        C(aliases), C(ipsets) and C(rules).
+      - Rules use PVE's keys (C(type), C(action), C(macro), C(iface), C(source), C(dest),
+        C(proto), C(dport), C(sport), C(icmp_type), C(log), C(enable), C(comment)); ipset
+        entries are strings (C(!) for nomatch) or mappings with C(cidr), C(nomatch), C(comment).
+    type: dict
+  inventory:
+    description:
+      - The nodes and guests the configuration applies to.
+      - C(nodes) maps node names to C(address) and optional C(local_network) (the network PVE's
+        management exceptions allow; without it only the node's own address counts).
+      - C(guests) maps guest ids to C(type) (C(qemu) or C(lxc)), C(node) (optional with one node)
+        and C(nics), which map C(net<N>) to C(bridge), C(mac), C(firewall) (default false, as in
+        PVE) and for containers C(ip)/C(ip6), or to PVE's NIC string such as
+        C(virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1).
+      - When omitted, the fixed environment of PVE's own firewall test suite is used, node
+        C(proxself) (172.16.1.2, local network 172.16.1.0/24) with VMs 100, 101, 110 and
+        containers 200, 201, so that the upstream test zones work as they are.
+    type: dict
+  corosync_conf:
+    description:
+      - The text of C(corosync.conf), for the corosync exceptions between nodes.
+      - When omitted, the membership is every inventory node on link 0 with its address
+        (transport C(knet)), or PVE's test membership when O(inventory) is omitted as well.
+    type: str
+  now:
+    description:
+      - The UNIX time the configuration is evaluated at. A cluster C(enable) value greater than 1
+        is the time the firewall was enabled with auto-revert and counts as disabled 60 seconds
+        later.
+      - Defaults to the current time.
+    type: float
+  packets:
+    description: The packets to evaluate, each the first packet of a new connection.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: A name shown in results and failures.
+        type: str
+      from:
+        description:
+          - Where the packet comes from. A zone as in PVE's tests (C(host), C(outside),
+            C(nfvm), C(vm<ID>), C(vm<ID>i<N>), C(ct<ID>), C(<bridge>/<port>)), C(host:<node>),
+            or an IP address (a node's address is that node, a container's address that guest).
+        type: str
+        required: true
+      to:
+        description: Where the packet goes, in the same notation as O(packets[].from).
+        type: str
+        required: true
+      proto:
+        description: Protocol name or number.
+        type: str
+        default: tcp
+      dport:
+        description: Destination port.
+        type: int
+      sport:
+        description: Source port.
+        type: int
+      icmp_type:
+        description: ICMP type name or number (C(type) or C(type/code)) for C(icmp) and C(icmpv6).
+        type: str
+      source:
+        description:
+          - Source address. Defaults to the node's address when the packet comes from a host,
+            else 100.100.1.2 (PVE's test default).
+        type: str
+      dest:
+        description:
+          - Destination address. Defaults to the node's address when the packet goes to a host,
+            else 100.200.3.4 (PVE's test default).
+        type: str
+      srctype:
+        description: Source address type; derived from the address when omitted.
+        type: str
+        choices: [UNICAST, BROADCAST, MULTICAST, ANYCAST]
+      dsttype:
+        description: Destination address type; derived from the address when omitted.
+        type: str
+        choices: [UNICAST, BROADCAST, MULTICAST, ANYCAST]
+      source_mac:
+        description: Source MAC of a packet from a guest; defaults to the NIC's MAC.
+        type: str
+      expect:
+        description:
+          - The verdict the packet must get; the task fails if it gets another.
+          - C(UNEVALUATED) is the answer for nodes using the nftables backend (host option
+            C(nftables) set to 1), which is not evaluated.
+        type: str
+        choices: [ACCEPT, DROP, REJECT, UNEVALUATED]
+  lockout_check:
+    description:
+      - Check that the operator keeps access to every node under the configuration.
+    type: dict
+    suboptions:
+      clients:
+        description: The operator's addresses as the nodes see them.
+        type: list
+        elements: str
+        required: true
+      ports:
+        description: TCP ports that must stay reachable.
+        type: list
+        elements: int
+        default: [8006, 22]
+      extra_ports:
+        description: More ports to check, in addition to O(lockout_check.ports).
+        type: list
+        elements: int
+        default: []
+      node_addresses:
+        description: The address the operator uses per node, when not the inventory's.
+        type: dict
+        default: {}
+      nodes:
+        description: Only check these nodes (default all inventory nodes).
+        type: list
+        elements: str
+      fail_on_lockout:
+        description: Fail the task when an access would be lost or cannot be evaluated.
+        type: bool
+        default: false
+notes:
+  - Only the iptables backend is evaluated. C(forward) rules and VNet firewalls only act with the
+    nftables backend and are reported as inert; hops on a node whose host option C(nftables) is 1 give
+    C(UNEVALUATED).
+  - Every packet is treated as the first packet of a new connection; established traffic is
+    always accepted by PVE before any rule.
+  - Reading the configuration from a live cluster is not supported yet.
+seealso:
+  - name: Proxmox VE firewall documentation
+    description: How the Proxmox VE firewall works.
+    link: https://pve.proxmox.com/wiki/Firewall
+"""
+
+EXAMPLES = r"""
+- name: Unit-test a firewall policy written as .fw files
+  pve.firewall.firewall_simulate:
+    fw_dir: "{{ playbook_dir }}/firewall"
+    inventory:
+      nodes:
+        pve1: {address: 192.0.2.11, local_network: 192.0.2.0/24}
+      guests:
+        100:
+          type: qemu
+          nics:
+            net0: "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1"
+    packets:
+      - name: web server reachable
+        from: outside
+        to: vm100
+        dport: 443
+        expect: ACCEPT
+      - name: no SSH from the internet
+        from: 203.0.113.9
+        to: host:pve1
+        dport: 22
+        expect: DROP
+
+- name: Check a structured configuration and that the admins keep access
+  pve.firewall.firewall_simulate:
+    config:
+      cluster:
+        options: {enable: 1, policy_in: DROP}
+        ipsets:
+          - name: management
+            entries: [198.51.100.0/24]
+        rules:
+          - {type: in, action: ACCEPT, macro: HTTPS}
+    inventory:
+      nodes:
+        pve1: {address: 192.0.2.11}
+    lockout_check:
+      clients: [198.51.100.7]
+      fail_on_lockout: true
+  register: simulation
+
+- name: Show why a packet is dropped
+  ansible.builtin.debug:
+    msg: "{{ simulation.results[0].trail | map(attribute='detail') | list }}"
+"""
+
+RETURN = r"""
+results:
+  description: One entry per packet, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The packet's name, or C(from -> to).
+      type: str
+      sample: web server reachable
+    packet:
+      description: The packet as evaluated, defaults filled in.
+      type: dict
+      sample: {source: 100.100.1.2, dest: 100.200.3.4, proto: tcp, dport: 443}
+    verdict:
+      description: C(ACCEPT), C(DROP), C(REJECT) or C(UNEVALUATED).
+      type: str
+      sample: ACCEPT
+    expected:
+      description: The expected verdict, if one was given.
+      type: str
+      sample: ACCEPT
+    passed:
+      description: Whether the verdict is the expected one (true without an expectation).
+      type: bool
+      sample: true
+    decided_by:
+      description: The trail step that decided the verdict.
+      type: dict
+      sample: {hop: vm 100 net0 IN, chain: tap100i0-IN, kind: rule, action: ACCEPT, level: vm, position: 0}
+    trail:
+      description:
+        - Every step of the evaluation, hop by hop. Each has C(hop), C(chain), C(kind)
+          (C(rule), C(policy), C(builtin), C(pass), C(note)), C(action), C(detail), C(level),
+          C(position), C(rule), C(comment), C(group), C(node) and C(vmid).
+      type: list
+      elements: dict
+    warnings:
+      description: What the evaluation could not take into account.
+      type: list
+      elements: str
+failed_expectations:
+  description: One line per packet whose verdict differs from its expectation.
+  returned: always
+  type: list
+  elements: str
+  sample: ["no SSH from the internet: expected DROP, got ACCEPT (host pve1 IN: cluster rule pos 0: IN ACCEPT -p tcp -dport 22)"]
+lockout:
+  description: The lockout report, when O(lockout_check) is given.
+  returned: when lockout_check is given
+  type: dict
+  contains:
+    ok:
+      description: Whether every access is kept.
+      type: bool
+      sample: true
+    summary:
+      description: A readable summary naming each lost access and its fix.
+      type: str
+      sample: "lockout check: 2 of 2 accesses kept."
+    accesses:
+      description:
+        - One entry per node, client and port with C(node), C(node_address), C(client),
+          C(port), C(status) (C(kept), C(lost), C(unknown)), C(verdict), C(reason), C(fix)
+          and C(trail).
+      type: list
+      elements: dict
+"""
+
+import dataclasses
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as test_env
+from ansible_collections.pve.firewall.plugins.module_utils._config_validation import validate_config
+from ansible_collections.pve.firewall.plugins.module_utils._corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
+from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import LoadedConfig, config_from_texts, load_fw_dir
+from ansible_collections.pve.firewall.plugins.module_utils._inventory import Inventory
+from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user
+from ansible_collections.pve.firewall.plugins.module_utils._lockout import LockoutReport, OperatorView, analyse_lockout
+from ansible_collections.pve.firewall.plugins.module_utils._model import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from ansible_collections.pve.firewall.plugins.module_utils._user_input import file_from_user
+from ansible_collections.pve.firewall.plugins.module_utils._verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
+
+TEXT_OPTIONS = ("cluster_fw", "host_fw", "hosts_fw", "guests_fw")
+VERDICT_CHOICES = ["ACCEPT", "DROP", "REJECT", "UNEVALUATED"]
+ADDRESS_TYPES = ["UNICAST", "BROADCAST", "MULTICAST", "ANYCAST"]
+
+
+class SimulationError(Exception):
+    """Input the simulation cannot use; the message says what and where."""
+
+
+def _step_dict(step: Step | None) -> dict[str, Any] | None:
+    if step is None:
+        return None
+    data = dataclasses.asdict(step)
+    data.pop("group_reference", None)
+    return data
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "verdict": verdict.action,
+        "decided_by": _step_dict(verdict.decided_by),
+        "trail": [_step_dict(step) for step in verdict.trail],
+        "warnings": list(verdict.warnings),
+    }
+
+
+def _problems(errors: list[Any]) -> str:
+    return "; ".join(str(error) for error in errors)
+
+
+class FirewallSimulation:
+    """Builds the configuration and environment from the module's parameters, then answers
+    the packets and the lockout check."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.warnings: list[str] = []
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def inventory(self) -> Inventory:
+        data = self.params["inventory"]
+        if data is None:
+            return test_env.INVENTORY
+        inventory, errors = inventory_from_user(data)
+        if inventory is None:
+            raise SimulationError(f"inventory: {_problems(errors)}")
+        return inventory
+
+    def corosync(self, inventory: Inventory) -> Corosync | None:
+        text = self.params["corosync_conf"]
+        if text is not None:
+            try:
+                return parse_corosync_conf(text)
+            except CorosyncParseError as error:
+                raise SimulationError(f"corosync_conf: {error}") from None
+        if self.params["inventory"] is None:
+            return test_env.COROSYNC
+        nodes = tuple(CorosyncNode(node.name, {0: node.address.split("/")[0]}) for node in inventory.nodes.values())
+        return Corosync(nodes, "knet")
+
+    def configuration(self, inventory: Inventory) -> ClusterConfig:
+        """The configuration from the one source given. A live source (reading the cluster
+        through the API) is to be added here, next to the file, text and structured ones."""
+        if self.params["fw_dir"]:
+            try:
+                loaded = load_fw_dir(self.params["fw_dir"], inventory)
+            except (OSError, ValueError) as error:
+                raise SimulationError(f"fw_dir: {error}") from None
+        elif self.params["config"] is not None:
+            loaded = self._structured(self.params["config"], inventory)
+        else:
+            loaded = self._texts(inventory)
+        self.warnings.extend(loaded.warnings)
+        self.warnings.extend(f"PVE ignores this: {error}" for error in validate_config(loaded.config))
+        return loaded.config
+
+    def _texts(self, inventory: Inventory) -> LoadedConfig:
+        hosts = dict(self.params["hosts_fw"] or {})
+        if self.params["host_fw"] is not None:
+            if len(inventory.nodes) != 1:
+                raise SimulationError("host_fw needs exactly one inventory node; use hosts_fw to name the node")
+            hosts[next(iter(inventory.nodes))] = self.params["host_fw"]
+        guests = {self._vmid(key, "guests_fw"): text for key, text in (self.params["guests_fw"] or {}).items()}
+        return config_from_texts(self.params["cluster_fw"], hosts, guests, inventory)
+
+    @staticmethod
+    def _vmid(key: object, option: str) -> int:
+        if not str(key).isdigit():
+            raise SimulationError(f"{option}: '{key}' is not a guest id")
+        return int(str(key))
+
+    def _structured(self, data: dict[str, Any], inventory: Inventory) -> LoadedConfig:
+        unknown = sorted(set(data) - {"cluster", "hosts", "guests"})
+        if unknown:
+            raise SimulationError(f"config: unknown keys {', '.join(unknown)} (cluster, hosts, guests)")
+        errors: list[Any] = []
+
+        def convert(kind: FileKind, value: object, location: str) -> FirewallFile:
+            fw, problems = file_from_user(kind, value or {}, location)
+            errors.extend(problems)
+            return fw or FirewallFile(kind)
+
+        cluster = convert(FileKind.CLUSTER, data.get("cluster"), "config.cluster")
+        hosts = {str(node): convert(FileKind.HOST, value, f"config.hosts.{node}") for node, value in (data.get("hosts") or {}).items()}
+        guests = {}
+        for key, value in (data.get("guests") or {}).items():
+            vmid = self._vmid(key, "config.guests")
+            guest = inventory.guest(vmid)
+            level = Level.CT if guest is not None and guest.type == "lxc" else Level.VM
+            guests[vmid] = GuestFirewall(vmid, level, convert(FileKind.GUEST, value, f"config.guests.{vmid}"))
+        if errors:
+            raise SimulationError(f"config: {_problems(errors)}")
+        return LoadedConfig(ClusterConfig(cluster, hosts, guests))
+
+    # -- questions ------------------------------------------------------------------------
+
+    def packet_result(self, engine: VerdictEngine, inventory: Inventory, index: int, spec: dict[str, Any]) -> dict[str, Any]:
+        name = spec["name"] or f"{spec['from']} -> {spec['to']}"
+        try:
+            source = test_env.parse_endpoint(spec["from"], inventory)
+            dest = test_env.parse_endpoint(spec["to"], inventory)
+            source_address, dest_address = test_env.default_addresses(source, dest, inventory, spec["source"], spec["dest"])
+            packet = Packet(
+                source=source_address,
+                dest=dest_address,
+                proto=spec["proto"],
+                dport=spec["dport"],
+                sport=spec["sport"],
+                icmp_type=spec["icmp_type"],
+                srctype=spec["srctype"],
+                dsttype=spec["dsttype"],
+                source_mac=spec["source_mac"],
+            )
+            verdict = engine.evaluate(source, dest, packet)
+        except VerdictError as error:
+            raise SimulationError(f"packets[{index}] ({name}): {error}") from None
+        result: dict[str, Any] = {"name": name, "packet": {key: value for key, value in dataclasses.asdict(packet).items() if value is not None}}
+        result.update(_verdict_dict(verdict))
+        result["expected"] = spec["expect"]
+        result["passed"] = spec["expect"] is None or spec["expect"] == verdict.action
+        return result
+
+    def lockout(self, config: ClusterConfig, environment: Environment) -> LockoutReport:
+        check = self.params["lockout_check"]
+        try:
+            view = OperatorView(tuple(check["clients"]), check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
+            return analyse_lockout(config, environment, view, nodes=check["nodes"])
+        except (ValueError, VerdictError) as error:
+            raise SimulationError(f"lockout_check: {error}") from None
+
+    def run(self) -> dict[str, Any]:
+        inventory = self.inventory()
+        config = self.configuration(inventory)
+        environment = Environment(inventory, self.corosync(inventory), self.params["now"])
+        engine = VerdictEngine(config, environment)
+        results = [self.packet_result(engine, inventory, index, spec) for index, spec in enumerate(self.params["packets"])]
+        failed = [
+            f"{result['name']}: expected {result['expected']}, got {result['verdict']}"
+            + (f" ({result['decided_by']['hop']}: {result['decided_by']['detail']})" if result["decided_by"] else "")
+            for result in results
+            if not result["passed"]
+        ]
+        output: dict[str, Any] = {"changed": False, "results": results, "failed_expectations": failed}
+        if self.params["lockout_check"] is not None:
+            report = self.lockout(config, environment)
+            output["lockout"] = {
+                "ok": report.ok,
+                "summary": report.summary(),
+                "accesses": [
+                    {
+                        "node": access.node,
+                        "node_address": access.node_address,
+                        "client": access.client,
+                        "port": access.port,
+                        "status": access.status,
+                        "verdict": access.verdict.action,
+                        "reason": access.reason,
+                        "fix": access.fix,
+                        "trail": [_step_dict(step) for step in access.verdict.trail],
+                    }
+                    for access in report.accesses
+                ],
+            }
+        return output
+
+
+def argument_spec() -> dict[str, Any]:
+    packet = {
+        "name": {"type": "str"},
+        "from": {"type": "str", "required": True},
+        "to": {"type": "str", "required": True},
+        "proto": {"type": "str", "default": "tcp"},
+        "dport": {"type": "int"},
+        "sport": {"type": "int"},
+        "icmp_type": {"type": "str"},
+        "source": {"type": "str"},
+        "dest": {"type": "str"},
+        "srctype": {"type": "str", "choices": ADDRESS_TYPES},
+        "dsttype": {"type": "str", "choices": ADDRESS_TYPES},
+        "source_mac": {"type": "str"},
+        "expect": {"type": "str", "choices": VERDICT_CHOICES},
+    }
+    lockout = {
+        "clients": {"type": "list", "elements": "str", "required": True},
+        "ports": {"type": "list", "elements": "int", "default": [8006, 22]},
+        "extra_ports": {"type": "list", "elements": "int", "default": []},
+        "node_addresses": {"type": "dict", "default": {}},
+        "nodes": {"type": "list", "elements": "str"},
+        "fail_on_lockout": {"type": "bool", "default": False},
+    }
+    return {
+        "fw_dir": {"type": "path"},
+        "cluster_fw": {"type": "str"},
+        "host_fw": {"type": "str"},
+        "hosts_fw": {"type": "dict"},
+        "guests_fw": {"type": "dict"},
+        "config": {"type": "dict"},
+        "inventory": {"type": "dict"},
+        "corosync_conf": {"type": "str"},
+        "now": {"type": "float"},
+        "packets": {"type": "list", "elements": "dict", "default": [], "options": packet},
+        "lockout_check": {"type": "dict", "options": lockout},
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("fw_dir", "config", text) for text in TEXT_OPTIONS],
+        supports_check_mode=True,
+    )
+    simulation = FirewallSimulation(module)
+    try:
+        output = simulation.run()
+    except SimulationError as error:
+        module.fail_json(msg=str(error))
+    for warning in simulation.warnings:
+        module.warn(warning)
+    problems = list(output["failed_expectations"])
+    lockout = output.get("lockout")
+    if lockout is not None and not lockout["ok"] and module.params["lockout_check"]["fail_on_lockout"]:
+        problems.append(lockout["summary"])
+    if problems:
+        count = len(output["failed_expectations"])
+        heading = f"{count} of {len(output['results'])} expectations failed" if count else "the lockout check failed"
+        module.fail_json(msg="\n".join([heading + ":", *(f"- {problem}" for problem in problems)]), **output)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()
