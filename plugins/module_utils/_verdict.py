@@ -28,7 +28,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._addrset import AddressSet
 from ._corosync import Corosync
@@ -720,13 +720,13 @@ class VerdictEngine:
             if rule.type == "group":
                 if rule.iface is not None and not iface_matches(rule.iface, hop.iface):
                     continue
-                line = render_rule_line(rule)
+                line = _rule_text(rule)
                 jump = Step(
                     hop.label,
                     hop.chain,
                     "rule",
                     "-",
-                    f"{level} rule pos {entry.position}: {line}",
+                    f"{level} rule pos {entry.position}: {line}{_comment(rule)}",
                     level=level,
                     position=entry.position,
                     rule=line,
@@ -746,10 +746,10 @@ class VerdictEngine:
                 hop.chain,
                 "note",
                 "-",
-                f"{f'group {group}' if group else level} rule pos {skipped.position} ignored by PVE ({skipped.reason}): {render_rule_line(skipped.rule)}",
+                f"{f'group {group}' if group else level} rule pos {skipped.position} ignored by PVE ({skipped.reason}): {_rule_text(skipped.rule)}",
                 level=level,
                 position=skipped.position,
-                rule=render_rule_line(skipped.rule),
+                rule=_rule_text(skipped.rule),
                 group=group,
                 node=hop.node,
                 vmid=vmid,
@@ -783,10 +783,10 @@ class VerdictEngine:
         reference: Step | None = None,
     ) -> str:
         rule = entry.rule
-        line = render_rule_line(rule, in_group=group is not None)
+        line = _rule_text(rule, in_group=group is not None)
         where = f"group {group} rule pos {entry.position} (via {reference.detail})" if group and reference else f"{level} rule pos {entry.position}"
         action = rule.action
-        detail = f"{where}: {line}"
+        detail = f"{where}: {line}{_comment(rule)}"
         if action == REJECT:
             action, why = reject(view)
             if action != REJECT:
@@ -824,6 +824,15 @@ class VerdictEngine:
     def _note_vnet(self, hop: _Hop, nic: Nic, trail: _Trail) -> None:
         if nic.bridge in self.config.vnets:
             trail.note(hop, f"vnet {nic.bridge} has a firewall configuration: it is inert on the iptables backend (needs nftables: 1)")
+
+
+def _rule_text(rule: Rule, *, in_group: bool = False) -> str:
+    """The rule as PVE writes it, without its comment (steps carry the comment apart)."""
+    return render_rule_line(replace(rule, comment=None), in_group=in_group)
+
+
+def _comment(rule: Rule) -> str:
+    return f" # {rule.comment}" if rule.comment else ""
 
 
 def _same_address(text: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
