@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as env
 from ansible_collections.pve.firewall.plugins.module_utils._addrset import AddressSet
@@ -568,3 +570,26 @@ def test_address_set_paints_nested_nomatch_entries():
         "192.168.0.255": True,
         "192.168.1.0": False,
     }
+
+
+_NETWORKS = st.builds(
+    lambda address, prefix: ipaddress.IPv4Network((address, prefix), strict=False),
+    st.integers(0, 2**32 - 1),
+    st.integers(20, 32),
+)
+
+
+@given(entries=st.lists(st.tuples(_NETWORKS, st.booleans()), max_size=12), probes=st.lists(st.integers(0, 2**32 - 1), max_size=20))
+def test_address_set_equals_longest_prefix_lookup(entries: list[tuple[ipaddress.IPv4Network, bool]], probes: list[int]):
+    """The kernel's hash:net semantics: the most specific entry containing the address decides."""
+    unique = list({network: (network, nomatch) for network, nomatch in entries}.values())
+    members = AddressSet.from_ipset(4, unique)
+    nearby = [int(network.network_address) + offset for network, _nomatch in unique for offset in (-1, 0, 1)]
+    for address in probes + [value for value in nearby if 0 <= value < 2**32]:
+        containing = [
+            (network.prefixlen, not nomatch)
+            for network, nomatch in unique
+            if int(network.network_address) <= address <= int(network.broadcast_address)
+        ]
+        expected = max(containing)[1] if containing else False
+        assert (address in members) is expected
