@@ -41,7 +41,7 @@ class EmulatorConfig:
     ssh_port: int = 2222  # 0: a free port; -1: no SSH listeners
     control_host: str = "127.0.0.1"
     control_port: int = 0  # 0: a free port
-    judging: bool = False
+    judging: bool = True  # the lockout simulation
     latency: float = 0.0
     verbose: bool = False
 

@@ -171,7 +171,7 @@ class Settings:
 
     latency: float = 0.0  # seconds added to every API request
     lock_timeout: float = 10.0  # PVE's cfs lock timeout
-    judging: bool = False  # lockout simulation on/off
+    judging: bool = True  # lockout simulation on/off
 
     def update(self, values: dict[str, object]) -> None:
         for key, value in values.items():

@@ -3,7 +3,7 @@
 
     python tests/emulator/pve_emulator.py --topology FILE --state-dir DIR [--tls]
         [--token USER@REALM!ID=SECRET] [--read-only-token ...] [--user root@pam --password ...]
-        [--listen-base 127.0.10.1] [--port 8006] [--ssh-port 2222]
+        [--listen-base 127.0.10.1] [--port 8006] [--ssh-port 2222] [--no-judge]
 
 It prints the addresses it serves (and the CA file with --tls), then a last line
 ``ready {json}`` with the same facts for programs that start it.
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8006, help="API port on every node (0: a free one)")
     parser.add_argument("--ssh-port", type=int, default=2222, help="SSH banner port on every node (0: a free one, -1: none)")
     parser.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (default: a free one)")
-    parser.add_argument("--judge", action="store_true", help="start with the lockout simulation on (also a control setting)")
+    parser.add_argument("--no-judge", dest="judge", action="store_false", help="start with the lockout simulation off (also a control setting)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser

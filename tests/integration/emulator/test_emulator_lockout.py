@@ -109,3 +109,11 @@ def test_judging_can_be_switched_off(cluster: RunningEmulator) -> None:
     cluster.control.settings(judging=False)
     assert _reach(cluster) == "open"
     assert cluster.control.judge(OUTSIDER, "pve1")["action"] == "DROP"  # the verdict itself is unchanged
+
+
+def test_the_shared_emulator_judges_by_default(pve: RunningEmulator) -> None:
+    admin = _admin(pve)
+    admin.put("/cluster/firewall/options", enable=1)
+    admin.post("/cluster/firewall/rules", type="in", action="REJECT", proto="tcp", dport="8006", enable=1)
+    assert _reach(pve) == "refused"
+    assert _reach(pve, ssh=True) == "open"
