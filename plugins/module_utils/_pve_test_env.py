@@ -116,3 +116,10 @@ def default_addresses(source: Endpoint, dest: Endpoint, inventory: Inventory, so
     if dest_address is None:
         dest_address = _endpoint_address(dest, inventory) or DEFAULT_DEST
     return source_address, dest_address
+
+
+def icmp_type_from_dport(proto: str, dport: str | int | None, icmp_type: str | None) -> tuple[str | int | None, str | None]:
+    """PVE's tests give an ICMP packet's type as ``dport``: move it to the ICMP type."""
+    if str(proto) in ("icmp", "icmpv6", "1", "58") and dport is not None and icmp_type is None:
+        return None, str(dport)
+    return dport, icmp_type

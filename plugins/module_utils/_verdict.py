@@ -455,7 +455,7 @@ class VerdictEngine:
                 except ValueError:
                     continue
         try:
-            return ipaddress.ip_network(node.address)
+            return ipaddress.ip_network(ipaddress.ip_interface(node.address).ip)
         except ValueError:
             return None
 

@@ -114,7 +114,9 @@ options:
         type: str
         default: tcp
       dport:
-        description: Destination port.
+        description:
+          - Destination port. For C(icmp) and C(icmpv6) without O(packets[].icmp_type) it is the
+            ICMP type number, as in PVE's tests.
         type: int
       sport:
         description: Source port.
@@ -452,13 +454,14 @@ class FirewallSimulation:
             source = test_env.parse_endpoint(spec["from"], inventory)
             dest = test_env.parse_endpoint(spec["to"], inventory)
             source_address, dest_address = test_env.default_addresses(source, dest, inventory, spec["source"], spec["dest"])
+            dport, icmp_type = test_env.icmp_type_from_dport(spec["proto"], spec["dport"], spec["icmp_type"])
             packet = Packet(
                 source=source_address,
                 dest=dest_address,
                 proto=spec["proto"],
-                dport=spec["dport"],
+                dport=int(dport) if dport is not None else None,
                 sport=spec["sport"],
-                icmp_type=spec["icmp_type"],
+                icmp_type=icmp_type,
                 srctype=spec["srctype"],
                 dsttype=spec["dsttype"],
                 source_mac=spec["source_mac"],

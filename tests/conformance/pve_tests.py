@@ -62,7 +62,6 @@ CONTROL_KEYS = ("from", "to", "action", "id")
 PACKET_KEYS = ("proto", "dport", "sport", "source", "dest", "srctype", "dsttype")
 EXTENSION_KEYS = ("icmptype", "mac", "now")
 _PAIR_RE = re.compile(r"\s*(\w+)\s*=>\s*(?:'([^']*)'|\"([^\"]*)\"|([^,\s}]+))\s*(,|$)")
-_ICMP_PROTOS = ("icmp", "icmpv6", "1", "58")
 
 
 class TestFormatError(ValueError):
@@ -153,10 +152,7 @@ def _now(value: str | None, cluster_enable: object) -> float | None:
 def _packet(values: dict[str, str], source: Endpoint, dest: Endpoint, inventory: Inventory) -> Packet:
     source_address, dest_address = env.default_addresses(source, dest, inventory, values.get("source"), values.get("dest"))
     proto = values.get("proto", "tcp")
-    icmp_type = values.get("icmptype")
-    dport = values.get("dport")
-    if proto in _ICMP_PROTOS and dport is not None and icmp_type is None:
-        icmp_type, dport = dport, None  # PVE's format carries the ICMP type in dport
+    dport, icmp_type = env.icmp_type_from_dport(proto, values.get("dport"), values.get("icmptype"))
     return Packet(
         source=source_address,
         dest=dest_address,

@@ -166,11 +166,12 @@ def test_host_out_local_network_list_has_no_migration_ports():
     assert action(eng, "host", "outside", dest="172.16.9.3", dport=8006) == "DROP"
 
 
-def test_local_network_unknown_counts_only_the_node_itself():
-    inventory = Inventory({"pve": Node("pve", "192.0.2.10")})
+@pytest.mark.parametrize("address", ["192.0.2.10", "192.0.2.10/24"])
+def test_local_network_unknown_counts_only_the_node_itself(address: str):
+    inventory = Inventory({"pve": Node("pve", address)})
     eng = VerdictEngine(ClusterConfig(FirewallFile(FileKind.CLUSTER, options={"enable": 1})), Environment(inventory))
-    packet = Packet("192.0.2.11", "192.0.2.10", dport=8006)
-    assert eng.evaluate(Endpoint.outside(), Endpoint.host(), packet).action == "DROP"
+    assert eng.evaluate(Endpoint.outside(), Endpoint.host(), Packet("192.0.2.11", "192.0.2.10", dport=8006)).action == "DROP"
+    assert eng.evaluate(Endpoint.outside(), Endpoint.host(), Packet("192.0.2.10", "192.0.2.10", dport=8006)).action == "ACCEPT"
 
 
 def test_corosync_between_members_on_the_same_link():
@@ -587,9 +588,7 @@ def test_address_set_equals_longest_prefix_lookup(entries: list[tuple[ipaddress.
     nearby = [int(network.network_address) + offset for network, _nomatch in unique for offset in (-1, 0, 1)]
     for address in probes + [value for value in nearby if 0 <= value < 2**32]:
         containing = [
-            (network.prefixlen, not nomatch)
-            for network, nomatch in unique
-            if int(network.network_address) <= address <= int(network.broadcast_address)
+            (network.prefixlen, not nomatch) for network, nomatch in unique if int(network.network_address) <= address <= int(network.broadcast_address)
         ]
         expected = max(containing)[1] if containing else False
         assert (address in members) is expected
