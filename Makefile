@@ -151,7 +151,7 @@ bench-emulator: venv collection  ## requests per second the PVE API emulator ser
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_emulator.py
 
 demo:  ## run the end-to-end demo against the PVE API emulator (not there yet)
-	@echo "make demo: not available yet: it arrives with the PVE API emulator and the roles."
+	@echo "make demo: not available yet: it arrives with the modules and roles (the emulator is in tests/emulator)."
 	@echo "Today the rule compiler works from Python; see README.md (\"What works today\")."
 	@exit 1
 
