@@ -124,9 +124,10 @@ test-sanity: venv collection  ## ansible-test sanity on Python 3.11, no ignore e
 	@$(PY) tools/ansible_test_get_pip.py
 	cd $(SANITY_ROOT) && ansible-test sanity --local --python 3.11 --color no
 
-test-lint: venv  ## ansible-lint, production profile (.ansible-lint)
+test-lint: venv  ## ansible-lint, production profile (.ansible-lint); every module in the action group
 	$(call header,lint,ansible-lint --profile production)
 	ansible-lint
+	$(PY) tools/check_action_group.py
 
 test-changelog: venv  ## antsibull-changelog lint
 	$(call header,changelog,antsibull-changelog lint)
