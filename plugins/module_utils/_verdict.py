@@ -283,6 +283,10 @@ class _Trail:
         self.steps.append(step)
         return step
 
+    def warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
     def note(self, hop: _Hop, detail: str, **extra: object) -> None:
         self.steps.append(Step(hop.label, hop.chain, "note", "-", detail, node=hop.node, **extra))  # type: ignore[arg-type]
 
@@ -558,6 +562,11 @@ class VerdictEngine:
     def _management(self, hop: _Hop, view: PacketView, trail: _Trail) -> str | None:
         if view.proto != _TCP:
             return None
+        if self.config.cluster.alias("local_network") is None and self._node(hop.node).local_network is None:
+            trail.warn(
+                f"local_network of node {hop.node} is unknown (no cluster alias local_network, no local_network in the inventory): "
+                "only the node's own address counts as local"
+            )
         if hop.direction == "in":
             if _in_ranges(view.dport, MANAGEMENT_PORTS_IN) and view.source in self._management_set(hop.node, view.version):
                 return self._builtin(trail, hop, ACCEPT, f"management exception: source in ipset 'management' (with local_network), tcp port {view.dport}")
@@ -758,6 +767,9 @@ class VerdictEngine:
             if not skipped.reason.startswith(("disabled", "IPv")) and (position is None or skipped.position < position)
         ]
         trail.steps[start:start] = notes
+        for skipped in index.skipped:
+            if "SDN" in skipped.reason:
+                trail.warn(f"{level} rule pos {skipped.position} ({_rule_text(skipped.rule)}) was left out: {skipped.reason}")
         return decided
 
     def _run_group(self, name: str, reference: Step, hop: _Hop, view: PacketView, trail: _Trail) -> str | None:

@@ -171,7 +171,14 @@ def test_local_network_unknown_counts_only_the_node_itself(address: str):
     inventory = Inventory({"pve": Node("pve", address)})
     eng = VerdictEngine(ClusterConfig(FirewallFile(FileKind.CLUSTER, options={"enable": 1})), Environment(inventory))
     assert eng.evaluate(Endpoint.outside(), Endpoint.host(), Packet("192.0.2.11", "192.0.2.10", dport=8006)).action == "DROP"
-    assert eng.evaluate(Endpoint.outside(), Endpoint.host(), Packet("192.0.2.10", "192.0.2.10", dport=8006)).action == "ACCEPT"
+    own = eng.evaluate(Endpoint.outside(), Endpoint.host(), Packet("192.0.2.10", "192.0.2.10", dport=8006))
+    assert own.action == "ACCEPT" and "local_network of node pve is unknown" in own.warnings[0]
+
+
+def test_sdn_ipsets_are_unknown_offline_and_say_so():
+    eng = engine(host="[RULES]\nIN ACCEPT -source +sdn/vnet1-all -p tcp -dport 22\n")
+    verdict = ask(eng, "outside", "host", dport=22)
+    assert verdict.action == "DROP" and any("SDN" in warning for warning in verdict.warnings)
 
 
 def test_corosync_between_members_on_the_same_link():
