@@ -158,7 +158,7 @@ def mac_link_local(mac: str) -> ipaddress.IPv6Address:
 
 
 def _alias_families(fw: FirewallFile | None) -> dict[str, int]:
-    families = {}
+    families: dict[str, int] = {}
     for alias in fw.aliases if fw else ():
         try:
             families[alias.name.lower()] = parse_ip_or_cidr(alias.cidr).version

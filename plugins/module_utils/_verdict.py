@@ -46,7 +46,7 @@ from ._matchers import (
     parse_icmp_type,
     references,
 )
-from ._model import ClusterConfig, FileKind, FirewallFile, Level, Rule
+from ._model import ClusterConfig, FileKind, FirewallFile, Level, OptionValue, Rule
 from ._netbase import protocol_number
 from ._rule_validation import References
 from ._std_chains import ACCEPT, DROP, REJECT, policy, reject, smurf
@@ -213,7 +213,7 @@ class Verdict:
 # Helpers
 
 
-def cluster_enable_state(options: Mapping[str, object], now: float) -> tuple[bool, str]:
+def cluster_enable_state(options: Mapping[str, OptionValue], now: float) -> tuple[bool, str]:
     """Whether the cluster firewall is on, and why (reference 5.4: a value > 1 is the time it
     was enabled with auto-revert; more than 60 s ago it reads as 0)."""
     value = options.get("enable")
@@ -543,10 +543,10 @@ class VerdictEngine:
         decided = self._management(hop, view, trail) or self._corosync(hop, view, trail)
         if decided is not None:
             return decided
-        key = "policy_in" if incoming else "policy_out"
-        name = _policy_option(self.config.cluster.options, key, DROP if incoming else ACCEPT)
+        option = "policy_in" if incoming else "policy_out"
+        name = _policy_option(self.config.cluster.options, option, DROP if incoming else ACCEPT)
         action, why = policy(name, view)
-        trail.add(Step(hop.label, hop.chain, "policy", action, f"cluster {key} {name}: {why}", level="cluster", node=hop.node))
+        trail.add(Step(hop.label, hop.chain, "policy", action, f"cluster {option} {name}: {why}", level="cluster", node=hop.node))
         return action
 
     def _input_filters(self, hop: _Hop, host_options: Mapping[str, object], view: PacketView, trail: _Trail) -> str | None:
