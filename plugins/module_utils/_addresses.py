@@ -13,9 +13,10 @@ from functools import lru_cache
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Union
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 NAME_PATTERN = r"[A-Za-z][A-Za-z0-9\-_]+"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -66,7 +67,7 @@ class AddressRange:
         return f"{self.first}-{self.last}"
 
 
-AddressItem = IPNetwork | AddressRange
+AddressItem = Union[IPNetwork, AddressRange]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class AddressList:
         return ",".join(format_network(item) if not isinstance(item, AddressRange) else str(item) for item in self.items)
 
 
-AddressSpec = IPSetRef | AliasRef | AddressList
+AddressSpec = Union[IPSetRef, AliasRef, AddressList]
 
 
 class AddressError(ValueError):
@@ -128,7 +129,7 @@ def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
 
 def _parse_item(text: str) -> AddressItem:
     if "-" in text:
-        first_text, _, last_text = text.partition("-")
+        first_text, last_text = text.split("-", 1)
         first, last = parse_ip(first_text), parse_ip(last_text)
         if first.version != last.version:
             raise AddressError(f"invalid IP address: {text} mixes IPv4 and IPv6")

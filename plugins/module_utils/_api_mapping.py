@@ -10,13 +10,13 @@ PVE replaces them all.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Dict, Union
 
 from ._model import Alias, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from ._normalise import normalise_alias, normalise_ipset_entry, normalise_rule, optional_text
 from ._options import api_option_value, normalise_option
 
-ApiParams = dict[str, str | int]
+ApiParams = Dict[str, Union[str, int]]
 
 # Model attribute -> API parameter, for every optional rule field.
 RULE_API_FIELDS: tuple[tuple[str, str], ...] = (

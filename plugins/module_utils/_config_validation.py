@@ -120,8 +120,7 @@ def _check_sections(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
 def _check_options(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
     level = FILE_OPTION_LEVEL[fw.kind]
     for key, value in fw.options.items():
-        _, errors = normalise_option(level, key, value, location=locate(("options", key)))
-        yield from errors
+        yield from normalise_option(level, key, value, location=locate(("options", key)))[1]
 
 
 def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
@@ -148,9 +147,8 @@ def _check_ipsets(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[
         for index, entry in enumerate(ipset.entries):
             where = locate(("ipsets", ipset.name, index))
             cidr = entry.cidr.strip()
-            if is_alias_reference(cidr):
-                spec = parse_address_spec(cidr)
-                assert isinstance(spec, AliasRef)
+            spec = parse_address_spec(cidr) if is_alias_reference(cidr) else None
+            if isinstance(spec, AliasRef):
                 if refs.alias_family(spec) is None:
                     yield FieldError(where, "cidr", cidr, f"no such alias '{spec.name}'", "an alias defined at this level or the datacenter")
             else:

@@ -29,7 +29,7 @@ RULE_FLAGS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("log", "-log", ("-log", "--log")),
     ("icmp_type", "-icmp-type", ("-icmp-type", "--icmp-type")),
 )
-_FLAG_TO_FIELD = {spelling: name for name, _, spellings in RULE_FLAGS for spelling in spellings}
+_FLAG_TO_FIELD = {spelling: name for name, _flag, spellings in RULE_FLAGS for spelling in spellings}
 _FLAG_TO_FIELD["-i"] = "iface"
 
 _HEADER_RE = re.compile(r"\[(OPTIONS|ALIASES|RULES)\]|\[(IPSET|group)\s+(\S+)\]\s*(?:#(.*))?", re.IGNORECASE)
@@ -97,7 +97,7 @@ def render_rule_line(rule: Rule, *, in_group: bool = False) -> str:
     if rule.iface and not in_group:
         parts.append(f"-i {rule.iface}")
     if rule.type != "group":
-        for name, flag, _ in RULE_FLAGS:
+        for name, flag, _spellings in RULE_FLAGS:
             value = getattr(rule, name)
             if value:
                 parts.append(f"{flag} {value}")

@@ -47,7 +47,7 @@ def sample_rule(rng: random.Random, index: int) -> Rule:
 
 def median_seconds(work: Callable[[], object]) -> float:
     timings = []
-    for _ in range(RUNS):
+    for _run in range(RUNS):
         start = time.perf_counter()
         work()
         timings.append(time.perf_counter() - start)

@@ -25,15 +25,26 @@ def test_new_rule_sends_enable_explicitly_and_api_names():
 
 
 def test_update_sets_changed_fields_and_deletes_cleared_ones_but_never_enable():
-    before = Rule("in", "ACCEPT", proto="tcp", dport="22", comment="ssh", log="info")
-    after = Rule("in", "ACCEPT", proto="tcp", dport="2222", enable=False)
-    assert rule_update_params(before, after) == {"enable": 0, "dport": "2222", "delete": "log,comment"}
-    assert rule_update_params(after, before) == {"enable": 1, "dport": "22", "log": "info", "comment": "ssh"}
-    assert rule_update_params(before, before) == {}
+    documented = Rule("in", "ACCEPT", proto="tcp", dport="22", comment="ssh", log="info")
+    bare = Rule("in", "ACCEPT", proto="tcp", dport="2222", enable=False)
+    assert rule_update_params(documented, bare) == {"enable": 0, "dport": "2222", "delete": "log,comment"}
+    assert rule_update_params(bare, documented) == {"enable": 1, "dport": "22", "log": "info", "comment": "ssh"}
+    assert rule_update_params(documented, documented) == {}
 
 
 def test_rule_from_api_drops_meta_and_normalises():
-    data = {"action": "ACCEPT", "dest": "8.8.8.8/32", "digest": "d90d", "dport": "80,443", "enable": 0, "ipversion": 4, "pos": 1, "proto": "tcp", "type": "out", "log": "nolog"}
+    data = {
+        "action": "ACCEPT",
+        "dest": "8.8.8.8/32",
+        "digest": "d90d",
+        "dport": "80,443",
+        "enable": 0,
+        "ipversion": 4,
+        "pos": 1,
+        "proto": "tcp",
+        "type": "out",
+        "log": "nolog",
+    }
     assert rule_from_api(data) == Rule("out", "ACCEPT", dest="8.8.8.8", proto="tcp", dport="80,443", enable=False)
     assert rule_from_api({"type": "in", "action": "ACCEPT", "macro": "ssh", "icmp-type": None}) == Rule("in", "ACCEPT", macro="SSH")
 
@@ -54,7 +65,11 @@ def test_ipset_entry_and_alias_writes_send_every_field():
 
 def test_options_both_ways():
     assert options_from_api("vm", {"enable": 1, "policy_in": "DROP", "digest": "abc"}) == {"enable": True, "policy_in": "DROP"}
-    assert options_to_api("vm", {"enable": True, "macfilter": False}, ["dhcp", "ndp"]) == {"enable": 1, "macfilter": 0, "delete": "dhcp,ndp"}
+    assert options_to_api("vm", {"enable": True, "macfilter": False}, ["dhcp", "ndp"]) == {
+        "enable": 1,
+        "macfilter": 0,
+        "delete": "dhcp,ndp",
+    }
     assert options_to_api("cluster", {"enable": 1}) == {"enable": 1}
 
 

@@ -11,7 +11,15 @@ from strategies import firewall_files
 
 from ansible_collections.pve.firewall.plugins.module_utils._errors import FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw, parse_rule_line, render_fw, render_rule_line
-from ansible_collections.pve.firewall.plugins.module_utils._model import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from ansible_collections.pve.firewall.plugins.module_utils._model import (
+    Alias,
+    FileKind,
+    FirewallFile,
+    IPSet,
+    IPSetEntry,
+    Rule,
+    SecurityGroup,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._normalise import normalise_file
 
 EXAMPLES = {"cluster.fw": FileKind.CLUSTER, "host.fw": FileKind.HOST, "100.fw": FileKind.GUEST}
@@ -19,9 +27,21 @@ EXAMPLES = {"cluster.fw": FileKind.CLUSTER, "host.fw": FileKind.HOST, "100.fw": 
 
 def test_rule_line_layout_follows_pves_writer():
     rule = Rule(
-        "in", "ACCEPT", iface="vmbr0", source="10.0.0.0/24", dest="+dc/web", proto="tcp", dport="80,443", sport="1024:65535", log="info", comment="web"
+        "in",
+        "ACCEPT",
+        iface="vmbr0",
+        source="10.0.0.0/24",
+        dest="+dc/web",
+        proto="tcp",
+        dport="80,443",
+        sport="1024:65535",
+        log="info",
+        comment="web",
     )
-    assert render_rule_line(rule) == "IN ACCEPT -i vmbr0 -source 10.0.0.0/24 -dest +dc/web -p tcp -dport 80,443 -sport 1024:65535 -log info # web"
+    assert (
+        render_rule_line(rule)
+        == "IN ACCEPT -i vmbr0 -source 10.0.0.0/24 -dest +dc/web -p tcp -dport 80,443 -sport 1024:65535 -log info # web"
+    )
 
 
 def test_disabled_macro_and_group_rules():
@@ -37,9 +57,15 @@ def test_disabled_macro_and_group_rules():
         ("|in ACCEPT -p tcp -dport 22", Rule("in", "ACCEPT", proto="tcp", dport="22", enable=False)),
         ("| OUT DROP", Rule("out", "DROP", enable=False)),
         ("IN  ACCEPT --proto tcp --dport 22 --source 10.0.0.1", Rule("in", "ACCEPT", proto="tcp", dport="22", source="10.0.0.1")),
-        ("IN ACCEPT -proto udp -sport 53 -log nolog #  a comment # with hash ", Rule("in", "ACCEPT", proto="udp", sport="53", log="nolog", comment="a comment # with hash")),
+        (
+            "IN ACCEPT -proto udp -sport 53 -log nolog #  a comment # with hash ",
+            Rule("in", "ACCEPT", proto="udp", sport="53", log="nolog", comment="a comment # with hash"),
+        ),
         ("GROUP Group1 -i net0", Rule("group", "Group1", iface="net0")),
-        ("FORWARD ACCEPT --dest 10.0.0.0/8 --icmp-type any -p icmp", Rule("forward", "ACCEPT", dest="10.0.0.0/8", proto="icmp", icmp_type="any")),
+        (
+            "FORWARD ACCEPT --dest 10.0.0.0/8 --icmp-type any -p icmp",
+            Rule("forward", "ACCEPT", dest="10.0.0.0/8", proto="icmp", icmp_type="any"),
+        ),
     ],
 )
 def test_rule_lines_in_every_spelling(line, expected):
@@ -86,7 +112,9 @@ def test_sections_names_and_comments():
     fw = parsed.file
     assert dict(fw.options) == {"enable": 1, "policy_in": "DROP"}
     assert fw.aliases == (Alias("MyServer", "10.0.0.1/32", "db"),)
-    assert fw.ipsets == (IPSet("mgmt", "admins", (IPSetEntry("10.0.0.0/8"), IPSetEntry("10.9.0.0/16", True, "not these"), IPSetEntry("myserver"))),)
+    assert fw.ipsets == (
+        IPSet("mgmt", "admins", (IPSetEntry("10.0.0.0/8"), IPSetEntry("10.9.0.0/16", True, "not these"), IPSetEntry("myserver"))),
+    )
     assert fw.groups == (SecurityGroup("web", "web servers", (Rule("in", "ACCEPT", macro="HTTPS"),)),)
     assert parsed.lines[("ipsets", "mgmt", 1)] == 13
     assert parsed.lines[("groups", "web", 0)] == 22

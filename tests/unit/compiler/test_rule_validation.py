@@ -20,7 +20,7 @@ def test_icmp_is_decided_by_name_not_number():
 
 def test_errors_come_in_pves_order_and_all_of_them():
     rule = Rule("forward", "REJECT", iface="vmbr-0", macro="nosuch", proto="bogus", source="10.0.0.300")
-    assert [field for field, _ in fields(rule)] == ["action", "iface", "macro", "proto", "source"]
+    assert [field for field, _message in fields(rule)] == ["action", "iface", "macro", "proto", "source"]
 
 
 def test_family_follows_alias_and_conflicts_are_reported():
@@ -34,7 +34,7 @@ def test_macro_parameters_checked_only_when_everything_else_is_valid():
     assert fields(Rule("in", "ACCEPT", macro="SSH", proto="tcp", dport="2222")) == [("dport", "parameter 'dport' already define in macro (value = '22')")]
     assert fields(Rule("in", "ACCEPT", macro="SSH", proto="tcp", dport="22")) == []
     # an earlier error suppresses the macro test-apply, as in PVE
-    assert [f for f, _ in fields(Rule("in", "ACCEPT", macro="SSH", proto="tcp", dport="2222", log="loud"))] == ["log"]
+    assert [field for field, _message in fields(Rule("in", "ACCEPT", macro="SSH", proto="tcp", dport="2222", log="loud"))] == ["log"]
 
 
 def test_references_respect_scopes_and_case_mode():
