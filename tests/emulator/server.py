@@ -230,8 +230,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             else:
                 headers = {key: value for key, value in self.headers.items()}
                 response = emulator.dispatcher.handle(ApiRequest(self.command, path, params, headers))
-        self._send(response.status, response.reason, response.body, response.headers)
+        # logged before answering, so that a client that got its answer finds it in the log
         emulator.request_log.record(self.server.node, self.client_address[0], self.command, path, response.status, started)
+        self._send(response.status, response.reason, response.body, response.headers)
 
     def _send(self, status: int, reason: str, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()

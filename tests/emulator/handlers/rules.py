@@ -50,10 +50,13 @@ class RuleList:
             raise ApiFailure(f"no such security group '{self.group}'")
         return found
 
+    def parsed(self, fw: FirewallFile) -> tuple[Rule, ...]:
+        """The rules of the file, including lines PVE's parser would drop."""
+        return self._group(fw).rules if self.group is not None else fw.rules
+
     def rules(self, fw: FirewallFile, refs: References) -> list[Rule]:
         """The rules as PVE holds them after parsing (lines it would drop are gone)."""
-        rules = self._group(fw).rules if self.group is not None else fw.rules
-        return [rule for rule in rules if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)]
+        return [rule for rule in self.parsed(fw) if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)]
 
     def store(self, fw: FirewallFile, rules: list[Rule]) -> FirewallFile:
         if self.group is None:
@@ -97,7 +100,7 @@ def verify_strict(rule: Rule, level: Level, refs: References) -> None:
 def _listed(call: Call, rule_list: RuleList) -> list[dict[str, object]]:
     fw = call.ctx.store.read(rule_list.target.key)
     refs = refs_for(call, rule_list.target, fw)
-    return rules_view(rule_list.rules(fw, refs), rule_list.level, refs)
+    return rules_view(rule_list.parsed(fw), rule_list.level, refs)  # the view drops what PVE drops
 
 
 def list_rules(resolve: TargetResolver, *, in_group: bool = False) -> Handler:
