@@ -39,9 +39,11 @@ from ._addrset import AddressSet
 from ._icmp_types import icmp_type_match
 from ._inventory import Guest, Nic
 from ._macros import MACROS, canonical_macro_name
-from ._model import FirewallFile, IPSet, Level, Rule
+from ._model import FirewallFile, IPSet, Level, OptionValue, Rule
 from ._netbase import PORT_PROTOCOLS, protocol_number
+from ._options import option_spec
 from ._ports import PortError, PortList, parse_port_list
+from ._config_validation import _Scope
 from ._rule_validation import References, check_rule
 
 IcmpSpec = Tuple[Optional[int], Optional[int]]  # (type, code); None matches any
@@ -157,27 +159,11 @@ def mac_link_local(mac: str) -> ipaddress.IPv6Address:
     return ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui))
 
 
-def _alias_families(fw: FirewallFile | None) -> dict[str, int]:
-    families: dict[str, int] = {}
-    for alias in fw.aliases if fw else ():
-        try:
-            families[alias.name.lower()] = parse_ip_or_cidr(alias.cidr).version
-        except AddressError:
-            continue  # PVE drops alias lines it cannot read
-    return families
-
-
 def references(cluster: FirewallFile, own: FirewallFile | None = None) -> References:
     """What PVE's parser verifies a rule against: the cluster file plus the rule's own file
-    (a guest's, or none for host and group rules). Names are compared as PVE does."""
-    return References(
-        cluster_ipsets=frozenset(ipset.name for ipset in cluster.ipsets),
-        guest_ipsets=frozenset(ipset.name for ipset in own.ipsets) if own else frozenset(),
-        cluster_aliases=_alias_families(cluster),
-        guest_aliases=_alias_families(own),
-        groups=None,  # a missing group is an empty chain at compile time, not an error
-        case_sensitive=True,
-    )
+    (a guest's, or none for host and group rules), names compared as PVE does. Groups are
+    not checked: a missing group is an empty chain at compile time, not an error."""
+    return _Scope(cluster, own, case_sensitive=True).references(check_groups=False)
 
 
 @dataclass
@@ -289,9 +275,9 @@ class SetLibrary:
             members += [(address, False) for address in _configured_addresses(nic)]
         return members
 
-    def ipfilter_applies(self, vmid: int, nic: Nic, options: Mapping[str, object]) -> bool:
+    def ipfilter_applies(self, vmid: int, nic: Nic, options: Mapping[str, OptionValue]) -> bool:
         """The ipfilter check exists when ``ipfilter: 1`` or the set is defined (FW:2795)."""
-        return _flag(options, "ipfilter", False) or self.has_set(vmid, f"ipfilter-{nic.name}")
+        return option_flag(options, "vm", "ipfilter") or self.has_set(vmid, f"ipfilter-{nic.name}")
 
 
 def _configured_addresses(nic: Nic) -> list[IPNetwork]:
@@ -317,18 +303,21 @@ def _exact_set(fw: FirewallFile, name: str) -> IPSet | None:
     return next((ipset for ipset in fw.ipsets if ipset.name == name), None)
 
 
-def _flag(options: Mapping[str, object], key: str, default: bool) -> bool:
-    """An option as a boolean; PVE's parser gives 0/1 and the model bool."""
+def effective_option(options: Mapping[str, OptionValue], level: str, key: str) -> OptionValue | None:
+    """An option's value, or what PVE does when it is not set (``_options`` knows both)."""
     value = options.get(key)
     if value is None:
-        return default
+        spec = option_spec(level, key)
+        return spec.effective_default if spec else None
+    return value
+
+
+def option_flag(options: Mapping[str, OptionValue], level: str, key: str) -> bool:
+    """A boolean option; PVE's parser gives 0/1 and the model bool."""
+    value = effective_option(options, level, key)
     if isinstance(value, str):
         return value.strip() not in ("", "0")
     return bool(value)
-
-
-def option_flag(options: Mapping[str, object], key: str, default: bool) -> bool:
-    return _flag(options, key, default)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from ._matchers import (
     SetLibrary,
     compile_rules,
     iface_matches,
+    effective_option,
     option_flag,
     parse_icmp_type,
     references,
@@ -246,9 +247,8 @@ def _chain_device(guest: Guest, nic: Nic) -> str:
     return f"{'tap' if guest.type == 'qemu' else 'veth'}{guest.vmid}i{nic.index}"
 
 
-def _policy_option(options: Mapping[str, object], key: str, default: str) -> str:
-    value = options.get(key)
-    return str(value).upper() if value else default
+def _policy_option(options: Mapping[str, OptionValue], level: str, key: str) -> str:
+    return str(effective_option(options, level, key)).upper()
 
 
 @dataclass(frozen=True)
@@ -464,7 +464,7 @@ class VerdictEngine:
             return None
 
     def _nftables(self, node: str) -> bool:
-        return option_flag(self._host_file(node).options, "nftables", False)
+        return option_flag(self._host_file(node).options, "host", "nftables")
 
     # -- the walk -------------------------------------------------------------------------
 
@@ -508,7 +508,7 @@ class VerdictEngine:
             return self._unevaluated(hop, trail)
         host = self._host_file(hop.node)
         options = host.options
-        if not option_flag(options, "enable", True):
+        if not option_flag(options, "host", "enable"):
             trail.add(
                 Step(
                     hop.label,
@@ -523,7 +523,7 @@ class VerdictEngine:
             return ACCEPT
         self._note_forward_rules(hop, trail)
         incoming = hop.direction == "in"
-        if view.version == 6 and option_flag(options, "ndp", True) and view.proto == _ICMPV6 and view.icmp:
+        if view.version == 6 and option_flag(options, "host", "ndp") and view.proto == _ICMPV6 and view.icmp:
             name = _NDP_TYPES.get(view.icmp[0])
             if name and (incoming or name != "router-advertisement"):
                 return self._builtin(trail, hop, ACCEPT, f"neighbor discovery ({name}) is allowed (host option ndp)")
@@ -544,16 +544,16 @@ class VerdictEngine:
         if decided is not None:
             return decided
         option = "policy_in" if incoming else "policy_out"
-        name = _policy_option(self.config.cluster.options, option, DROP if incoming else ACCEPT)
+        name = _policy_option(self.config.cluster.options, "cluster", option)
         action, why = policy(name, view)
         trail.add(Step(hop.label, hop.chain, "policy", action, f"cluster {option} {name}: {why}", level="cluster", node=hop.node))
         return action
 
-    def _input_filters(self, hop: _Hop, host_options: Mapping[str, object], view: PacketView, trail: _Trail) -> str | None:
+    def _input_filters(self, hop: _Hop, host_options: Mapping[str, OptionValue], view: PacketView, trail: _Trail) -> str | None:
         """Blacklist, smurfs (and tcpflags, which a SYN never trips): HOST-IN and FWBR-IN."""
         if self._sets.has_set(0, "blacklist") and view.source in self._sets.ipset(0, "blacklist", view.version):
             return self._builtin(trail, hop, DROP, "source is in the cluster ipset 'blacklist'")
-        if option_flag(host_options, "nosmurfs", True):
+        if option_flag(host_options, "host", "nosmurfs"):
             why = smurf(view)
             if why:
                 return self._builtin(trail, hop, DROP, why)
@@ -637,7 +637,7 @@ class VerdictEngine:
             if filtered is not None:
                 return filtered
         fw = self._guest_file(guest.vmid)
-        if fw is None or not option_flag(fw.options, "enable", False):
+        if fw is None or not option_flag(fw.options, "vm", "enable"):
             why = "has no firewall file" if fw is None else "is not enabled (no 'enable: 1')"
             trail.add(
                 Step(
@@ -662,23 +662,23 @@ class VerdictEngine:
         if decided is not None:
             return decided
         key = f"policy_{direction}"
-        name = _policy_option(options, key, DROP if direction == "in" else ACCEPT)
+        name = _policy_option(options, "vm", key)
         action, why = policy(name, view)
         trail.add(Step(hop.label, hop.chain, "policy", action, f"guest {guest.vmid} {key} {name}: {why}", level=guest.level, node=guest.node, vmid=guest.vmid))
         return action
 
-    def _guest_builtins(self, hop: _Hop, guest: Guest, nic: Nic, options: Mapping[str, object], view: PacketView, trail: _Trail) -> str | None:
+    def _guest_builtins(self, hop: _Hop, guest: Guest, nic: Nic, options: Mapping[str, OptionValue], view: PacketView, trail: _Trail) -> str | None:
         """DHCP, MAC filter, router advertisements, ipfilter, NDP: before the guest's rules."""
         outgoing = hop.direction == "out"
-        if option_flag(options, "dhcp", True) and view.proto == _UDP:
+        if option_flag(options, "vm", "dhcp") and view.proto == _UDP:
             client, server = (68, 67) if view.version == 4 else (546, 547)
             sport, dport = (client, server) if outgoing else (server, client)
             if view.sport == sport and view.dport == dport:
                 return self._builtin(trail, hop, ACCEPT, f"DHCP {'request' if outgoing else 'reply'} (udp {sport} -> {dport}) is allowed (guest option dhcp)")
         if outgoing:
-            if option_flag(options, "macfilter", True) and view.source_mac != nic.mac.lower():
+            if option_flag(options, "vm", "macfilter") and view.source_mac != nic.mac.lower():
                 return self._builtin(trail, hop, DROP, f"MAC filter: source MAC {view.source_mac} is not {nic.name}'s {nic.mac} (guest option macfilter)")
-            if view.version == 6 and not option_flag(options, "radv", False) and view.proto == _ICMPV6 and view.icmp and view.icmp[0] == 134:
+            if view.version == 6 and not option_flag(options, "vm", "radv") and view.proto == _ICMPV6 and view.icmp and view.icmp[0] == 134:
                 return self._builtin(trail, hop, DROP, "router advertisements from the guest are dropped (guest option radv not set)")
             if self._sets.ipfilter_applies(guest.vmid, nic, options):
                 members = self._sets.ipset(guest.vmid, f"ipfilter-{nic.name}", view.version)
@@ -686,9 +686,9 @@ class VerdictEngine:
                     return self._builtin(
                         trail, hop, DROP, f"ipfilter: source is not in ipset ipfilter-{nic.name} ({len(members)} address ranges of IPv{view.version})"
                     )
-        if view.version == 6 and option_flag(options, "ndp", True) and view.proto == _ICMPV6 and view.icmp:
+        if view.version == 6 and option_flag(options, "vm", "ndp") and view.proto == _ICMPV6 and view.icmp:
             name = _NDP_TYPES.get(view.icmp[0])
-            if name and (not outgoing or name != "router-advertisement" or option_flag(options, "radv", False)):
+            if name and (not outgoing or name != "router-advertisement" or option_flag(options, "vm", "radv")):
                 return self._builtin(trail, hop, ACCEPT, f"neighbor discovery ({name}) is allowed (guest option ndp)")
         return None
 
