@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ._model import ClusterConfig
+from ._std_chains import port_in
 from ._verdict import (
     ACCEPT,
     MANAGEMENT_PORTS_IN,
@@ -138,10 +139,6 @@ def _where(step: Step) -> str:
     return f" of node {step.node}" if step.level == "host" and step.node else ""
 
 
-def _management_port(port: int) -> bool:
-    return any(first <= port <= last for first, last in MANAGEMENT_PORTS_IN)
-
-
 def suggest_fix(step: Step | None, client: str, port: int, node: str) -> str:
     """A concrete change that would let ``client`` in, naming what blocks it."""
     if step is None:
@@ -150,7 +147,7 @@ def suggest_fix(step: Step | None, client: str, port: int, node: str) -> str:
         return _rule_fix(step, client)
     if step.kind == "policy":
         allow = f"add a rule 'IN ACCEPT -source {client} -p tcp -dport {port}' at cluster level (or host level of node {node})"
-        if _management_port(port):
+        if port_in(port, *MANAGEMENT_PORTS_IN):
             return f"add {client} to ipset management (cluster level), or {allow}, or set policy_in to ACCEPT"
         return f"{allow}, or set policy_in to ACCEPT"
     if "blacklist" in step.detail:

@@ -44,7 +44,8 @@ def is_multicast(version: int, address: int) -> bool:
     return _in(address, _V4_MULTICAST_RANGE if version == 4 else _V6_MULTICAST_RANGE)
 
 
-def _port_in(port: int | None, *ranges: tuple[int, int]) -> bool:
+def port_in(port: int | None, *ranges: tuple[int, int]) -> bool:
+    """Whether ``port`` lies in one of the inclusive ``(first, last)`` ranges."""
     return port is not None and any(first <= port <= last for first, last in ranges)
 
 
@@ -79,8 +80,8 @@ def _broadcast_destination(packet: PacketView) -> bool:
 
 def _smb(packet: PacketView) -> bool:
     if packet.proto == _UDP:
-        return _port_in(packet.dport, (135, 135), (445, 445), (137, 139)) or (_port_in(packet.dport, (1024, 65535)) and packet.sport == 137)
-    return packet.proto == _TCP and _port_in(packet.dport, (135, 135), (139, 139), (445, 445))
+        return port_in(packet.dport, (135, 135), (445, 445), (137, 139)) or (port_in(packet.dport, (1024, 65535)) and packet.sport == 137)
+    return packet.proto == _TCP and port_in(packet.dport, (135, 135), (139, 139), (445, 445))
 
 
 def policy(name: str, packet: PacketView) -> Decision:

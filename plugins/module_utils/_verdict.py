@@ -50,7 +50,7 @@ from ._matchers import (
 from ._model import ClusterConfig, FileKind, FirewallFile, Level, OptionValue, Rule
 from ._netbase import protocol_number
 from ._rule_validation import References
-from ._std_chains import ACCEPT, DROP, REJECT, policy, reject, smurf
+from ._std_chains import ACCEPT, DROP, REJECT, is_multicast, policy, port_in, reject, smurf
 
 UNEVALUATED = "UNEVALUATED"
 VERDICTS = (ACCEPT, DROP, REJECT, UNEVALUATED)
@@ -232,15 +232,10 @@ def cluster_enable_state(options: Mapping[str, OptionValue], now: float) -> tupl
 
 
 def _address_type(version: int, address: int, broadcasts: frozenset[int]) -> str:
-    if version == 4:
-        if address == 0xFFFFFFFF or address in broadcasts:
-            return "BROADCAST"
-        return "MULTICAST" if 0xE0000000 <= address <= 0xEFFFFFFF else "UNICAST"
-    return "MULTICAST" if address >> 120 == 0xFF else "UNICAST"
-
-
-def _in_ranges(port: int | None, ranges: Sequence[tuple[int, int]]) -> bool:
-    return port is not None and any(first <= port <= last for first, last in ranges)
+    """iptables' address type as the node's routing table would give it."""
+    if version == 4 and (address == 0xFFFFFFFF or address in broadcasts):
+        return "BROADCAST"
+    return "MULTICAST" if is_multicast(version, address) else "UNICAST"
 
 
 def _chain_device(guest: Guest, nic: Nic) -> str:
@@ -568,11 +563,11 @@ class VerdictEngine:
                 "only the node's own address counts as local"
             )
         if hop.direction == "in":
-            if _in_ranges(view.dport, MANAGEMENT_PORTS_IN) and view.source in self._management_set(hop.node, view.version):
+            if port_in(view.dport, *MANAGEMENT_PORTS_IN) and view.source in self._management_set(hop.node, view.version):
                 return self._builtin(trail, hop, ACCEPT, f"management exception: source in ipset 'management' (with local_network), tcp port {view.dport}")
             return None
         network = self._local_network(self._node(hop.node))
-        if network is not None and network.version == view.version and _in_ranges(view.dport, MANAGEMENT_PORTS_OUT):
+        if network is not None and network.version == view.version and port_in(view.dport, *MANAGEMENT_PORTS_OUT):
             if int(network.network_address) <= view.dest <= int(network.broadcast_address):
                 return self._builtin(trail, hop, ACCEPT, f"local_network exception: destination in {network}, tcp port {view.dport}")
         return None
@@ -586,7 +581,7 @@ class VerdictEngine:
 
     def _corosync(self, hop: _Hop, view: PacketView, trail: _Trail) -> str | None:
         corosync = self.environment.corosync
-        if corosync is None or view.proto != _UDP or not _in_ranges(view.dport, (COROSYNC_PORTS,)):
+        if corosync is None or view.proto != _UDP or not port_in(view.dport, COROSYNC_PORTS):
             return None
         if corosync.multicast and view.dsttype == "MULTICAST":
             return self._builtin(trail, hop, ACCEPT, "corosync multicast (transport udp), udp 5404:5405")
