@@ -29,27 +29,6 @@ def alias_family(cidr: str) -> int | None:
         return None
 
 
-def references(cluster: FirewallFile, own: FirewallFile | None = None) -> References:
-    """What a rule may refer to, exactly as PVE checks it (case-sensitive ipset names)."""
-
-    def aliases(fw: FirewallFile | None) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for alias in fw.aliases if fw else ():
-            family = alias_family(alias.cidr)
-            if family is not None:
-                found[alias.name.lower()] = family
-        return found
-
-    return References(
-        cluster_ipsets=frozenset(ipset.name for ipset in cluster.ipsets),
-        guest_ipsets=frozenset(ipset.name for ipset in own.ipsets) if own else frozenset(),
-        cluster_aliases=aliases(cluster),
-        guest_aliases=aliases(own),
-        groups=None,
-        case_sensitive=True,
-    )
-
-
 def is_uncollected(rule: Rule, error: FieldError) -> bool:
     """PVE's quirk: a literal address followed by an alias of the other family dies outside
     the error collector (HTTP 500 over the API; the whole line dropped when parsing)."""

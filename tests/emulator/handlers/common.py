@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ansible_collections.pve.firewall.plugins.module_utils._addresses import AliasRef
+from ansible_collections.pve.firewall.plugins.module_utils._matchers import references
 from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile
 from ansible_collections.pve.firewall.plugins.module_utils._rule_validation import References
 
@@ -14,7 +15,7 @@ from ..context import Call
 from ..errors import MODIFIED, ApiFailure
 from ..state import FileKey
 from ..targets import Target
-from ..views import alias_family, references
+from ..views import alias_family
 
 
 def check_digest(current: str, given: str | None) -> None:
