@@ -79,7 +79,7 @@ def _alias_family(cidr: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class _Scope:
+class ReferenceScope:
     """The reference view of one file: its own aliases and ipsets, plus the datacenter's."""
 
     cluster: FirewallFile
@@ -135,7 +135,7 @@ def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
             yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
 
 
-def _check_ipsets(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[FieldError]:
+def _check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> Iterator[FieldError]:
     refs = scope.references(check_groups=False)
     seen_sets: set[str] = set()
     for ipset in fw.ipsets:
@@ -164,11 +164,9 @@ def _check_ipsets(fw: FirewallFile, scope: _Scope, locate: Locator) -> Iterator[
             if canonical in seen:
                 yield FieldError(where, "cidr", cidr, f"duplicate ipset entry for '{canonical}'", "each address once per ipset")
             seen.add(canonical)
-            if entry.comment is not None and "\n" in entry.comment:
-                yield FieldError(where, "comment", entry.comment, "comments cannot contain line breaks", "a single line of text")
 
 
-def _check_groups(fw: FirewallFile, scope: _Scope, locate: Locator, api_schema: bool) -> Iterator[FieldError]:
+def _check_groups(fw: FirewallFile, scope: ReferenceScope, locate: Locator, api_schema: bool) -> Iterator[FieldError]:
     refs = scope.references()
     seen: set[str] = set()
     for group in fw.groups:
@@ -198,7 +196,7 @@ def validate_file(
         check_refs = fw.kind is FileKind.CLUSTER
     else:
         check_refs = True
-    scope = _Scope(cluster, fw if fw.kind is FileKind.GUEST else None)
+    scope = ReferenceScope(cluster, fw if fw.kind is FileKind.GUEST else None)
     errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *_check_aliases(fw, locate), *_check_ipsets(fw, scope, locate)]
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None

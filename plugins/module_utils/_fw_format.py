@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from ._config_validation import check_name
 from ._errors import FieldError, raise_if_errors
 from ._model import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
-from ._normalise import normalise_file, optional_text
+from ._normalise import normalise_file, optional_text, order_like_pve
 from ._options import parse_option_line, render_option_value
 
 # Rule options: model attribute, flag written by PVE, and every spelling PVE reads.
@@ -232,13 +232,15 @@ def _section(header: str, body: list[str]) -> list[str]:
     return [header, "", *body, ""]
 
 
-def render_fw(fw: FirewallFile) -> str:
+def render_fw(fw: FirewallFile, *, canonical: bool = True) -> str:
     """Render in PVE's section order and layout; an empty file renders as ''.
 
     Options are sorted by key (PVE's own order is random, so any order is as faithful).
-    Aliases, ipsets, entries and groups are written in canonical order.
+    Aliases, ipsets, entries and groups are written in PVE's order. ``canonical`` also writes
+    every value in canonical form; without it values are written as given, as PVE's writer
+    does (the API emulator's choice).
     """
-    fw = normalise_file(fw)
+    fw = normalise_file(fw) if canonical else order_like_pve(fw)
     option_level = FILE_OPTION_LEVEL[fw.kind]
     out: list[str] = []
     if fw.options:

@@ -16,7 +16,7 @@ class Nic:
     name: str  # net0, net1, ...
     bridge: str
     mac: str
-    firewall: bool = True
+    firewall: bool = False  # PVE filters a NIC only with firewall=1
     ip: str | None = None  # CIDR of a container's configured address (lxc ip=)
     ip6: str | None = None
     model: str = "virtio"  # qemu NIC model; containers use the veth name instead

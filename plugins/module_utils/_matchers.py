@@ -43,7 +43,7 @@ from ._model import FirewallFile, IPSet, Level, OptionValue, Rule
 from ._netbase import PORT_PROTOCOLS, protocol_number
 from ._options import option_spec
 from ._ports import PortError, PortList, parse_port_list
-from ._config_validation import _Scope
+from ._config_validation import ReferenceScope
 from ._rule_validation import References, check_rule
 
 IcmpSpec = Tuple[Optional[int], Optional[int]]  # (type, code); None matches any
@@ -163,7 +163,7 @@ def references(cluster: FirewallFile, own: FirewallFile | None = None) -> Refere
     """What PVE's parser verifies a rule against: the cluster file plus the rule's own file
     (a guest's, or none for host and group rules), names compared as PVE does. Groups are
     not checked: a missing group is an empty chain at compile time, not an error."""
-    return _Scope(cluster, own, case_sensitive=True).references(check_groups=False)
+    return ReferenceScope(cluster, own, case_sensitive=True).references(check_groups=False)
 
 
 @dataclass

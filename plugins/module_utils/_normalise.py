@@ -97,10 +97,7 @@ def normalise_ipset_entry(entry: IPSetEntry) -> IPSetEntry:
 
 def normalise_entries(entries: Iterable[IPSetEntry]) -> tuple[IPSetEntry, ...]:
     """Entries sorted by cidr string as PVE writes them; a duplicate cidr keeps the first."""
-    unique: dict[str, IPSetEntry] = {}
-    for entry in map(normalise_ipset_entry, entries):
-        unique.setdefault(entry.cidr, entry)
-    return tuple(unique[cidr] for cidr in sorted(unique))
+    return _unique_entries(map(normalise_ipset_entry, entries))
 
 
 def normalise_ipset(ipset: IPSet) -> IPSet:
@@ -122,12 +119,32 @@ def normalise_group(group: SecurityGroup) -> SecurityGroup:
     )
 
 
-def normalise_file(fw: FirewallFile) -> FirewallFile:
-    """Canonical file: sections in PVE's write order (aliases, ipsets, groups sorted by name)."""
+def _unique_entries(entries: Iterable[IPSetEntry]) -> tuple[IPSetEntry, ...]:
+    unique: dict[str, IPSetEntry] = {}
+    for entry in entries:
+        unique.setdefault(entry.cidr, entry)
+    return tuple(unique[cidr] for cidr in sorted(unique))
+
+
+def order_like_pve(fw: FirewallFile) -> FirewallFile:
+    """PVE's write order, values untouched: aliases by lowercased name, ipsets and groups by
+    name, entries by cidr string with duplicates dropped (the first kept)."""
     return replace(
         fw,
-        aliases=tuple(sorted(map(normalise_alias, fw.aliases), key=lambda alias: alias.name.lower())),
-        ipsets=tuple(sorted(map(normalise_ipset, fw.ipsets), key=lambda ipset: ipset.name)),
-        rules=tuple(map(normalise_rule, fw.rules)),
-        groups=tuple(sorted(map(normalise_group, fw.groups), key=lambda group: group.name)),
+        aliases=tuple(sorted(fw.aliases, key=lambda alias: alias.name.lower())),
+        ipsets=tuple(sorted((replace(ipset, entries=_unique_entries(ipset.entries)) for ipset in fw.ipsets), key=lambda ipset: ipset.name)),
+        groups=tuple(sorted(fw.groups, key=lambda group: group.name)),
+    )
+
+
+def normalise_file(fw: FirewallFile) -> FirewallFile:
+    """Canonical file: canonical values in PVE's write order."""
+    return order_like_pve(
+        replace(
+            fw,
+            aliases=tuple(map(normalise_alias, fw.aliases)),
+            ipsets=tuple(map(normalise_ipset, fw.ipsets)),
+            rules=tuple(map(normalise_rule, fw.rules)),
+            groups=tuple(map(normalise_group, fw.groups)),
+        )
     )

@@ -26,11 +26,11 @@ EXPANSION_ZONES = ("host", "outside", "nfvm", "vm100", "ct200")
 
 
 def _qemu(vmid: int, *nics: tuple[str, str]) -> Guest:
-    return Guest(vmid, "qemu", NODE, tuple(Nic(f"net{index}", bridge, mac) for index, (bridge, mac) in enumerate(nics)))
+    return Guest(vmid, "qemu", NODE, tuple(Nic(f"net{index}", bridge, mac, firewall=True) for index, (bridge, mac) in enumerate(nics)))
 
 
 def _lxc(vmid: int, bridge: str, mac: str, ip: str) -> Guest:
-    return Guest(vmid, "lxc", NODE, (Nic("net0", bridge, mac, ip=ip),))
+    return Guest(vmid, "lxc", NODE, (Nic("net0", bridge, mac, firewall=True, ip=ip),))
 
 
 INVENTORY = Inventory(

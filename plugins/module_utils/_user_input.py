@@ -47,7 +47,12 @@ class _Issues:
         if isinstance(value, bool) or not isinstance(value, _TEXT_OR_NUMBER):
             self.add(location, key, value, f"{key} must be text", "a string (or a number for ports)")
             return None
-        return str(value)
+        text = str(value)
+        if "\n" in text or "\r" in text:
+            # PVE's API would store it and break the .fw line it is written on.
+            self.add(location, key, value, f"{key} cannot contain line breaks", "a single line of text")
+            return None
+        return text
 
     def flag(self, data: Mapping[str, Any], key: str, location: str, default: bool) -> bool:
         value = data.get(key, default)

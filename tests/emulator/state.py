@@ -171,7 +171,7 @@ class FileStore:
 
     def write(self, key: FileKey, fw: FirewallFile) -> None:
         """Re-render the whole file; an empty rendering deletes it (caller holds the lock)."""
-        self.write_text(key.relpath, render_fw(perl_falsy_ports_dropped(fw)))
+        self.write_text(key.relpath, render_fw(perl_falsy_ports_dropped(fw), canonical=False))
 
     def write_text(self, relpath: Path | str, text: str) -> None:
         path = self.root / relpath

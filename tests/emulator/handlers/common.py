@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ansible_collections.pve.firewall.plugins.module_utils._addresses import AliasRef
 from ansible_collections.pve.firewall.plugins.module_utils._matchers import references
@@ -32,7 +32,8 @@ def refs_for(call: Call, target: Target, fw: FirewallFile) -> References:
     """What rules of ``target`` may refer to: the datacenter's sets and aliases, plus the
     guest's own for a guest file (``fw`` is the target's file as just read)."""
     cluster = fw if target.key.kind is FileKind.CLUSTER else cluster_file(call)
-    return references(cluster, fw if target.has_own_refs else None)
+    # PVE's API verifies references without their dc/ or guest/ scope (reference 2.2 item 5)
+    return replace(references(cluster, fw if target.has_own_refs else None), scope_checked=False)
 
 
 def alias_lookup(call: Call, target: Target, fw: FirewallFile) -> Callable[[AliasRef], bool]:

@@ -278,3 +278,21 @@ def test_15_port_and_address_list_limits(api: ApiClient, field: str, value: str,
 def test_15_fifteen_numbers_are_fine(api: ApiClient) -> None:
     api.post(RULES, type="in", action="ACCEPT", proto="tcp", dport="1:2,3:4,5:6,7:8,9:10,11:12,13:14,15", enable=1)
     assert api.get(f"{RULES}/0")["dport"] == "1:2,3:4,5:6,7:8,9:10,11:12,13:14,15"
+
+
+# reference 2.2 item 5 and 3.4 ------------------------------------------------------------------
+def test_api_verifies_references_without_their_scope(api: ApiClient) -> None:
+    # '+guest/x' on a host rule passes PVE's verify when any level has x; only compile skips it
+    api.post("/cluster/firewall/ipset", name="onlydc")
+    api.post("/nodes/pve1/firewall/rules", type="in", action="DROP", source="+guest/onlydc", enable=1)
+    assert api.get("/nodes/pve1/firewall/rules")[0]["source"] == "+guest/onlydc"
+    assert_param_error(
+        api.call("POST", "/nodes/pve1/firewall/rules", {"type": "in", "action": "DROP", "source": "+guest/nosuch"}),
+        "source",
+        "no such ipset 'nosuch'",
+    )
+
+
+def test_writer_keeps_values_as_given(api: ApiClient, control: ControlClient) -> None:
+    api.post("/nodes/pve1/firewall/rules", type="in", action="ACCEPT", source="FE80:0000:0000:0000:0202:B3FF:FE1E:8329", log="nolog", enable=1)
+    assert control.read_file("nodes/pve1/host.fw") == "[RULES]\n\nIN ACCEPT -source FE80:0000:0000:0000:0202:B3FF:FE1E:8329 -log nolog\n\n"

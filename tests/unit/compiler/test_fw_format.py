@@ -168,3 +168,15 @@ def test_upstream_examples_parse_and_render_back_to_equivalent_content(shared_di
     assert normalise_file(again.file) == normalise_file(parsed.file)
     original_rules = [line.split("#")[0].split() for line in path.read_text().splitlines() if line.strip() and line.strip()[0] in "|IOGF"]
     assert len(parsed.file.rules) + sum(len(group.rules) for group in parsed.file.groups) == len(original_rules)
+
+
+def test_render_as_given_keeps_values_but_orders_like_pve():
+    fw = FirewallFile(
+        FileKind.CLUSTER,
+        rules=(Rule("in", "ACCEPT", source="10.0.0.1/32", log="nolog"),),
+        ipsets=(IPSet("b"), IPSet("a", entries=(IPSetEntry("10.0.0.2"), IPSetEntry("10.0.0.1"), IPSetEntry("10.0.0.2", True)))),
+    )
+    assert render_fw(fw, canonical=False) == (
+        "[IPSET a]\n\n10.0.0.1\n10.0.0.2\n\n[IPSET b]\n\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.1/32 -log nolog\n\n"
+    )
+    assert "-source 10.0.0.1 " not in render_fw(fw, canonical=False) and "-source 10.0.0.1\n" in render_fw(fw)

@@ -47,3 +47,9 @@ def test_references_respect_scopes_and_case_mode():
     pve_exact = References(cluster_ipsets=frozenset({"myset"}), case_sensitive=True)
     assert fields(Rule("in", "DROP", source="+MySet"), Level.HOST, pve_exact) == [("source", "no such ipset 'MySet'")]
     assert fields(Rule("in", "DROP", source="+MySet"), Level.HOST, References(cluster_ipsets=frozenset({"myset"}))) == []
+
+
+def test_scope_can_be_ignored_as_pves_api_does():
+    refs = References(cluster_ipsets=frozenset({"onlydc"}), cluster_aliases={"dbhost": 4}, scope_checked=False)
+    assert fields(Rule("in", "DROP", source="+guest/onlydc", dest="guest/dbhost"), Level.HOST, refs) == []
+    assert fields(Rule("in", "DROP", source="+guest/nosuch"), Level.HOST, refs) == [("source", "no such ipset 'nosuch'")]

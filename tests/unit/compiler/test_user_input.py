@@ -57,3 +57,8 @@ def test_gathered_output_feeds_back_unchanged(data, kind):
     again, errors = file_from_user(kind, file_to_user(fw))
     assert errors == []
     assert normalise_file(again) == fw
+
+
+def test_line_breaks_in_text_are_refused_before_they_reach_a_file():
+    errors = rule_from_user({"type": "in", "action": "ACCEPT", "comment": "one\nIN ACCEPT"}, "rules[0]")[1]
+    assert [(error.field, error.message) for error in errors] == [("comment", "comment cannot contain line breaks")]

@@ -96,7 +96,7 @@ def test_guest_needs_enable_1():
 def test_nic_without_firewall_flag_is_not_filtered():
     inventory = Inventory(
         {"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")},
-        {100: Guest(100, "qemu", "pve", (Nic("net0", "vmbr0", "BC:24:11:00:00:01", firewall=False), Nic("net1", "vmbr0", "BC:24:11:00:00:02")))},
+        {100: Guest(100, "qemu", "pve", (Nic("net0", "vmbr0", "BC:24:11:00:00:01", firewall=False), Nic("net1", "vmbr0", "BC:24:11:00:00:02", firewall=True)))},
     )
     config = config_from_texts(ON, guests={100: GUEST_ON}, inventory=inventory).config
     eng = VerdictEngine(config, Environment(inventory))
@@ -519,7 +519,7 @@ def test_nftables_nodes_are_not_evaluated():
 
 
 def test_vnet_firewall_is_noted_as_inert():
-    inventory = Inventory({"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")}, {100: Guest(100, "qemu", "pve", (Nic("net0", "vnet1", "BC:24:11:00:00:01"),))})
+    inventory = Inventory({"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")}, {100: Guest(100, "qemu", "pve", (Nic("net0", "vnet1", "BC:24:11:00:00:01", firewall=True),))})
     vnet = FirewallFile(FileKind.VNET, options={"enable": True}, rules=(Rule("forward", "DROP", proto="tcp", dport="22"),))
     config = ClusterConfig(FirewallFile(FileKind.CLUSTER, options={"enable": 1}), vnets={"vnet1": vnet})
     verdict = evaluate(config, Environment(inventory), Endpoint.outside(), Endpoint.guest(100), Packet("198.51.100.1", "192.0.2.100", dport=22))
