@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, Union
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -63,7 +63,7 @@ class DeleteItem(Generic[T]):
     item: T
 
 
-ListOperation = CreateItem[T] | UpdateItem[T] | MoveItem[T] | DeleteItem[T]
+ListOperation = Union[CreateItem[T], UpdateItem[T], MoveItem[T], DeleteItem[T]]
 
 
 def move_item(items: list[T], pos: int, moveto: int) -> None:
@@ -167,17 +167,17 @@ def _wavefront(
         offers: dict[int, tuple[int, int]] = {}
         # Offer order decides ties: anchors first, seeds last, to keep unchanged rules put.
         if mismatch is not None and score >= mismatch:
-            for k, (i, _, _) in waves[score - mismatch].items():
+            for k, (i, *_origin) in waves[score - mismatch].items():
                 if i < m and i + k < n:
                     offers[k] = (i + 1, _DIAGONAL)
         if score >= delete:
-            for k, (i, _, _) in waves[score - delete].items():
+            for k, (i, *_origin) in waves[score - delete].items():
                 if i < m:
                     known = offers.get(k - 1)
                     if known is None or i + 1 > known[0]:
                         offers[k - 1] = (i + 1, _DELETE)
         if score >= insert:
-            for k, (i, _, _) in waves[score - insert].items():
+            for k, (i, *_origin) in waves[score - insert].items():
                 if i + k < n:
                     known = offers.get(k + 1)
                     if known is None or i > known[0]:
@@ -355,9 +355,9 @@ def _build_plan(
         ops.append(UpdateItem(tokens.index(i), current[i], desired[j]))
 
     settled = bytearray(m + n)
-    for i, _ in anchors:
+    for i in anchor_of.values():
         settled[i] = 1
-    token_of = {j: i for j, i in anchor_of.items()}
+    token_of = dict(anchor_of)
     for j in top_created:
         ops.append(CreateItem(desired[j]))
         tokens.insert(0, m + j)
@@ -449,7 +449,7 @@ def plan_ordered(current: Sequence[T], desired: Sequence[T]) -> tuple[ListOperat
         (_CostModel(2, 1, 2, top), free_a, free_b),
     )
 
-    best: tuple[ListOperation[T], ...] | None = None
+    plans: list[tuple[ListOperation[T], ...]] = []
     tried: list[list[tuple[int, int]]] = []
     for model, marks_a, marks_b in candidates:
         middle = _align(mid_a, mid_b, marks_a, marks_b, model)
@@ -461,11 +461,8 @@ def plan_ordered(current: Sequence[T], desired: Sequence[T]) -> tuple[ListOperat
             + [(i + head, j + head) for i, j in middle]
             + [(m - tail + k, n - tail + k) for k in range(tail)]
         )
-        plan = _build_plan(cur, des, cur_ids, des_ids, anchors)
-        if best is None or _rank(plan) < _rank(best):
-            best = plan
-    assert best is not None
-    return best
+        plans.append(_build_plan(cur, des, cur_ids, des_ids, anchors))
+    return min(plans, key=_rank)  # the first of equals: the bounded model's on a tie
 
 
 def _rank(plan: tuple[ListOperation[T], ...]) -> tuple[int, int]:

@@ -398,7 +398,7 @@ def edited(draw: st.DrawFn, items: st.SearchStrategy[object]) -> tuple[list[obje
     """A list and a copy with a few random edits, as real desired states mostly are."""
     current = draw(st.lists(items, max_size=200))
     desired = list(current)
-    for _ in range(draw(st.integers(0, 8))):
+    for _edit in range(draw(st.integers(0, 8))):
         what = draw(st.sampled_from(["insert", "delete", "replace", "move"]))
         if what == "insert" or not desired:
             desired.insert(draw(st.integers(0, len(desired))), draw(items))
@@ -563,7 +563,7 @@ def test_property_keyed_plan_reaches_desired(
     assert apply_keyed(current, plan) == expected
     unchanged = sum(1 for key in desired if current.get(key) == desired[key])
     assert plan.writes == len(desired) - unchanged + (len(set(current) - set(desired)) if purge else 0)
-    for part in (plan.create, plan.delete, [after for _, after in plan.update]):
+    for part in (plan.create, plan.delete, [pair[1] for pair in plan.update]):
         keys = [item.cidr for item in part]
         assert keys == sorted(keys)
 
