@@ -592,6 +592,10 @@ def test_options_plan_deletes_only_reset_keys_that_are_set() -> None:
     assert dict(plan.set) == {}
 
 
+def test_options_plan_takes_a_single_reset_name_whole() -> None:
+    assert plan_options({"ndp": 1, "n": 1}, {}, reset="ndp").delete == ("ndp",)
+
+
 def test_options_plan_refuses_a_key_both_set_and_reset() -> None:
     with pytest.raises(ValueError, match="policy_in"):
         plan_options({}, {"policy_in": "DROP", "enable": True}, reset=("policy_in",))
