@@ -381,8 +381,7 @@ def test_plan_for_1000_rules_with_5_percent_changes_is_fast() -> None:
     plan = plan_ordered(current, desired)
     elapsed = time.process_time() - started
     assert apply_list_plan(current, plan) == desired
-    assert len(plan) <= weighted_distance(current, desired)
-    assert len(plan) <= 80  # 13 inserts x 2 + 12 deletes + 13 updates + 12 moves
+    assert len(plan) <= 63  # 13 inserts x 2 + 13 deletes + 12 updates + 12 moves
     assert elapsed < 1.0
 
 
@@ -394,9 +393,11 @@ RULE_POOL = st.sampled_from([rule(port) for port in range(8)] + [rule(1, enable=
 
 
 @st.composite
-def edited(draw: st.DrawFn, items: st.SearchStrategy[object]) -> tuple[list[object], list[object]]:
+def edited(
+    draw: st.DrawFn, items: st.SearchStrategy[object], min_size: int = 0
+) -> tuple[list[object], list[object]]:
     """A list and a copy with a few random edits, as real desired states mostly are."""
-    current = draw(st.lists(items, max_size=200))
+    current = draw(st.lists(items, min_size=min_size, max_size=200))
     desired = list(current)
     for _edit in range(draw(st.integers(0, 8))):
         what = draw(st.sampled_from(["insert", "delete", "replace", "move"]))
@@ -433,6 +434,24 @@ def test_property_few_edits_of_distinct_items(lists: tuple[list[int], list[int]]
 @settings(max_examples=100, deadline=None)
 @given(edited(RULE_POOL))
 def test_property_few_edits_of_rules_with_duplicates(lists: tuple[list[Rule], list[Rule]]) -> None:
+    check_plan(*lists)
+
+
+LONG_LISTS = st.lists(SMALL_ALPHABET, min_size=120, max_size=200) | st.lists(
+    st.integers(0, 10**6), min_size=120, max_size=200
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(LONG_LISTS, LONG_LISTS)
+def test_property_long_lists(current: list[object], desired: list[object]) -> None:
+    # Hypothesis favours short lists; these reach the aligner's table fallback.
+    check_plan(current, desired)
+
+
+@settings(max_examples=20, deadline=None)
+@given(edited(st.integers(0, 300) | SMALL_ALPHABET, min_size=120))
+def test_property_long_lists_with_few_edits(lists: tuple[list[object], list[object]]) -> None:
     check_plan(*lists)
 
 
