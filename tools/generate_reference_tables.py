@@ -25,6 +25,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,22 @@ ETHERTYPE_LINE = re.compile(r"^(\S+)\s+([0-9A-Fa-f]+)(?:\s+.*)?$")
 # Python literal output: deterministic, double-quoted, one entry per line when long.
 
 
+def _wrapped_string(value: str, indent: int, width: int) -> str:
+    """A long string as adjacent literals in parentheses, split after spaces."""
+    pad = " " * (indent + 4)
+    chunks: list[str] = []
+    for word in re.findall(r"\S+\s*|\s+", value):
+        if chunks and len(chunks[-1]) + len(word) <= width - indent - 10:
+            chunks[-1] += word
+        else:
+            chunks.append(word)
+    return "(\n" + "\n".join(pad + json.dumps(chunk) for chunk in chunks) + "\n" + " " * indent + ")"
+
+
 def _literal(value: Any, indent: int = 0, width: int = 100) -> str:
     flat = _flat_literal(value)
+    if isinstance(value, str) and len(flat) + indent > width:
+        return _wrapped_string(value, indent, width)
     if len(flat) + indent <= width or not isinstance(value, (dict, list, tuple)) or not value:
         return flat
     pad = " " * (indent + 4)
@@ -100,7 +115,7 @@ def _flat_literal(value: Any) -> str:
 
 
 def _module(title: str, sources: str, assignments: Sequence[tuple[str, str, Any]]) -> str:
-    text = HEADER.format(title=title, sources=sources)
+    text = HEADER.format(title=title, sources="\n".join(textwrap.wrap(sources, 90)))
     for comment, declaration, value in assignments:
         text += f"\n# {comment}\n{declaration} = {_literal(value)}\n"
     return text

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Optional, Tuple
 
-IcmpMatch = tuple[int | None, int | None]
+IcmpMatch = Tuple[Optional[int], Optional[int]]
 
 _ICMPV4: dict[str, IcmpMatch] = {
     "any": (None, None),

@@ -168,7 +168,7 @@ def _schema_kind(key: str, facts: Mapping[str, object]) -> str:
 
 
 def _short(description: object) -> str:
-    return str(description).split(". ")[0].rstrip(".")
+    return str(description).split(". ", maxsplit=1)[0].rstrip(".")
 
 
 def _schema_spec(level: str, key: str, facts: Mapping[str, object]) -> OptionSpec:
@@ -616,4 +616,3 @@ def api_option_value(level: Level | str, key: str, value: OptionValue) -> str | 
     if isinstance(value, bool):
         return int(value)
     return value
-

@@ -52,7 +52,9 @@ def main() -> int:
         try:
             setup = running.api()
             for index in range(args.rules):
-                setup.post(RULES, type="in", action="ACCEPT", proto="tcp", dport=str(1000 + index), source="10.0.0.0/8", comment=f"rule {index}", enable=1)
+                setup.post(
+                    RULES, type="in", action="ACCEPT", proto="tcp", dport=str(1000 + index), source="10.0.0.0/8", comment=f"rule {index}", enable=1
+                )
             print(f"emulator {'https' if args.tls else 'http'}, {args.threads} client threads, {args.rules} rules in cluster.fw")
             _rate("GET /version (no file access)", args.threads, args.requests, lambda api, t, i: api.get("/version"), running)
             _rate(f"GET {RULES} ({args.rules} rules)", args.threads, args.requests, lambda api, t, i: api.get(RULES), running)
@@ -61,7 +63,12 @@ def main() -> int:
                 "POST guest rules (one file per thread)",
                 args.threads,
                 args.requests // 5,
-                lambda api, t, i: api.post(f"/nodes/{['pve1', 'pve2', 'pve3', 'pve1'][t % 4]}/{['qemu/100', 'qemu/101', 'qemu/102', 'lxc/200'][t % 4]}/firewall/rules", type="in", action="ACCEPT", comment=f"{t}-{i}"),
+                lambda api, t, i: api.post(
+                    f"/nodes/{['pve1', 'pve2', 'pve3', 'pve1'][t % 4]}/{['qemu/100', 'qemu/101', 'qemu/102', 'lxc/200'][t % 4]}/firewall/rules",
+                    type="in",
+                    action="ACCEPT",
+                    comment=f"{t}-{i}",
+                ),
                 running,
             )
             _rate(

@@ -61,7 +61,7 @@ class NodeEndpoint:
 
 def _bind_same_port(addresses: list[str], port: int, make: Any, attempts: int = 20) -> list[Any]:
     """Bind one server per address on one port; with port 0 find one free on all addresses."""
-    for _ in range(attempts if port == 0 else 1):
+    for _attempt in range(attempts if port == 0 else 1):
         servers: list[Any] = []
         try:
             first = make((addresses[0], port))
@@ -111,7 +111,11 @@ class Emulator:
         names, addresses = list(nodes), [node.address for node in nodes.values()]
         try:
             api = _bind_same_port(addresses, config.port, lambda address: ApiServer(address, self, names[addresses.index(address[0])], tls_context))
-            ssh = [] if config.ssh_port < 0 else _bind_same_port(addresses, config.ssh_port, lambda address: SshServer(address, self, names[addresses.index(address[0])]))
+            ssh = (
+                []
+                if config.ssh_port < 0
+                else _bind_same_port(addresses, config.ssh_port, lambda address: SshServer(address, self, names[addresses.index(address[0])]))
+            )
             control = ApiServer((config.control_host, config.control_port), self, None, None)
         except OSError:
             self.stop()
@@ -124,7 +128,9 @@ class Emulator:
         ]
         self.control_url = f"http://{control.server_address[0]}:{control.server_address[1]}{'/_emulator'}"
         for server in self._servers:
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name=f"pve-emulator {server.server_address}")
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name=f"pve-emulator {server.server_address}"
+            )
             thread.start()
             self._threads.append(thread)
         return self

@@ -56,12 +56,23 @@ def _rule_params(*, required: bool) -> dict[str, Param]:
     """POST (type and action required) or PUT (optional, plus moveto and delete)."""
     head = {
         "type": Param("string", optional=not required, enum=_TYPE_ENUM, description="Rule type."),
-        "action": Param("string", optional=not required, pattern=NAME_PATTERN, min_length=2, max_length=20, description="Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name."),
+        "action": Param(
+            "string",
+            optional=not required,
+            pattern=NAME_PATTERN,
+            min_length=2,
+            max_length=20,
+            description="Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name.",
+        ),
     }
-    extra = {} if required else {
-        "moveto": Param("integer", minimum=0, description="Move rule to new position <moveto>. Other arguments are ignored."),
-        "delete": Param("string", format="pve-configid-list", description="A list of settings you want to delete."),
-    }
+    extra = (
+        {}
+        if required
+        else {
+            "moveto": Param("integer", minimum=0, description="Move rule to new position <moveto>. Other arguments are ignored."),
+            "delete": Param("string", format="pve-configid-list", description="A list of settings you want to delete."),
+        }
+    )
     return {**head, **_RULE_VALUES, **extra}
 
 
@@ -87,7 +98,9 @@ def _option_params(level: str) -> dict[str, Param]:
 class _Level:
     """One mount point of the firewall tree and what a write there needs."""
 
-    def __init__(self, base: str, path_params: Mapping[str, Param], resolve: TargetResolver, permission: Permission, proxied: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, base: str, path_params: Mapping[str, Param], resolve: TargetResolver, permission: Permission, proxied: frozenset[str] = frozenset()
+    ) -> None:
         self.base = base
         self.path_params = dict(path_params)
         self.resolve = resolve
@@ -112,10 +125,26 @@ def _rules_tree(level: _Level, sub: str = "/rules", *, in_group: bool = False, e
     pos_path = {**(extra or {}), "pos": POS}
     return [
         level.endpoint(sub, "GET", "get_rules", rules.list_rules(resolve, in_group=in_group), "List rules.", extra),
-        level.endpoint(sub, "POST", "create_rule", rules.create_rule(resolve, in_group=in_group), "Create new rule.", {**(extra or {}), **_rule_params(required=True)}),
+        level.endpoint(
+            sub,
+            "POST",
+            "create_rule",
+            rules.create_rule(resolve, in_group=in_group),
+            "Create new rule.",
+            {**(extra or {}), **_rule_params(required=True)},
+        ),
         level.endpoint(sub + "/{pos}", "GET", "get_rule", rules.get_rule(resolve, in_group=in_group), "Get single rule data.", pos_path),
-        level.endpoint(sub + "/{pos}", "PUT", "update_rule", rules.update_rule(resolve, in_group=in_group), "Modify rule data.", {**(extra or {}), **_rule_params(required=False)}),
-        level.endpoint(sub + "/{pos}", "DELETE", "delete_rule", rules.delete_rule(resolve, in_group=in_group), "Delete rule.", {**pos_path, "digest": DIGEST}),
+        level.endpoint(
+            sub + "/{pos}",
+            "PUT",
+            "update_rule",
+            rules.update_rule(resolve, in_group=in_group),
+            "Modify rule data.",
+            {**(extra or {}), **_rule_params(required=False)},
+        ),
+        level.endpoint(
+            sub + "/{pos}", "DELETE", "delete_rule", rules.delete_rule(resolve, in_group=in_group), "Delete rule.", {**pos_path, "digest": DIGEST}
+        ),
     ]
 
 
@@ -133,13 +162,48 @@ def _ipset_tree(level: _Level) -> list[Endpoint]:
     nomatch = Param("boolean")
     return [
         level.endpoint("/ipset", "GET", "ipset_index", ipsets.list_ipsets(resolve), "List IPSets"),
-        level.endpoint("/ipset", "POST", "create_ipset", ipsets.create_ipset(resolve), "Create new IPSet", {**name, "comment": COMMENT, "digest": DIGEST, "rename": RENAME_64}),
+        level.endpoint(
+            "/ipset",
+            "POST",
+            "create_ipset",
+            ipsets.create_ipset(resolve),
+            "Create new IPSet",
+            {**name, "comment": COMMENT, "digest": DIGEST, "rename": RENAME_64},
+        ),
         level.endpoint("/ipset/{name}", "GET", "get_ipset", ipsets.list_entries(resolve), "List IPSet content", name),
-        level.endpoint("/ipset/{name}", "POST", "create_ip", ipsets.add_entry(resolve), "Add IP or Network to IPSet.", {**cidr, "nomatch": nomatch, "comment": COMMENT}),
-        level.endpoint("/ipset/{name}", "DELETE", "delete_ipset", ipsets.delete_ipset(resolve), "Delete IPSet", {**name, "force": Param("boolean", description="Delete all members of the IPSet, if there are any.")}),
+        level.endpoint(
+            "/ipset/{name}",
+            "POST",
+            "create_ip",
+            ipsets.add_entry(resolve),
+            "Add IP or Network to IPSet.",
+            {**cidr, "nomatch": nomatch, "comment": COMMENT},
+        ),
+        level.endpoint(
+            "/ipset/{name}",
+            "DELETE",
+            "delete_ipset",
+            ipsets.delete_ipset(resolve),
+            "Delete IPSet",
+            {**name, "force": Param("boolean", description="Delete all members of the IPSet, if there are any.")},
+        ),
         level.endpoint("/ipset/{name}/{cidr}", "GET", "read_ip", ipsets.get_entry(resolve), "Read IP or Network settings from IPSet.", cidr),
-        level.endpoint("/ipset/{name}/{cidr}", "PUT", "update_ip", ipsets.update_entry(resolve), "Update IP or Network settings", {**cidr, "nomatch": nomatch, "comment": COMMENT, "digest": DIGEST}),
-        level.endpoint("/ipset/{name}/{cidr}", "DELETE", "remove_ip", ipsets.delete_entry(resolve), "Remove IP or Network from IPSet.", {**cidr, "digest": DIGEST}),
+        level.endpoint(
+            "/ipset/{name}/{cidr}",
+            "PUT",
+            "update_ip",
+            ipsets.update_entry(resolve),
+            "Update IP or Network settings",
+            {**cidr, "nomatch": nomatch, "comment": COMMENT, "digest": DIGEST},
+        ),
+        level.endpoint(
+            "/ipset/{name}/{cidr}",
+            "DELETE",
+            "remove_ip",
+            ipsets.delete_entry(resolve),
+            "Remove IP or Network from IPSet.",
+            {**cidr, "digest": DIGEST},
+        ),
     ]
 
 
@@ -149,10 +213,26 @@ def _alias_tree(level: _Level) -> list[Endpoint]:
     cidr = Param("string", optional=False, format="IPorCIDR", description="Network/IP specification in CIDR format.")
     return [
         level.endpoint("/aliases", "GET", "get_aliases", aliases.list_aliases(resolve), "List aliases"),
-        level.endpoint("/aliases", "POST", "create_alias", aliases.create_alias(resolve), "Create IP or Network Alias.", {**name, "cidr": cidr, "comment": COMMENT}),
+        level.endpoint(
+            "/aliases",
+            "POST",
+            "create_alias",
+            aliases.create_alias(resolve),
+            "Create IP or Network Alias.",
+            {**name, "cidr": cidr, "comment": COMMENT},
+        ),
         level.endpoint("/aliases/{name}", "GET", "read_alias", aliases.get_alias(resolve), "Read alias.", name),
-        level.endpoint("/aliases/{name}", "PUT", "update_alias", aliases.update_alias(resolve), "Update IP or Network alias.", {**name, "cidr": cidr, "comment": COMMENT, "digest": DIGEST, "rename": RENAME_64}),
-        level.endpoint("/aliases/{name}", "DELETE", "remove_alias", aliases.delete_alias(resolve), "Remove IP or Network alias.", {**name, "digest": DIGEST}),
+        level.endpoint(
+            "/aliases/{name}",
+            "PUT",
+            "update_alias",
+            aliases.update_alias(resolve),
+            "Update IP or Network alias.",
+            {**name, "cidr": cidr, "comment": COMMENT, "digest": DIGEST, "rename": RENAME_64},
+        ),
+        level.endpoint(
+            "/aliases/{name}", "DELETE", "remove_alias", aliases.delete_alias(resolve), "Remove IP or Network alias.", {**name, "digest": DIGEST}
+        ),
     ]
 
 
@@ -170,9 +250,18 @@ def _cluster() -> list[Endpoint]:
         *_ipset_tree(level),
         *_alias_tree(level),
         level.endpoint("/macros", "GET", "get_macros", info.list_macros, "List available macros"),
-        level.endpoint("/refs", "GET", "refs", info.cluster_refs, "Lists possible IPSet/Alias reference which are allowed in source/dest properties.", _REFS_TYPE),
+        level.endpoint(
+            "/refs", "GET", "refs", info.cluster_refs, "Lists possible IPSet/Alias reference which are allowed in source/dest properties.", _REFS_TYPE
+        ),
         level.endpoint("/groups", "GET", "list_security_groups", groups.list_groups, "List security groups."),
-        level.endpoint("/groups", "POST", "create_security_group", groups.create_group, "Create new security group.", {**group, "comment": COMMENT, "digest": DIGEST, "rename": Param("string", pattern=NAME_PATTERN, min_length=2, max_length=18)}),
+        level.endpoint(
+            "/groups",
+            "POST",
+            "create_security_group",
+            groups.create_group,
+            "Create new security group.",
+            {**group, "comment": COMMENT, "digest": DIGEST, "rename": Param("string", pattern=NAME_PATTERN, min_length=2, max_length=18)},
+        ),
         level.endpoint("/groups/{group}", "DELETE", "delete_security_group", groups.delete_group, "Delete security group.", group),
         *_rules_tree(level, "/groups/{group}", in_group=True, extra=group),
     ]
@@ -191,7 +280,13 @@ def _host() -> list[Endpoint]:
 
 def _guest(guest_type: str) -> list[Endpoint]:
     resolve = guest_target(guest_type)
-    level = _Level(f"/nodes/{{node}}/{guest_type}/{{vmid}}/firewall", {"node": NODE, "vmid": VMID}, resolve, Permission("/vms/{vmid}", "VM.Config.Network"), frozenset({"/options", "/log"}))
+    level = _Level(
+        f"/nodes/{{node}}/{guest_type}/{{vmid}}/firewall",
+        {"node": NODE, "vmid": VMID},
+        resolve,
+        Permission("/vms/{vmid}", "VM.Config.Network"),
+        frozenset({"/options", "/log"}),
+    )
     kind = "VM" if guest_type == "qemu" else "CT"
     return [
         level.endpoint("", "GET", "index", info.index("rules", "aliases", "ipset", "refs", "options"), "Directory index."),
@@ -200,7 +295,14 @@ def _guest(guest_type: str) -> list[Endpoint]:
         *_ipset_tree(level),
         *_alias_tree(level),
         level.endpoint("/log", "GET", "log", info.guest_log(resolve), "Read firewall log", _LOG_PARAMS),
-        level.endpoint("/refs", "GET", "refs", info.guest_refs(resolve), "Lists possible IPSet/Alias reference which are allowed in source/dest properties.", _REFS_TYPE),
+        level.endpoint(
+            "/refs",
+            "GET",
+            "refs",
+            info.guest_refs(resolve),
+            "Lists possible IPSet/Alias reference which are allowed in source/dest properties.",
+            _REFS_TYPE,
+        ),
     ]
 
 
@@ -221,11 +323,19 @@ def _around() -> list[Endpoint]:
     return [
         plain.endpoint("/version", "GET", "version", cluster.version, "API version details."),
         plain.endpoint("/nodes", "GET", "index", cluster.list_nodes, "Cluster node index."),
-        plain.endpoint("/cluster/resources", "GET", "resources", cluster.cluster_resources, "Resources index (cluster wide).",
-                       {"type": Param("string", enum=("vm", "storage", "node", "sdn"))}),
+        plain.endpoint(
+            "/cluster/resources",
+            "GET",
+            "resources",
+            cluster.cluster_resources,
+            "Resources index (cluster wide).",
+            {"type": Param("string", enum=("vm", "storage", "node", "sdn"))},
+        ),
         plain.endpoint("/nodes/{node}/qemu", "GET", "vmlist", cluster.list_guests("qemu"), "Virtual machine index (per node).", node),
         plain.endpoint("/nodes/{node}/lxc", "GET", "vmlist", cluster.list_guests("lxc"), "LXC container index (per node).", node),
-        plain.endpoint("/nodes/{node}/qemu/{vmid}/config", "GET", "vm_config", cluster.guest_config("qemu"), "Get the virtual machine configuration.", guest),
+        plain.endpoint(
+            "/nodes/{node}/qemu/{vmid}/config", "GET", "vm_config", cluster.guest_config("qemu"), "Get the virtual machine configuration.", guest
+        ),
         plain.endpoint("/nodes/{node}/lxc/{vmid}/config", "GET", "vm_config", cluster.guest_config("lxc"), "Get container configuration.", guest),
         plain.endpoint("/cluster/sdn/vnets", "GET", "index", cluster.list_vnets, "SDN vnets index."),
     ]

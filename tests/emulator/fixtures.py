@@ -63,7 +63,13 @@ class RunningEmulator:
 
     def api(self, node: str | None = None, *, token: Token | None = TOKEN, timeout: float = 10.0, source_address: str | None = None) -> ApiClient:
         """A client of ``node``'s API (default: the first node), with a token unless None."""
-        client = ApiClient(self.node_url(node), token=f"{token.full_id}={token.secret}" if token else None, ca=self.ca, timeout=timeout, source_address=source_address)
+        client = ApiClient(
+            self.node_url(node),
+            token=f"{token.full_id}={token.secret}" if token else None,
+            ca=self.ca,
+            timeout=timeout,
+            source_address=source_address,
+        )
         self._clients.append(client)
         return client
 
@@ -92,7 +98,7 @@ def _config(state_dir: Path, **overrides: Any) -> EmulatorConfig:
 
 def start_in_process(state_dir: Path, **overrides: Any) -> RunningEmulator:
     last: OSError | None = None
-    for _ in range(5):  # another process may hold the random addresses' port
+    for _attempt in range(5):  # another process may hold the random addresses' port
         try:
             emulator = Emulator(_config(state_dir, **overrides)).start()
             break
@@ -141,9 +147,25 @@ def make_pve_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 def start_process(state_dir: Path, *extra: str, timeout: float = 30.0) -> tuple[subprocess.Popen[str], RunningEmulator]:
     """Start ``pve_emulator.py`` and wait for its ``ready {json}`` line."""
     command = [
-        sys.executable, str(EMULATOR_SCRIPT), "--state-dir", str(state_dir), "--listen-base", random_listen_base(),
-        "--port", "0", "--ssh-port", "0", "--token", f"{TOKEN.full_id}={TOKEN.secret}",
-        "--read-only-token", f"{READ_ONLY_TOKEN.full_id}={READ_ONLY_TOKEN.secret}", "--user", USER, "--password", PASSWORD, *extra,
+        sys.executable,
+        str(EMULATOR_SCRIPT),
+        "--state-dir",
+        str(state_dir),
+        "--listen-base",
+        random_listen_base(),
+        "--port",
+        "0",
+        "--ssh-port",
+        "0",
+        "--token",
+        f"{TOKEN.full_id}={TOKEN.secret}",
+        "--read-only-token",
+        f"{READ_ONLY_TOKEN.full_id}={READ_ONLY_TOKEN.secret}",
+        "--user",
+        USER,
+        "--password",
+        PASSWORD,
+        *extra,
     ]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -32,7 +32,6 @@ SSH_PORT = 22
 class Judge(Protocol):
     def judge(self, client_ip: str, node: str, port: int) -> str:
         """ACCEPT, DROP or REJECT for a new tcp connection from ``client_ip`` to ``node:port``."""
-        ...
 
 
 @dataclass(frozen=True)

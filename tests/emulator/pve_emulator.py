@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run the PVE API emulator until SIGTERM or SIGINT.
 
     python tests/emulator/pve_emulator.py --topology FILE --state-dir DIR [--tls]

@@ -175,7 +175,7 @@ def _conntrack_helpers(value: str) -> None:
 
 
 def _log_ratelimit(value: str) -> None:
-    _, errors = normalise_option("cluster", "log_ratelimit", value, location="log_ratelimit")
+    errors = normalise_option("cluster", "log_ratelimit", value, location="log_ratelimit")[1]
     if errors:
         raise FormatError(errors[0].message)
 

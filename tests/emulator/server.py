@@ -71,18 +71,18 @@ class _Judged:
         with self._held_lock:
             expired = [held for held in self._held if now - held[0] > DROP_HOLD_SECONDS]
             self._held = [held for held in self._held if held not in expired] + [(now, sock)]
-        for _, old in expired:
+        for _deadline, old in expired:
             old.close()
 
     def shutdown_request(self, request: Any) -> None:
-        if getattr(request, "_closed", False) or any(held is request for _, held in self._held):
+        if getattr(request, "_closed", False) or any(held is request for _deadline, held in self._held):
             return
         super().shutdown_request(request)  # type: ignore[misc]
 
     def release_held(self) -> None:
         with self._held_lock:
             held, self._held = self._held, []
-        for _, sock in held:
+        for _deadline, sock in held:
             sock.close()
 
 
@@ -228,7 +228,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             except ValueError as error:
                 response = ApiResponse(400, "Bad Request", {"data": None, "message": f"{error}\n"})
             else:
-                headers = {key: value for key, value in self.headers.items()}
+                headers = dict(self.headers.items())
                 response = emulator.dispatcher.handle(ApiRequest(self.command, path, params, headers))
         # logged before answering, so that a client that got its answer finds it in the log
         emulator.request_log.record(self.server.node, self.client_address[0], self.command, path, response.status, started)

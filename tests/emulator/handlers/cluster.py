@@ -41,7 +41,16 @@ def cluster_resources(call: Call) -> list[dict[str, object]]:
     if wanted in (None, "sdn"):
         for node in topology.nodes:
             for vnet in topology.vnets.values():
-                out.append({"id": f"sdn/{node}/{vnet.zone}/{vnet.name}", "type": "sdn", "sdn": vnet.name, "zone": vnet.zone, "node": node, "status": "available"})
+                out.append(
+                    {
+                        "id": f"sdn/{node}/{vnet.zone}/{vnet.name}",
+                        "type": "sdn",
+                        "sdn": vnet.name,
+                        "zone": vnet.zone,
+                        "node": node,
+                        "status": "available",
+                    }
+                )
     return out
 
 

@@ -28,10 +28,26 @@ def _scope_refs(fw: FirewallFile | None, scope: str, wanted: str | None) -> list
         return refs
     if wanted in (None, "alias"):
         for alias in sorted(fw.aliases, key=lambda item: item.name.lower()):
-            refs.append({"type": "alias", "name": alias.name, "ref": alias.name.lower(), "scope": scope, **({"comment": alias.comment} if alias.comment else {})})
+            refs.append(
+                {
+                    "type": "alias",
+                    "name": alias.name,
+                    "ref": alias.name.lower(),
+                    "scope": scope,
+                    **({"comment": alias.comment} if alias.comment else {}),
+                }
+            )
     if wanted in (None, "ipset"):
         for ipset in sorted(fw.ipsets, key=lambda item: item.name):
-            refs.append({"type": "ipset", "name": ipset.name, "ref": f"+{ipset.name}", "scope": scope, **({"comment": ipset.comment} if ipset.comment else {})})
+            refs.append(
+                {
+                    "type": "ipset",
+                    "name": ipset.name,
+                    "ref": f"+{ipset.name}",
+                    "scope": scope,
+                    **({"comment": ipset.comment} if ipset.comment else {}),
+                }
+            )
     return refs
 
 

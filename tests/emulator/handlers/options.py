@@ -48,7 +48,7 @@ def set_options(resolve: TargetResolver) -> Handler:
                 if key == "enable" and level == "cluster":
                     options[key] = int(call.ctx.clock.now()) if value > 1 else value
                     continue
-                canonical, _ = normalise_option(level, key, value, location=f"{level} options")
+                canonical = normalise_option(level, key, value, location=f"{level} options")[0]
                 options[key] = canonical if canonical is not None else value
             txn.save(replace(txn.fw, options=options))
 

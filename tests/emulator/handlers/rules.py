@@ -56,7 +56,11 @@ class RuleList:
 
     def rules(self, fw: FirewallFile, refs: References) -> list[Rule]:
         """The rules as PVE holds them after parsing (lines it would drop are gone)."""
-        return [rule for rule in self.parsed(fw) if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)]
+        return [
+            rule
+            for rule in self.parsed(fw)
+            if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)
+        ]
 
     def store(self, fw: FirewallFile, rules: list[Rule]) -> FirewallFile:
         if self.group is None:

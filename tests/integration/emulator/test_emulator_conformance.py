@@ -69,9 +69,9 @@ def _facts(param: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def test_every_reference_path_and_method_is_served(served: dict[str, dict[str, Any]], cases: list[Case]) -> None:
-    missing = [f"{method} {path}" for path, method, _ in cases if method not in served.get(path, {})]
+    missing = [f"{method} {path}" for path, method, _facts in cases if method not in served.get(path, {})]
     assert not missing
-    assert len({path for path, _, _ in cases}) == 45
+    assert len({case[0] for case in cases}) == 45
 
 
 def test_every_parameter_has_the_reference_facts(served: dict[str, dict[str, Any]], cases: list[Case]) -> None:
@@ -180,7 +180,13 @@ def _populate(running: RunningEmulator) -> None:
         api.post(f"{owner}/ipset", name="probe", comment="a set")
         api.post(f"{owner}/ipset/probe", cidr="10.0.0.1", nomatch=1, comment="an entry")
     api.post("/cluster/firewall/groups", group="grp", comment="a group")
-    for base in ("/cluster/firewall/rules", "/cluster/firewall/groups/grp", "/nodes/pve1/firewall/rules", "/nodes/pve1/qemu/100/firewall/rules", "/nodes/pve1/lxc/200/firewall/rules"):
+    for base in (
+        "/cluster/firewall/rules",
+        "/cluster/firewall/groups/grp",
+        "/nodes/pve1/firewall/rules",
+        "/nodes/pve1/qemu/100/firewall/rules",
+        "/nodes/pve1/lxc/200/firewall/rules",
+    ):
         api.post(base, type="in", action="ACCEPT", proto="tcp", dport="22", source="probehost", log="info", comment="c", enable=1)
         api.post(base, type="in", action="DROP", proto="icmp", **{"icmp-type": "echo-request"})
     api.post("/cluster/sdn/vnets/vnet1/firewall/rules", type="forward", action="ACCEPT", macro="SSH", enable=1)

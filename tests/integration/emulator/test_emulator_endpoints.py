@@ -27,8 +27,15 @@ def test_rules_carry_ipversion_and_the_list_digest(api: ApiClient) -> None:
     rules = api.get(RULES)
     assert [rule.get("ipversion") for rule in rules] == [4, 4, 6]
     assert rules[2] == {
-        "type": "in", "action": "ACCEPT", "enable": 1, "source": "2001:db8::/64", "proto": "tcp", "dport": "443",
-        "ipversion": 6, "pos": 2, "digest": rules[0]["digest"],
+        "type": "in",
+        "action": "ACCEPT",
+        "enable": 1,
+        "source": "2001:db8::/64",
+        "proto": "tcp",
+        "dport": "443",
+        "ipversion": 6,
+        "pos": 2,
+        "digest": rules[0]["digest"],
     }
 
 
@@ -62,15 +69,26 @@ def test_updates_are_verified_after_merging(api: ApiClient) -> None:
 
 
 def test_guest_rules_take_only_net_interfaces_and_no_forward(api: ApiClient) -> None:
-    assert_param_error(api.call("POST", f"{GUEST}/rules", {"type": "in", "action": "ACCEPT", "iface": "eth0"}), "iface", r"value does not match the regex pattern 'net\d+'")
+    assert_param_error(
+        api.call("POST", f"{GUEST}/rules", {"type": "in", "action": "ACCEPT", "iface": "eth0"}),
+        "iface",
+        r"value does not match the regex pattern 'net\d+'",
+    )
     api.post(f"{CT}/rules", type="out", action="ACCEPT", iface="net0", enable=1)
     assert api.get(f"{CT}/rules")[0]["iface"] == "net0"
 
 
 def test_an_alias_of_the_other_family_after_a_literal_is_a_500(api: ApiClient, control: ControlClient) -> None:
     api.post(ALIASES, name="v6host", cidr="2001:db8::5")
-    assert_failure(api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "v6host"}), "detected mixed ipv4/ipv6 addresses in rule")
-    assert_param_error(api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "v6host", "dest": "10.0.0.1"}), "dest", "detected mixed ipv4/ipv6 addresses in rule")
+    assert_failure(
+        api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "10.0.0.1", "dest": "v6host"}),
+        "detected mixed ipv4/ipv6 addresses in rule",
+    )
+    assert_param_error(
+        api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "v6host", "dest": "10.0.0.1"}),
+        "dest",
+        "detected mixed ipv4/ipv6 addresses in rule",
+    )
     text = control.read_file("firewall/cluster.fw") or ""
     control.write_file("firewall/cluster.fw", text + "[RULES]\n\nIN ACCEPT -source 10.0.0.1 -dest v6host\nIN ACCEPT -p tcp\n")
     assert [rule.get("proto") for rule in api.get(RULES)] == ["tcp"]  # PVE's parser drops that line
@@ -78,7 +96,9 @@ def test_an_alias_of_the_other_family_after_a_literal_is_a_500(api: ApiClient, c
 
 def test_group_rules_cannot_nest_groups_or_name_interfaces(api: ApiClient) -> None:
     api.post(GROUPS, group="inner")
-    assert_param_error(api.call("POST", f"{GROUPS}/inner", {"type": "group", "action": "other"}), "type", "invalid rule type 'group' for rule_env 'group'")
+    assert_param_error(
+        api.call("POST", f"{GROUPS}/inner", {"type": "group", "action": "other"}), "type", "invalid rule type 'group' for rule_env 'group'"
+    )
     api.post(f"{GROUPS}/inner", type="out", action="ACCEPT", proto="udp", dport="53", enable=1)
     api.put(f"{GROUPS}/inner/0", comment="dns")
     assert comments(api, f"{GROUPS}/inner") == ["dns"]
@@ -98,7 +118,10 @@ def test_group_create_rename_and_delete_errors(api: ApiClient) -> None:
     stale = api.get(GROUPS)[0]["digest"]
     api.post(GROUPS, group="web", rename="web", comment="second")
     assert [group.get("comment") for group in api.get(GROUPS)] == [None, "second"]
-    assert_failure(api.call("POST", GROUPS, {"group": "web2", "rename": "web", "digest": stale}), "detected modified configuration - file changed by other user? Try again.")
+    assert_failure(
+        api.call("POST", GROUPS, {"group": "web2", "rename": "web", "digest": stale}),
+        "detected modified configuration - file changed by other user? Try again.",
+    )
     api.post(f"{GROUPS}/db", type="in", action="ACCEPT")
     assert_failure(api.call("DELETE", f"{GROUPS}/db"), "Security group 'db' is not empty")
     assert_failure(api.call("DELETE", f"{GROUPS}/nosuch"), "no such security group 'nosuch'")
@@ -153,7 +176,9 @@ def test_guest_ipsets_are_separate_from_the_cluster_ones(api: ApiClient) -> None
     api.post(f"{GUEST}/ipset/ipfilter-net0", cidr="10.0.0.100")
     assert api.get(SETS) == [] and api.get(f"{CT}/ipset") == []
     api.post(f"{GUEST}/rules", type="out", action="ACCEPT", source="+guest/ipfilter-net0", enable=1)
-    assert_param_error(api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "+ipfilter-net0"}), "source", "no such ipset 'ipfilter-net0'")
+    assert_param_error(
+        api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "+ipfilter-net0"}), "source", "no such ipset 'ipfilter-net0'"
+    )
 
 
 # -- aliases ------------------------------------------------------------------------------------
@@ -162,7 +187,10 @@ def test_guest_ipsets_are_separate_from_the_cluster_ones(api: ApiClient) -> None
 def test_alias_rename_and_errors(api: ApiClient) -> None:
     api.post(ALIASES, name="one", cidr="10.0.0.1/24", comment="host bits kept")
     api.post(ALIASES, name="two", cidr="2001:db8::1/128")
-    assert [(alias["name"], alias["cidr"], alias["ipversion"]) for alias in api.get(ALIASES)] == [("one", "10.0.0.1/24", 4), ("two", "2001:db8::1", 6)]
+    assert [(alias["name"], alias["cidr"], alias["ipversion"]) for alias in api.get(ALIASES)] == [
+        ("one", "10.0.0.1/24", 4),
+        ("two", "2001:db8::1", 6),
+    ]
     assert_param_error(api.call("PUT", f"{ALIASES}/one", {"cidr": "10.0.0.1", "rename": "TWO"}), "name", "alias 'TWO' already exists")
     assert_param_error(api.call("PUT", f"{ALIASES}/nosuch", {"cidr": "10.0.0.1"}), "name", "no such alias")
     assert_param_error(api.call("GET", f"{ALIASES}/nosuch"), "name", "no such alias")
@@ -179,13 +207,27 @@ def test_options_of_every_level(api: ApiClient, control: ControlClient) -> None:
     api.put(f"{CT}/options", ipfilter=1, macfilter=0, policy_out="DROP", log_level_out="debug")
     api.put("/cluster/sdn/vnets/vnet2/firewall/options", policy_forward="DROP", log_level_forward="info")
     cluster = api.get("/cluster/firewall/options")
-    assert {key: cluster[key] for key in cluster if key != "digest"} == {"enable": 1, "policy_in": "DROP", "policy_out": "ACCEPT", "ebtables": 0, "log_ratelimit": "enable=1,burst=5,rate=5/minute"}
+    assert {key: cluster[key] for key in cluster if key != "digest"} == {
+        "enable": 1,
+        "policy_in": "DROP",
+        "policy_out": "ACCEPT",
+        "ebtables": 0,
+        "log_ratelimit": "enable=1,burst=5,rate=5/minute",
+    }
     host = api.get("/nodes/pve1/firewall/options")
     assert (host["nf_conntrack_helpers"], host["nf_conntrack_max"], host["nosmurfs"]) == ("ftp,sip", 327680, 0)
     assert api.get(f"{CT}/options")["log_level_out"] == "debug"
     assert control.read_file("sdn/firewall/vnet2.fw") == "[OPTIONS]\n\nlog_level_forward: info\npolicy_forward: DROP\n\n"
-    assert_param_error(api.call("PUT", "/nodes/pve1/firewall/options", {"nf_conntrack_tcp_timeout_syn_recv": 61}), "nf_conntrack_tcp_timeout_syn_recv", "value must have a maximum value of 60")
-    assert_param_error(api.call("PUT", "/cluster/firewall/options", {"policy_forward": "REJECT"}), "policy_forward", "value 'REJECT' does not have a value in the enumeration 'ACCEPT, DROP'")
+    assert_param_error(
+        api.call("PUT", "/nodes/pve1/firewall/options", {"nf_conntrack_tcp_timeout_syn_recv": 61}),
+        "nf_conntrack_tcp_timeout_syn_recv",
+        "value must have a maximum value of 60",
+    )
+    assert_param_error(
+        api.call("PUT", "/cluster/firewall/options", {"policy_forward": "REJECT"}),
+        "policy_forward",
+        "value 'REJECT' does not have a value in the enumeration 'ACCEPT, DROP'",
+    )
 
 
 # -- refs, macros, logs ----------------------------------------------------------------------------
@@ -203,7 +245,13 @@ def test_refs_list_sdn_then_dc_at_the_cluster_and_dc_sdn_guest_at_a_guest(api: A
         ("dc", "ipset", "dcset", "+dcset"),
     ]
     guest = api.get(f"{GUEST}/refs", type="ipset")
-    assert [(ref["scope"], ref["name"]) for ref in guest] == [("dc", "dcset"), ("sdn", "vnet1-all"), ("sdn", "vnet1-gateway"), ("sdn", "vnet1-no-gateway"), ("guest", "gset")]
+    assert [(ref["scope"], ref["name"]) for ref in guest] == [
+        ("dc", "dcset"),
+        ("sdn", "vnet1-all"),
+        ("sdn", "vnet1-gateway"),
+        ("sdn", "vnet1-no-gateway"),
+        ("guest", "gset"),
+    ]
     assert guest[-1]["comment"] == "guest set"
     assert [ref["name"] for ref in api.get(f"{GUEST}/refs", type="alias")] == ["DcHost"]
 
@@ -240,7 +288,13 @@ def test_logs_filter_page_and_select_by_time(api: ApiClient, control: ControlCli
 def test_nodes_resources_guests_and_configs(api: ApiClient) -> None:
     assert [node["node"] for node in api.get("/nodes")] == ["pve1", "pve2", "pve3"]
     guests = api.get("/cluster/resources", type="vm")
-    assert [(guest["id"], guest["node"]) for guest in guests] == [("qemu/100", "pve1"), ("qemu/101", "pve2"), ("qemu/102", "pve3"), ("lxc/200", "pve1"), ("lxc/201", "pve2")]
+    assert [(guest["id"], guest["node"]) for guest in guests] == [
+        ("qemu/100", "pve1"),
+        ("qemu/101", "pve2"),
+        ("qemu/102", "pve3"),
+        ("lxc/200", "pve1"),
+        ("lxc/201", "pve2"),
+    ]
     assert {item["type"] for item in api.get("/cluster/resources")} == {"qemu", "lxc", "node", "sdn"}
     assert [guest["vmid"] for guest in api.get("/nodes/pve2/qemu")] == [101]
     assert [guest["vmid"] for guest in api.get("/nodes/pve2/lxc")] == [201]

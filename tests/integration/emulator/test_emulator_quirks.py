@@ -105,7 +105,9 @@ def test_05_group_names_are_lowercased_on_read(api: ApiClient) -> None:
 def test_05_alias_names_are_case_insensitive_but_keep_their_case(api: ApiClient) -> None:
     api.post("/cluster/firewall/aliases", name="WebHost", cidr="192.0.2.1")
     assert api.get("/cluster/firewall/aliases/WEBHOST")["name"] == "WebHost"
-    assert_param_error(api.call("POST", "/cluster/firewall/aliases", {"name": "webhost", "cidr": "192.0.2.2"}), "name", "alias 'webhost' already exists")
+    assert_param_error(
+        api.call("POST", "/cluster/firewall/aliases", {"name": "webhost", "cidr": "192.0.2.2"}), "name", "alias 'webhost' already exists"
+    )
 
 
 # 6 -------------------------------------------------------------------------------------------
@@ -141,7 +143,11 @@ def test_07_put_ipset_entry_replaces_nomatch_and_comment(api: ApiClient) -> None
     api.post("/cluster/firewall/ipset", name="s1")
     api.post("/cluster/firewall/ipset/s1", cidr="10.0.0.0/8", nomatch=1, comment="keep me?")
     api.put("/cluster/firewall/ipset/s1/10.0.0.0/8", comment="only this")
-    assert api.get("/cluster/firewall/ipset/s1/10.0.0.0/8") == {"cidr": "10.0.0.0/8", "comment": "only this", "digest": api.get("/cluster/firewall/ipset/s1")[0]["digest"]}
+    assert api.get("/cluster/firewall/ipset/s1/10.0.0.0/8") == {
+        "cidr": "10.0.0.0/8",
+        "comment": "only this",
+        "digest": api.get("/cluster/firewall/ipset/s1")[0]["digest"],
+    }
     api.put("/cluster/firewall/ipset/s1/10.0.0.0/8", nomatch=1)
     entry = api.get("/cluster/firewall/ipset/s1/10.0.0.0/8")
     assert entry["nomatch"] == 1 and "comment" not in entry
@@ -194,7 +200,10 @@ def test_10_writes_drop_unparseable_lines_and_a_zero_port(api: ApiClient, contro
     rules = api.get("/nodes/pve1/firewall/rules")
     assert [rule.get("dport") for rule in rules] == ["0", "53"] and rules[1]["sport"] == "0"
     api.put("/nodes/pve1/firewall/options", log_level_in="info")
-    assert control.read_file("nodes/pve1/host.fw") == "[OPTIONS]\n\nenable: 1\nlog_level_in: info\n\n[RULES]\n\nIN ACCEPT -p tcp\nOUT ACCEPT -p udp -dport 53\n\n"
+    assert (
+        control.read_file("nodes/pve1/host.fw")
+        == "[OPTIONS]\n\nenable: 1\nlog_level_in: info\n\n[RULES]\n\nIN ACCEPT -p tcp\nOUT ACCEPT -p udp -dport 53\n\n"
+    )
     rules = api.get("/nodes/pve1/firewall/rules")
     assert "dport" not in rules[0] and "sport" not in rules[1]
     assert set(api.get("/nodes/pve1/firewall/options")) == {"enable", "log_level_in", "digest"}  # compare as a set: order is PVE's hash order
@@ -232,7 +241,11 @@ def test_12_the_api_reports_only_the_first_error(api: ApiClient) -> None:
 def test_12_the_file_parser_keeps_invalid_rules_with_all_their_errors(api: ApiClient, control: ControlClient) -> None:
     control.write_file("firewall/cluster.fw", "[RULES]\n\nIN drop -dport 22 -source +nosuchset\nIN ACCEPT -p tcp -dport 22\n")
     rules = api.get(RULES)
-    assert rules[0]["errors"] == {"action": "unknown action 'drop'", "proto": "missing property - 'dport' requires this property", "source": "no such ipset 'nosuchset'"}
+    assert rules[0]["errors"] == {
+        "action": "unknown action 'drop'",
+        "proto": "missing property - 'dport' requires this property",
+        "source": "no such ipset 'nosuchset'",
+    }
     assert "errors" not in rules[1]
     api.put(f"{RULES}/1", comment="touched")  # a write keeps the invalid rule as it was
     assert control.read_file("firewall/cluster.fw") == "[RULES]\n\nIN drop -source +nosuchset -dport 22\nIN ACCEPT -p tcp -dport 22 # touched\n\n"
@@ -242,7 +255,9 @@ def test_12_the_file_parser_keeps_invalid_rules_with_all_their_errors(api: ApiCl
 def test_13_forward_rules_are_accepted_where_pve_takes_them_and_stay_inert(api: ApiClient, control: ControlClient) -> None:
     for path in (RULES, "/nodes/pve1/firewall/rules", f"{VNET}/rules"):
         api.post(path, type="forward", action="DROP", proto="tcp", dport="8006", enable=1)
-    assert_param_error(api.call("POST", f"{GUEST}/rules", {"type": "forward", "action": "DROP"}), "type", "invalid rule type 'forward' for rule_env 'vm'")
+    assert_param_error(
+        api.call("POST", f"{GUEST}/rules", {"type": "forward", "action": "DROP"}), "type", "invalid rule type 'forward' for rule_env 'vm'"
+    )
     assert_param_error(api.call("POST", RULES, {"type": "forward", "action": "REJECT"}), "action", "cannot define REJECT rules on forward chain")
     api.put("/cluster/firewall/options", enable=1, policy_in="ACCEPT")
     assert control.judge("198.51.100.7", "pve1", 8006)["action"] == "ACCEPT"  # the iptables backend ignores forward rules
@@ -250,7 +265,11 @@ def test_13_forward_rules_are_accepted_where_pve_takes_them_and_stay_inert(api: 
 
 # 14 ------------------------------------------------------------------------------------------
 def test_14_macros_cannot_take_other_protocols_or_ports(api: ApiClient) -> None:
-    assert_param_error(api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "macro": "SSH", "dport": "2222"}), "proto", "missing property - 'dport' requires this property")
+    assert_param_error(
+        api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "macro": "SSH", "dport": "2222"}),
+        "proto",
+        "missing property - 'dport' requires this property",
+    )
     assert_param_error(
         api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "macro": "SSH", "proto": "tcp", "dport": "2222"}),
         "dport",

@@ -40,7 +40,7 @@ def test_any_node_serves_the_whole_cluster(pve_emulator_process: RunningEmulator
 def test_ssh_port_answers_with_an_openssh_banner(pve_emulator_process: RunningEmulator) -> None:
     import socket
 
-    host, _, ssh_port = pve_emulator_process.node_host("pve2")
+    host, _api_port, ssh_port = pve_emulator_process.node_host("pve2")
     assert ssh_port is not None
     with socket.create_connection((host, ssh_port), timeout=5) as sock:
         assert sock.recv(len(SSH_BANNER)) == SSH_BANNER

@@ -65,7 +65,7 @@ def schema_options(shared_dir: Path) -> list[tuple[str, str, dict[str, Any]]]:
         for endpoint in endpoints
         if endpoint["path"] in SCHEMA_LEVELS and "PUT" in endpoint["info"]
     ]
-    assert {path for path, _, _ in found} == set(SCHEMA_LEVELS)
+    assert {entry[0] for entry in found} == set(SCHEMA_LEVELS)
     return found
 
 
@@ -99,7 +99,7 @@ def test_specs_agree_with_every_options_put_parameter(schema_options: list[tuple
 
 def test_every_api_key_is_in_the_schema(schema_options: list[tuple[str, str, dict[str, Any]]]):
     keys_by_level: dict[str, set[str]] = {}
-    for _, level, properties in schema_options:
+    for _path, level, properties in schema_options:
         keys_by_level.setdefault(level, set()).update(set(properties) - NOT_OPTIONS)
     for level in OPTION_LEVELS:
         api_keys = {key for key, spec in OPTION_SPECS[level].items() if spec.api}
@@ -107,7 +107,7 @@ def test_every_api_key_is_in_the_schema(schema_options: list[tuple[str, str, dic
 
 
 def test_log_ratelimit_format_agrees_with_the_schema(schema_options: list[tuple[str, str, dict[str, Any]]]):
-    cluster = next(properties for _, level, properties in schema_options if level == "cluster")
+    cluster = next(properties for _path, level, properties in schema_options if level == "cluster")
     fmt = cluster["log_ratelimit"]["format"]
     assert set(fmt) == {"enable", "rate", "burst"}
     defaults = f"enable={fmt['enable']['default']},burst={fmt['burst']['default']},rate={fmt['rate']['default']}"
@@ -115,7 +115,7 @@ def test_log_ratelimit_format_agrees_with_the_schema(schema_options: list[tuple[
 
 
 def test_conntrack_helpers_are_the_ones_the_schema_names(schema_options: list[tuple[str, str, dict[str, Any]]]):
-    host = next(properties for _, level, properties in schema_options if level == "host")
+    host = next(properties for _path, level, properties in schema_options if level == "host")
     listed = re.search(r"Supported protocols: (.*)$", host["nf_conntrack_helpers"]["description"])
     assert listed
     assert list(CONNTRACK_HELPERS) == [name.strip() for name in listed.group(1).split(",")]
@@ -202,7 +202,7 @@ def test_boolean_errors(given: object, message: str):
 @pytest.mark.parametrize(("given", "expected"), [(0, 0), (1, 1), (2, 2), ("1", 1), (1700000000, 1700000000)])
 def test_cluster_enable_is_an_integer_not_a_boolean(given: object, expected: int):
     result = _value("cluster", "enable", given)
-    assert type(result) is int and result == expected
+    assert isinstance(result, int) and not isinstance(result, bool) and result == expected
 
 
 def test_integers_and_their_bounds():
@@ -401,7 +401,7 @@ def test_unknown_ethertypes_are_rejected_while_parsing():
 )
 def test_lines_pve_keeps_but_its_api_rejects_are_kept_as_pve_stores_them(level: str, line: str, expected: tuple[str, OptionValue]):
     assert parse_option_line(level, line, location="x") == expected
-    _, errors = normalise_option(level, expected[0], expected[1], location="x")
+    errors = normalise_option(level, expected[0], expected[1], location="x")[1]
     assert errors
 
 
@@ -439,7 +439,8 @@ def test_render_writes_booleans_as_digits():
 
 
 def test_api_values():
-    assert api_option_value("vm", "dhcp", True) == 1 and type(api_option_value("vm", "dhcp", True)) is int
+    sent = api_option_value("vm", "dhcp", True)
+    assert sent == 1 and not isinstance(sent, bool)
     assert api_option_value("vnet", "enable", False) == 0
     assert api_option_value("cluster", "enable", 2) == 2
     assert api_option_value("cluster", "policy_in", "DROP") == "DROP"

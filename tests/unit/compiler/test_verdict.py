@@ -96,7 +96,14 @@ def test_guest_needs_enable_1():
 def test_nic_without_firewall_flag_is_not_filtered():
     inventory = Inventory(
         {"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")},
-        {100: Guest(100, "qemu", "pve", (Nic("net0", "vmbr0", "BC:24:11:00:00:01", firewall=False), Nic("net1", "vmbr0", "BC:24:11:00:00:02", firewall=True)))},
+        {
+            100: Guest(
+                100,
+                "qemu",
+                "pve",
+                (Nic("net0", "vmbr0", "BC:24:11:00:00:01", firewall=False), Nic("net1", "vmbr0", "BC:24:11:00:00:02", firewall=True)),
+            )
+        },
     )
     config = config_from_texts(ON, guests={100: GUEST_ON}, inventory=inventory).config
     eng = VerdictEngine(config, Environment(inventory))
@@ -264,7 +271,9 @@ def test_guest_dhcp_request_passes_before_the_mac_filter():
     verdict = ask(eng, "vm100", "outside", dport=80, source_mac="AA:AA:AA:AA:AA:AA")
     assert verdict.action == "DROP" and "MAC filter" in verdict.decided_by.detail  # type: ignore[union-attr]
     assert action(eng, "vm100", "outside", dport=80, source_mac="0e:0b:38:b8:b3:21") == "ACCEPT"  # case-insensitive
-    assert action(engine(guests={100: "[OPTIONS]\nenable: 1\nmacfilter: 0\n"}), "vm100", "outside", dport=80, source_mac="AA:AA:AA:AA:AA:AA") == "ACCEPT"
+    assert (
+        action(engine(guests={100: "[OPTIONS]\nenable: 1\nmacfilter: 0\n"}), "vm100", "outside", dport=80, source_mac="AA:AA:AA:AA:AA:AA") == "ACCEPT"
+    )
 
 
 def test_guest_ipfilter_set():
@@ -361,7 +370,8 @@ def test_group_in_guest_with_interface():
     assert action(eng, "vm100", "outside", dport=25) == "DROP"
     # a group ACCEPT on guest OUT accepts (the mark is turned into RETURN)
     eng_out = engine(
-        "[OPTIONS]\nenable: 1\n[group out]\nOUT ACCEPT -p tcp -dport 443\n", guests={100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\nGROUP out\n"}
+        "[OPTIONS]\nenable: 1\n[group out]\nOUT ACCEPT -p tcp -dport 443\n",
+        guests={100: "[OPTIONS]\nenable: 1\npolicy_out: DROP\n[RULES]\nGROUP out\n"},
     )
     assert action(eng_out, "vm100", "outside", dport=443) == "ACCEPT"
     assert action(eng_out, "vm100", "outside", dport=444) == "DROP"
@@ -407,7 +417,11 @@ def test_smurfs_and_nosmurfs():
 
 def test_ipset_nomatch_most_specific_entry_decides():
     eng = engine("[OPTIONS]\nenable: 1\n[IPSET myset]\n10.0.0.0/8\n!10.1.0.0/16\n10.1.2.0/24\n[RULES]\nIN ACCEPT -source +myset -p tcp -dport 22\n")
-    assert [action(eng, "outside", "host", source=address, dport=22) for address in ("10.5.0.1", "10.1.0.1", "10.1.2.1")] == ["ACCEPT", "DROP", "ACCEPT"]
+    assert [action(eng, "outside", "host", source=address, dport=22) for address in ("10.5.0.1", "10.1.0.1", "10.1.2.1")] == [
+        "ACCEPT",
+        "DROP",
+        "ACCEPT",
+    ]
 
 
 def test_guest_ipset_and_alias_shadow_the_clusters():
@@ -459,7 +473,9 @@ def test_address_ranges_and_lists():
 
 
 def test_rules_of_the_other_family_are_skipped():
-    eng = engine(host="[RULES]\nIN ACCEPT -source 2001:db8::/32 -p tcp -dport 22\nIN ACCEPT -source 10.0.0.0/8 -p tcp -dport 23\nIN ACCEPT -p tcp -dport 24\n")
+    eng = engine(
+        host="[RULES]\nIN ACCEPT -source 2001:db8::/32 -p tcp -dport 22\nIN ACCEPT -source 10.0.0.0/8 -p tcp -dport 23\nIN ACCEPT -p tcp -dport 24\n"
+    )
     v6 = dict(source="2001:db8::1", dest="2001:db8:ffff::1")
     assert action(eng, "outside", "host", dport=22, **v6) == "ACCEPT"
     assert action(eng, "outside", "host", dport=23, **v6) == "DROP"
@@ -519,7 +535,10 @@ def test_nftables_nodes_are_not_evaluated():
 
 
 def test_vnet_firewall_is_noted_as_inert():
-    inventory = Inventory({"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")}, {100: Guest(100, "qemu", "pve", (Nic("net0", "vnet1", "BC:24:11:00:00:01", firewall=True),))})
+    inventory = Inventory(
+        {"pve": Node("pve", "192.0.2.1", "192.0.2.0/24")},
+        {100: Guest(100, "qemu", "pve", (Nic("net0", "vnet1", "BC:24:11:00:00:01", firewall=True),))},
+    )
     vnet = FirewallFile(FileKind.VNET, options={"enable": True}, rules=(Rule("forward", "DROP", proto="tcp", dport="22"),))
     config = ClusterConfig(FirewallFile(FileKind.CLUSTER, options={"enable": 1}), vnets={"vnet1": vnet})
     verdict = evaluate(config, Environment(inventory), Endpoint.outside(), Endpoint.guest(100), Packet("198.51.100.1", "192.0.2.100", dport=22))
@@ -561,7 +580,13 @@ def test_address_set_paints_nested_nomatch_entries():
     def net(text: str) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(text)
 
-    entries = [(net("10.0.0.0/8"), False), (net("10.1.0.0/16"), True), (net("10.1.2.0/24"), False), (net("10.1.2.3/32"), True), (net("192.168.0.0/24"), False)]
+    entries = [
+        (net("10.0.0.0/8"), False),
+        (net("10.1.0.0/16"), True),
+        (net("10.1.2.0/24"), False),
+        (net("10.1.2.3/32"), True),
+        (net("192.168.0.0/24"), False),
+    ]
     members = AddressSet.from_ipset(4, entries)
     inside = {
         text: int(ipaddress.IPv4Address(text)) in members
@@ -595,7 +620,9 @@ def test_address_set_equals_longest_prefix_lookup(entries: list[tuple[ipaddress.
     nearby = [int(network.network_address) + offset for network, _nomatch in unique for offset in (-1, 0, 1)]
     for address in probes + [value for value in nearby if 0 <= value < 2**32]:
         containing = [
-            (network.prefixlen, not nomatch) for network, nomatch in unique if int(network.network_address) <= address <= int(network.broadcast_address)
+            (network.prefixlen, not nomatch)
+            for network, nomatch in unique
+            if int(network.network_address) <= address <= int(network.broadcast_address)
         ]
         expected = max(containing)[1] if containing else False
         assert (address in members) is expected
