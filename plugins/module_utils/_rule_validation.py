@@ -144,6 +144,29 @@ def _check_iface(rule: Rule, level: Level, out: _Collector) -> None:
         out.add("iface", iface, r"value does not match the regex pattern 'net\d+'", "a guest NIC name: net0, net1, ...")
 
 
+PORT_PROTOCOL_ACCEPTED = "a protocol that takes ports: tcp, udp, udplite, dccp, sctp"
+
+
+def _parses_as_ports(field_name: str, value: str, out: _Collector) -> bool:
+    try:
+        parse_port_list(value)
+    except PortError as error:
+        out.add(field_name, value, str(error), PORT_ACCEPTED)
+        return False
+    return True
+
+
+def _check_port_protocol(rule: Rule, field_name: str, value: str, proto_number: int | None, out: _Collector) -> bool:
+    """PVE's two protocol checks of a port field; True when both pass."""
+    if rule.proto is None:
+        out.add("proto", rule.proto, f"missing property - '{field_name}' requires this property", PORT_PROTOCOL_ACCEPTED)
+    elif proto_number is not None and proto_number not in PORT_PROTOCOLS:
+        out.add(field_name, value, f"protocol '{rule.proto}' does not support ports", "use proto tcp, udp, udplite, dccp or sctp")
+    else:
+        return True
+    return False
+
+
 def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     dport = rule.dport
     if dport is None:
@@ -152,24 +175,16 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     all_icmp_names = set(icmp_type_names(4)) | set(icmp_type_names(6))
     items = [item.strip() for item in dport.split(",")]
     icmp_items = [item for item in items if item in all_icmp_names]
-    if not icmp_items:
-        try:
-            parse_port_list(dport)
-        except PortError as error:
-            out.add("dport", dport, str(error), PORT_ACCEPTED)
-            return
-    if rule.proto is None:
-        out.add("proto", rule.proto, "missing property - 'dport' requires this property", "a protocol that takes ports: tcp, udp, udplite, dccp, sctp")
-    elif family is not None:
+    if not icmp_items and not _parses_as_ports("dport", dport, out):
+        return
+    if family is not None:
         legacy_ok = len(items) == 1 and (
             items[0] in icmp_type_names(family) or (items[0].isdigit() and int(items[0]) <= 255)
         )
         if not legacy_ok:
             message = "ICMP ports not allowed in port range" if icmp_items else f"invalid port '{dport}'"
             out.add("dport", dport, message, f"one ICMP type name for {rule.proto} (better: use icmp_type)")
-    elif proto_number is not None and proto_number not in PORT_PROTOCOLS:
-        out.add("dport", dport, f"protocol '{rule.proto}' does not support ports", "use proto tcp, udp, udplite, dccp or sctp")
-    elif icmp_items:
+    elif _check_port_protocol(rule, "dport", dport, proto_number, out) and icmp_items:
         out.add("dport", dport, f"invalid port '{icmp_items[0]}'", PORT_ACCEPTED)
 
 
@@ -196,15 +211,8 @@ def _check_sport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     sport = rule.sport
     if sport is None:
         return
-    try:
-        parse_port_list(sport)
-    except PortError as error:
-        out.add("sport", sport, str(error), PORT_ACCEPTED)
-        return
-    if rule.proto is None:
-        out.add("proto", rule.proto, "missing property - 'sport' requires this property", "a protocol that takes ports: tcp, udp, udplite, dccp, sctp")
-    elif proto_number is not None and proto_number not in PORT_PROTOCOLS:
-        out.add("sport", sport, f"protocol '{rule.proto}' does not support ports", "use proto tcp, udp, udplite, dccp or sctp")
+    if _parses_as_ports("sport", sport, out):
+        _check_port_protocol(rule, "sport", sport, proto_number, out)
 
 
 def _check_address(

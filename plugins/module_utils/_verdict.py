@@ -286,6 +286,12 @@ class _Trail:
         self.steps.append(Step(hop.label, hop.chain, "note", "-", detail, node=hop.node, **extra))  # type: ignore[arg-type]
 
 
+def _unfiltered(hop: _Hop, guest: Guest, detail: str, trail: _Trail) -> str:
+    """A guest hop PVE does not filter at all: recorded as a pass, accepted."""
+    trail.add(Step(hop.label, hop.chain, "pass", ACCEPT, detail, level=guest.level, node=guest.node, vmid=guest.vmid))
+    return ACCEPT
+
+
 # ---------------------------------------------------------------------------------------
 # The engine
 
@@ -613,19 +619,7 @@ class VerdictEngine:
             return self._unevaluated(hop, trail)
         self._note_vnet(hop, nic, trail)
         if not nic.firewall:
-            trail.add(
-                Step(
-                    hop.label,
-                    hop.chain,
-                    "pass",
-                    ACCEPT,
-                    f"{nic.name} has no firewall=1: the NIC is not filtered",
-                    level=guest.level,
-                    node=guest.node,
-                    vmid=guest.vmid,
-                )
-            )
-            return ACCEPT
+            return _unfiltered(hop, guest, f"{nic.name} has no firewall=1: the NIC is not filtered", trail)
         if direction == "in":
             fwbr = _Hop(f"{place.label} IN", "PVEFW-FWBR-IN", guest.node, nic.name, "in")
             filtered = self._input_filters(fwbr, self._host_file(guest.node).options, view, trail)
@@ -634,19 +628,7 @@ class VerdictEngine:
         fw = self._guest_file(guest.vmid)
         if fw is None or not option_flag(fw.options, "vm", "enable"):
             why = "has no firewall file" if fw is None else "is not enabled (no 'enable: 1')"
-            trail.add(
-                Step(
-                    hop.label,
-                    hop.chain,
-                    "pass",
-                    ACCEPT,
-                    f"guest {guest.vmid} {why}: its traffic is not filtered",
-                    level=guest.level,
-                    node=guest.node,
-                    vmid=guest.vmid,
-                )
-            )
-            return ACCEPT
+            return _unfiltered(hop, guest, f"guest {guest.vmid} {why}: its traffic is not filtered", trail)
         options = fw.options
         decided = self._guest_builtins(hop, guest, nic, options, view, trail)
         if decided is not None:
