@@ -169,11 +169,6 @@ def parse_address_spec(text: str) -> AddressSpec:
     return parse_address_list(text)
 
 
-def spec_version(spec: AddressSpec) -> int | None:
-    """The IP family a literal spec fixes; references are resolved by the caller."""
-    return spec.version if isinstance(spec, AddressList) else None
-
-
 def canonical_address_spec(text: str) -> str:
     """Canonical text of a valid spec (invalid text is returned unchanged)."""
     try:

@@ -71,6 +71,14 @@ def check_name(kind: str, name: str, location: str) -> Iterator[FieldError]:
         yield FieldError(location, "name", name, f"invalid {NAME_WORDS[kind]} name '{name}'", accepted)
 
 
+def _check_unique_name(kind: str, name: str, location: str, seen: set[str], exists: str) -> Iterator[FieldError]:
+    """Name syntax, then uniqueness (case-insensitive, as PVE's lookups are) within one file."""
+    yield from check_name(kind, name, location)
+    if name.lower() in seen:
+        yield FieldError(location, "name", name, exists, "unique names (case-insensitive)")
+    seen.add(name.lower())
+
+
 def _alias_family(cidr: str) -> int | None:
     try:
         return parse_ip_or_cidr(cidr).version
@@ -127,10 +135,7 @@ def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
     seen: set[str] = set()
     for index, alias in enumerate(fw.aliases):
         where = locate(("aliases", index))
-        yield from check_name("alias", alias.name, where)
-        if alias.name.lower() in seen:
-            yield FieldError(where, "name", alias.name, f"alias '{alias.name}' already exists", "unique names (case-insensitive)")
-        seen.add(alias.name.lower())
+        yield from _check_unique_name("alias", alias.name, where, seen, f"alias '{alias.name}' already exists")
         if _alias_family(alias.cidr) is None:
             yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
 
@@ -139,10 +144,7 @@ def _check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> I
     refs = scope.references(check_groups=False)
     seen_sets: set[str] = set()
     for ipset in fw.ipsets:
-        yield from check_name("ipset", ipset.name, locate(("ipsets", ipset.name)))
-        if ipset.name.lower() in seen_sets:
-            yield FieldError(locate(("ipsets", ipset.name)), "name", ipset.name, f"IPSet '{ipset.name}' already exists", "unique names")
-        seen_sets.add(ipset.name.lower())
+        yield from _check_unique_name("ipset", ipset.name, locate(("ipsets", ipset.name)), seen_sets, f"IPSet '{ipset.name}' already exists")
         seen: set[str] = set()
         for index, entry in enumerate(ipset.entries):
             where = locate(("ipsets", ipset.name, index))
@@ -170,10 +172,7 @@ def _check_groups(fw: FirewallFile, scope: ReferenceScope, locate: Locator, api_
     refs = scope.references()
     seen: set[str] = set()
     for group in fw.groups:
-        yield from check_name("group", group.name, locate(("groups", group.name)))
-        if group.name.lower() in seen:
-            yield FieldError(locate(("groups", group.name)), "name", group.name, f"Security group '{group.name}' already exists", "unique names")
-        seen.add(group.name.lower())
+        yield from _check_unique_name("group", group.name, locate(("groups", group.name)), seen, f"Security group '{group.name}' already exists")
         for index, rule in enumerate(group.rules):
             yield from check_rule(rule, Level.GROUP, location=locate(("groups", group.name, index)), refs=refs, api_schema=api_schema).errors
 

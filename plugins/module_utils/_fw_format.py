@@ -259,13 +259,3 @@ def render_fw(fw: FirewallFile, *, canonical: bool = True) -> str:
         header = f"[group {group.name}]" + (f" # {group.comment}" if group.comment else "")
         out += _section(header, [render_rule_line(rule, in_group=True) for rule in group.rules])
     return "\n".join(out) + "\n" if out else ""
-
-
-def parse_canonical(text: str, kind: FileKind, *, filename: str | None = None) -> tuple[FirewallFile, ParsedFile]:
-    """Strict parse followed by normalisation: what modules compare against."""
-    parsed = parse_fw(text, kind, filename=filename)
-    return normalise_file(parsed.file), parsed
-
-
-def with_rules(fw: FirewallFile, rules: tuple[Rule, ...]) -> FirewallFile:
-    return replace(fw, rules=rules)

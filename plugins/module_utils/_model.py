@@ -125,10 +125,6 @@ class Rule:
     enable: bool = True
     comment: str | None = None
 
-    @property
-    def is_group_reference(self) -> bool:
-        return self.type == "group"
-
 
 @dataclass(frozen=True)
 class IPSetEntry:
