@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from ansible_collections.pve.firewall.plugins.module_utils._api_mapping import (
+    alias_to_api,
+    comment_update_params,
+    group_from_api,
+    ipset_from_api,
+    named_object_params,
     alias_from_api,
     alias_update_params,
     ipset_entry_from_api,
@@ -15,7 +20,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._api_mapping import (
     rule_update_params,
     with_digest,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._model import Alias, IPSetEntry, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._model import Alias, IPSet, IPSetEntry, Rule, SecurityGroup
 
 
 def test_new_rule_sends_enable_explicitly_and_api_names():
@@ -76,3 +81,16 @@ def test_options_both_ways():
 def test_digest_is_carried_only_when_known():
     assert with_digest({"pos": 1}, "abc") == {"pos": 1, "digest": "abc"}
     assert with_digest({"pos": 1}, None) == {"pos": 1}
+
+
+def test_ipsets_groups_and_aliases_to_and_from_the_api():
+    assert named_object_params("name", "blocklist", None) == {"name": "blocklist"}
+    assert named_object_params("group", "web", "web servers") == {"group": "web", "comment": "web servers"}
+    # PVE edits a comment through a rename to the same name; an empty comment clears it
+    assert comment_update_params("group", "web", None) == {"group": "web", "rename": "web", "comment": ""}
+    assert alias_to_api(Alias("Web", "10.0.0.5", "front")) == {"name": "Web", "cidr": "10.0.0.5", "comment": "front"}
+    assert alias_to_api(Alias("web", "10.0.0.5")) == {"name": "web", "cidr": "10.0.0.5"}
+    ipset = ipset_from_api({"name": "BlockList", "comment": "", "digest": "x"}, [{"cidr": "10.0.0.1/32", "digest": "x"}])
+    assert ipset == IPSet("blocklist", None, (IPSetEntry("10.0.0.1"),))
+    group = group_from_api({"group": "Web", "comment": "w"}, [{"type": "in", "action": "ACCEPT", "macro": "https", "pos": 0, "enable": 1}])
+    assert group == SecurityGroup("web", "w", (Rule("in", "ACCEPT", macro="HTTPS"),))
