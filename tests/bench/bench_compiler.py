@@ -27,7 +27,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._config_validation im
 from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw, render_fw  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile, IPSet, Rule  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._normalise import normalise_file, normalise_rule  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._planner import plan_ordered  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._planner import plan_keyed, plan_ordered  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._ports import parse_port_list  # noqa: E402
 
 RUNS = 5
@@ -104,10 +104,25 @@ def bench_planner(rule_count: int, fraction: float) -> None:
     )
 
 
+def bench_keyed(entry_count: int) -> None:
+    current = {f"10.{k // 65536}.{k // 256 % 256}.{k % 256}": k for k in range(entry_count)}
+    desired = {cidr: k for cidr, k in current.items() if k % 100}  # 1% removed
+    desired.update({f"172.16.{k // 256}.{k % 256}": k for k in range(entry_count // 100)})  # 1% added
+    plan = None
+
+    def planning() -> None:
+        nonlocal plan
+        plan = plan_keyed(current, desired)
+
+    seconds = median_seconds(planning)
+    print(f"plan ipset {entry_count} entries, 1% delta  {seconds * 1000:8.1f} ms  {entry_count / seconds:>10,.0f} entries/s  ({plan.writes} writes planned)")
+
+
 def main() -> None:
     print(f"rule compiler benchmark (median of {RUNS} runs, Python {sys.version.split()[0]})")
     bench_pipeline(10_000)
     bench_planner(1_000, 0.05)
+    bench_keyed(50_000)
 
 
 if __name__ == "__main__":

