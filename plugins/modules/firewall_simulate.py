@@ -234,6 +234,11 @@ EXAMPLES = r"""
     inventory:
       nodes:
         pve1: {address: 192.0.2.11}
+    packets:
+      - name: SSH from the internet
+        from: 203.0.113.9
+        to: host:pve1
+        dport: 22
     lockout_check:
       clients: [198.51.100.7]
       fail_on_lockout: true

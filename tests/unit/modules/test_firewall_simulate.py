@@ -134,10 +134,19 @@ def _tasks(fw_dir: Path) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _run_playbook(work: Path, tasks: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """Run ``tasks`` on localhost with the collection under development; the playbook lives in ``work``."""
     if not PLAYBOOK_BIN.exists():
         pytest.skip(f"ansible-playbook is not installed beside {sys.executable} (run the tests from the project's venv)")
+    playbook = work / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False))
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".build"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(work / "tmp"))
+    command = [str(PLAYBOOK_BIN), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
+    return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("simulate")
     fw_dir = work / "fw"
     (fw_dir / "nodes" / "pve1").mkdir(parents=True)
@@ -149,11 +158,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = work / "results.json"
     collect = "{{ {" + ", ".join(f"'{name}': {name}" for name in names) + "} | to_json }}"
     tasks.append({"name": "collect", "ansible.builtin.copy": {"content": collect, "dest": str(output)}})
-    playbook = work / "play.yml"
-    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], sort_keys=False))
-    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".build"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(work / "tmp"))
-    command = [str(PLAYBOOK_BIN), "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)]
-    run = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600, check=False)
+    run = _run_playbook(work, tasks)
     if run.returncode != 0 or not output.exists():
         pytest.fail(f"ansible-playbook failed ({run.returncode}):\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}")
     return json.loads(output.read_text())
@@ -249,3 +254,16 @@ def test_documentation_matches_argument_spec():
     documented = yaml.safe_load(firewall_simulate.DOCUMENTATION)["options"]
     assert _documented(documented) == _specified(firewall_simulate.argument_spec())
     assert yaml.safe_load(firewall_simulate.EXAMPLES) and yaml.safe_load(firewall_simulate.RETURN)
+
+
+def test_examples_run_as_documented(tmp_path: Path):
+    # the first example reads {{ playbook_dir }}/firewall: give it a policy its expectations describe
+    (tmp_path / "firewall").mkdir()
+    (tmp_path / "firewall" / "cluster.fw").write_text("[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n")
+    (tmp_path / "firewall" / "100.fw").write_text("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN HTTPS(ACCEPT)\n")
+    pytest.importorskip("ansible", reason="ansible-core is not installed in this Python")
+    from ansible_collections.pve.firewall.plugins.modules import firewall_simulate
+
+    run = _run_playbook(tmp_path, yaml.safe_load(firewall_simulate.EXAMPLES))
+    assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    assert "ok=3" in run.stdout and "failed=0" in run.stdout
