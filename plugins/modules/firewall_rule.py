@@ -1,0 +1,308 @@
+#!/usr/bin/python
+# Copyright: pve.firewall contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: firewall_rule
+short_description: Manage the ordered rule list of a Proxmox VE firewall
+version_added: 0.1.0
+description:
+  - Manages the rules of the datacenter, a node, a guest (VM or container) or an SDN vnet
+    firewall through the Proxmox VE API, in the order PVE evaluates them.
+  - Plans the fewest API writes (create, update in place, move, delete) that turn the current
+    list into the desired one, and carries them out with PVE's digest, so a concurrent change
+    is detected and the rest of the plan is made anew.
+  - Validates every listed rule, references to IP sets, aliases and security groups included,
+    before the first write; a bad rule fails the task naming the field and value, and nothing
+    is written.
+  - Rules of security groups are managed with M(pve.firewall.security_group).
+author:
+  - pve.firewall maintainers (@pve-firewall)
+extends_documentation_fragment:
+  - pve.firewall.api
+  - pve.firewall.api.SCOPE
+attributes:
+  check_mode:
+    support: full
+    description: Plans and returns the API calls it would make, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the rule list before and after as C(.fw) text.
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
+options:
+  state:
+    description:
+      - V(merged) makes each listed rule present, in the listed order, and leaves other
+        rules alone. A listed rule that matches the same traffic as an existing one (every
+        key equal but O(rules[].enable), O(rules[].log) and O(rules[].comment)) updates that
+        rule; one with no such rule is added right after the previous listed rule, the first
+        at the top of the list.
+      - V(overridden) makes the list exactly O(rules).
+      - V(deleted) removes every rule that matches the same traffic as a listed one, or all
+        rules when O(rules) is empty.
+      - V(gathered) returns the current rules in RV(gathered), in exactly the shape O(rules)
+        takes.
+      - V(rendered) works offline and returns the C(.fw) text of O(rules) in RV(rendered) and
+        the API calls that create them in RV(commands).
+      - V(parsed) works offline and turns the C(.fw) text in O(running_config) into RV(parsed).
+    type: str
+    choices: [merged, overridden, deleted, gathered, rendered, parsed]
+    default: merged
+  rules:
+    description:
+      - The rules, first evaluated first. Keys use PVE's names; an empty string or C(-)
+        leaves a key unset.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description:
+          - V(in), V(out), V(forward) (node, cluster and vnet levels) or V(group), which
+            jumps to the security group named in O(rules[].action).
+        type: str
+        required: true
+      action:
+        description: V(ACCEPT), V(DROP), V(REJECT), or the security group for V(group) rules.
+        type: str
+        required: true
+      macro:
+        description: A PVE macro such as V(SSH), V(HTTPS), V(Ping) (sets protocol and ports).
+        type: str
+      iface:
+        description: Interface the rule applies to (V(net0) for guests, V(vmbr0) for nodes).
+        type: str
+      source:
+        description: Addresses, CIDRs, ranges, alias names or V(+ipset) references, comma separated.
+        type: str
+      dest:
+        description: Like O(rules[].source), for the destination.
+        type: str
+      proto:
+        description: Protocol name or number from C(/etc/protocols), for example V(tcp).
+        type: str
+      dport:
+        description: Destination ports, services or ranges (V(22), V(80,443), V(8000:8100)).
+        type: str
+      sport:
+        description: Source ports, like O(rules[].dport).
+        type: str
+      icmp_type:
+        description: ICMP type for V(icmp) or V(icmpv6) rules (PVE's C(icmp-type)).
+        type: str
+      log:
+        description: Log level for matches, V(nolog) to V(emerg).
+        type: str
+      enable:
+        description: Whether the rule is active.
+        type: bool
+        default: true
+      comment:
+        description: Free text shown in the GUI.
+        type: str
+  running_config:
+    description:
+      - The C(.fw) text for O(state=parsed); a C([RULES]) section, or rule lines alone.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Allow SSH and the GUI from the admin network, and ping, on the datacenter
+  pve.firewall.firewall_rule:
+    api_host: pve1.example.org
+    api_token_id: root@pam!ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+    level: cluster
+    state: merged
+    rules:
+      - {type: in, action: ACCEPT, macro: SSH, source: 192.0.2.0/24, comment: admin ssh}
+      - {type: in, action: ACCEPT, proto: tcp, dport: 8006, source: 192.0.2.0/24, comment: admin gui}
+      - {type: in, action: ACCEPT, macro: Ping}
+
+- name: A web VM gets exactly these rules (found on whatever node it runs)
+  pve.firewall.firewall_rule:
+    level: vm
+    vmid: 100
+    state: overridden
+    rules:
+      - {type: in, action: ACCEPT, macro: HTTPS}
+      - {type: in, action: ACCEPT, macro: HTTP}
+      - {type: in, action: DROP, proto: tcp, dport: 3306, log: info}
+
+- name: Remove the ping rule again
+  pve.firewall.firewall_rule:
+    level: cluster
+    state: deleted
+    rules:
+      - {type: in, action: ACCEPT, macro: Ping}
+
+- name: Read the node's rules in the shape the module takes
+  pve.firewall.firewall_rule:
+    level: node
+    node: pve1
+    state: gathered
+  register: node_rules
+
+- name: Render a rule list offline, for review in a merge request
+  pve.firewall.firewall_rule:
+    level: cluster
+    state: rendered
+    rules:
+      - {type: in, action: ACCEPT, macro: SSH, source: 192.0.2.0/24}
+  register: preview
+
+- name: Turn .fw text into rules
+  pve.firewall.firewall_rule:
+    level: node
+    state: parsed
+    running_config: |
+      [RULES]
+      IN SSH(ACCEPT) -source 192.0.2.0/24 # admin
+      IN ACCEPT -p tcp -dport 8006
+  register: from_text
+"""
+
+RETURN = r"""
+commands:
+  description: The API calls made, or in check mode and for O(state=rendered) the calls planned.
+  returned: always
+  type: list
+  elements: str
+  sample: ["POST /cluster/firewall/rules type=in action=ACCEPT enable=1 macro=SSH", "PUT /cluster/firewall/rules/0 moveto=3"]
+before:
+  description: The rules before the change, in the shape of O(rules).
+  returned: when O(state) is V(merged), V(overridden) or V(deleted)
+  type: list
+  elements: dict
+after:
+  description: The rules after the change (in check mode, as they would be).
+  returned: when O(state) is V(merged), V(overridden) or V(deleted)
+  type: list
+  elements: dict
+gathered:
+  description: The current rules, ready to be passed back as O(rules).
+  returned: when O(state=gathered)
+  type: list
+  elements: dict
+  sample: [{"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "192.0.2.0/24"}]
+rendered:
+  description: The C(.fw) text of O(rules).
+  returned: when O(state=rendered)
+  type: str
+  sample: "[RULES]\n\nIN SSH(ACCEPT) -source 192.0.2.0/24\n"
+parsed:
+  description: The rules of O(running_config), in the shape of O(rules).
+  returned: when O(state=parsed)
+  type: list
+  elements: dict
+"""
+
+import re
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._firewall_api import FirewallApi, Scope
+from ..module_utils._fw_format import parse_fw
+from ..module_utils._model import Rule
+from ..module_utils._module_kit import EXPECTED_ERRORS, RULE_SUBOPTIONS, Report, argument_spec, check_rules, connect, fail, fw_text, rule_references, scope_from_params, without_none
+from ..module_utils._normalise import normalise_rule
+from ..module_utils._rule_states import RULE_STATES, target_list
+from ..module_utils._sync import planned_rule_calls, sync_rules
+from ..module_utils._user_input import rule_to_user, rules_from_user
+
+_SECTION = re.compile(r"^\s*\[", re.MULTILINE)
+
+
+class FirewallRules:
+    """One run of the module: validate, then read, plan and write (or only plan)."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.state: str = self.params["state"]
+        self.report = Report(module)
+
+    def listed_rules(self, scope_level: Any) -> tuple[Rule, ...]:
+        rules, errors = rules_from_user(without_none(self.params["rules"]), "rules")
+        raise_if_errors(errors)
+        raise_if_errors(check_rules(rules, scope_level, None, "rules"))
+        return rules
+
+    def offline_scope(self) -> Scope:
+        params = self.params
+        node = params["node"] or ("{node}" if params["level"] in ("vm", "ct") else None)
+        return Scope(params["level"], node, params["vmid"], params["vnet"])
+
+    def parsed(self) -> dict[str, Any]:
+        scope = self.offline_scope()
+        text = self.params["running_config"]
+        if text is None:
+            raise_if_errors([FieldError("running_config", "running_config", None, "missing property", "the .fw text to parse")])
+        if not _SECTION.search(text):
+            text = "[RULES]\n" + text
+        parsed = parse_fw(text, scope.file_kind, filename="running_config")
+        return self.report.result(parsed=[rule_to_user(normalise_rule(rule)) for rule in parsed.file.rules])
+
+    def rendered(self) -> dict[str, Any]:
+        scope = self.offline_scope()
+        rules = tuple(map(normalise_rule, self.listed_rules(scope.rule_level)))
+        self.report.record(planned_rule_calls(scope.rules_path(), (), rules))
+        result = self.report.result(rendered=fw_text(scope.file_kind, rules=rules))
+        result["changed"] = False
+        return result
+
+    def online(self, api: FirewallApi) -> dict[str, Any]:
+        scope = scope_from_params(api, self.params)
+        path = scope.rules_path()
+        if self.state == "gathered":
+            return self.report.result(gathered=[rule_to_user(rule) for rule in api.read_rules(path).items])
+        listed = self.listed_rules(scope.rule_level)
+        if self.state != "deleted":
+            raise_if_errors(check_rules(listed, scope.rule_level, rule_references(api, scope, listed), "rules"))
+        desired = tuple(map(normalise_rule, listed))
+        outcome = sync_rules(
+            api, path, lambda current: target_list(self.state, current, desired), check_mode=self.module.check_mode, label=f"the rules of {scope.label}"
+        )
+        self.report.record(outcome.calls, fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
+        return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])
+
+    def run(self) -> dict[str, Any]:
+        if self.state == "parsed":
+            return self.parsed()
+        if self.state == "rendered":
+            return self.rendered()
+        api = connect(self.module)
+        try:
+            return self.online(api)
+        finally:
+            api.transport.close()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            {
+                "state": {"type": "str", "default": "merged", "choices": list(RULE_STATES)},
+                "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},
+                "running_config": {"type": "str"},
+            }
+        ),
+        required_if=[("state", "parsed", ("running_config",))],
+        supports_check_mode=True,
+    )
+    try:
+        result = FirewallRules(module).run()
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
