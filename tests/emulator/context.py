@@ -26,3 +26,4 @@ class Call:
     ctx: ClusterContext
     params: dict[str, Any]
     user: str = "root@pam"
+    served_by: str = ""  # the node whose listener took the request ('' off the API listeners)

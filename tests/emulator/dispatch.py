@@ -28,6 +28,7 @@ class ApiRequest:
     path: str  # below /api2/json
     params: Mapping[str, object]
     headers: Mapping[str, str]
+    node: str = ""  # the node whose listener took the request
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class Dispatcher:
             if identity.read_only and endpoint.permission is not None:
                 raise Forbidden(*endpoint.permission.describe(self._acl_fields(params)))
         values = validate(endpoint.params, params)
-        result = endpoint.handler(Call(self.ctx, values, identity.user))
+        result = endpoint.handler(Call(self.ctx, values, identity.user, request.node))
         if isinstance(result, Result):
             return ApiResponse(200, "OK", {"data": result.data, **result.extra})
         return ApiResponse(200, "OK", {"data": result})

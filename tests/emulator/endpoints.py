@@ -1,5 +1,6 @@
 """The emulated API tree: every firewall endpoint of PVE 9.1 at every level, plus what a
-client needs around them (version, ticket, nodes, resources, guest lists).
+client needs around them (version, ticket, nodes, resources, cluster status, node
+networks, guest lists).
 
 Parameter facts (types, formats, patterns, bounds, enums, defaults) are PVE's; the
 conformance test compares this table with the reference schema.
@@ -331,6 +332,8 @@ def _around() -> list[Endpoint]:
             "Resources index (cluster wide).",
             {"type": Param("string", enum=("vm", "storage", "node", "sdn"))},
         ),
+        plain.endpoint("/cluster/status", "GET", "get_status", cluster.cluster_status, "Get cluster status information."),
+        plain.endpoint("/nodes/{node}/network", "GET", "index", cluster.node_network, "List available networks", node),
         plain.endpoint("/nodes/{node}/qemu", "GET", "vmlist", cluster.list_guests("qemu"), "Virtual machine index (per node).", node),
         plain.endpoint("/nodes/{node}/lxc", "GET", "vmlist", cluster.list_guests("lxc"), "LXC container index (per node).", node),
         plain.endpoint(

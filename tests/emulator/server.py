@@ -229,7 +229,7 @@ class ApiHandler(BaseHTTPRequestHandler):
                 response = ApiResponse(400, "Bad Request", {"data": None, "message": f"{error}\n"})
             else:
                 headers = dict(self.headers.items())
-                response = emulator.dispatcher.handle(ApiRequest(self.command, path, params, headers))
+                response = emulator.dispatcher.handle(ApiRequest(self.command, path, params, headers, self.server.node))
         # logged before answering, so that a client that got its answer finds it in the log
         emulator.request_log.record(self.server.node, self.client_address[0], self.command, path, response.status, started)
         self._send(response.status, response.reason, response.body, response.headers)

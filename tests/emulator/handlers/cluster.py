@@ -1,8 +1,11 @@
 """The non-firewall endpoints a client needs to find its way: version, nodes, resources,
-guest lists and configs, vnets. Shapes follow PVE 9; load figures are fixed placeholders.
+cluster status, node networks, guest lists and configs, vnets. Shapes follow PVE 9; load
+figures are fixed placeholders.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Nic
 
@@ -13,6 +16,7 @@ from ..targets import check_node, guest_target
 
 PVE_VERSION = {"version": "9.1.3", "release": "9.1", "repoid": "7b8a6d2c0f4e3a91"}
 _GUEST_STATS = {"status": "running", "cpu": 0.01, "maxcpu": 2, "mem": 536870912, "maxmem": 2147483648, "uptime": 86400, "template": 0}
+CLUSTER_NAME = "emulated"
 _NODE_STATS = {"status": "online", "cpu": 0.02, "maxcpu": 8, "mem": 4294967296, "maxmem": 34359738368, "uptime": 864000, "level": ""}
 
 
@@ -52,6 +56,58 @@ def cluster_resources(call: Call) -> list[dict[str, object]]:
                     }
                 )
     return out
+
+
+def cluster_status(call: Call) -> list[dict[str, object]]:
+    """PVE's /cluster/status: the cluster entry, then one entry per node with its address;
+    ``local`` marks the node whose listener answered."""
+    nodes = call.ctx.topology.nodes
+    out: list[dict[str, object]] = [
+        {"type": "cluster", "id": "cluster", "name": CLUSTER_NAME, "nodes": len(nodes), "quorate": 1, "version": len(nodes)}
+    ]
+    for index, node in enumerate(nodes.values(), start=1):
+        out.append(
+            {
+                "type": "node",
+                "id": f"node/{node.name}",
+                "name": node.name,
+                "ip": node.address,
+                "local": int(node.name == call.served_by),
+                "nodeid": index,
+                "online": 1,
+                "level": "",
+            }
+        )
+    return out
+
+
+def node_network(call: Call) -> list[dict[str, object]]:
+    """The node's interfaces: the uplink eno1 and the bridge vmbr0 holding the node's address,
+    with the prefix of the topology's local network (PVE derives local_network from it)."""
+    node = call.ctx.topology.nodes[check_node(call)]
+    address = ipaddress.ip_address(node.address)
+    network = ipaddress.ip_network(node.local_network or f"{address}/{address.max_prefixlen}", strict=False)
+    prefix = network.prefixlen if network.version == address.version else address.max_prefixlen
+    bridge: dict[str, object] = {
+        "iface": "vmbr0",
+        "type": "bridge",
+        "active": 1,
+        "autostart": 1,
+        "bridge_ports": "eno1",
+        "bridge_stp": "off",
+        "bridge_fd": "0",
+        "method": "static",
+        "method6": "manual",
+        "priority": 2,
+    }
+    if address.version == 4:
+        netmask = str(ipaddress.ip_network(f"0.0.0.0/{prefix}").netmask)
+        bridge.update({"address": str(address), "netmask": netmask, "cidr": f"{address}/{prefix}", "families": ["inet"]})
+    else:
+        bridge.update({"address6": str(address), "netmask6": str(prefix), "cidr6": f"{address}/{prefix}", "families": ["inet6"], "method": "manual"})
+        bridge["method6"] = "static"
+    uplink = {"iface": "eno1", "type": "eth", "active": 1, "exists": 1, "method": "manual", "method6": "manual", "families": ["inet"], "priority": 1}
+    return [uplink, bridge]
 
 
 def list_guests(guest_type: str) -> Handler:

@@ -4,11 +4,14 @@ logs, and the endpoints around the firewall tree (reference 1.2-1.7)."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 
 import pytest
 from emulator_helpers import RULES, assert_failure, assert_param_error, comments, post_labelled
 
 from ansible_collections.pve.firewall.tests.emulator.client import ApiClient, ControlClient
+from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator
+from ansible_collections.pve.firewall.tests.emulator.topology import topology_from_data
 
 GROUPS = "/cluster/firewall/groups"
 SETS = "/cluster/firewall/ipset"
@@ -303,9 +306,45 @@ def test_nodes_resources_guests_and_configs(api: ApiClient) -> None:
     assert [vnet["vnet"] for vnet in api.get("/cluster/sdn/vnets")] == ["vnet1", "vnet2"]
 
 
+def test_cluster_status_lists_the_nodes_and_marks_the_answering_one(pve: RunningEmulator) -> None:
+    addresses = {entry["node"]: entry["host"] for entry in pve.nodes}
+    for answering in ("pve1", "pve3"):
+        status = pve.api(answering).get("/cluster/status")
+        assert status[0] == {"type": "cluster", "id": "cluster", "name": "emulated", "nodes": 3, "quorate": 1, "version": 3}
+        assert status[1:] == [
+            {"type": "node", "id": f"node/{name}", "name": name, "ip": addresses[name], "local": int(name == answering), "nodeid": index,
+             "online": 1, "level": ""}
+            for index, name in enumerate(("pve1", "pve2", "pve3"), start=1)
+        ]
+
+
+def test_node_network_has_the_bridge_with_the_node_address(pve: RunningEmulator, make_pve_emulator: Callable[..., RunningEmulator]) -> None:
+    address = pve.node_host("pve2")[0]
+    interfaces = pve.api().get("/nodes/pve2/network")
+    bridge = next(item for item in interfaces if item["iface"] == "vmbr0")
+    assert {key: bridge[key] for key in ("type", "active", "address", "netmask", "cidr", "families", "method")} == {
+        "type": "bridge",
+        "active": 1,
+        "address": address,
+        "netmask": "255.0.0.0",  # the default local network 127.0.0.0/8
+        "cidr": f"{address}/8",
+        "families": ["inet"],
+        "method": "static",
+    }
+    assert isinstance(bridge["priority"], int)
+    assert [item["iface"] for item in interfaces] == ["eno1", "vmbr0"] and "cidr" not in interfaces[0]
+    # the prefix follows the topology's local network
+    nodes = [{"name": "pve1", "local_network": "127.0.0.0/16"}, {"name": "pve2", "local_network": "127.0.0.0/30"}]
+    other = make_pve_emulator(topology=topology_from_data({"nodes": nodes}))
+    second = other.api().get("/nodes/pve2/network")[1]
+    assert (second["netmask"], second["cidr"]) == ("255.255.255.252", f"{other.node_host('pve2')[0]}/30")
+    assert other.api().get("/nodes/pve1/network")[1]["netmask"] == "255.255.0.0"
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [
+        ("/nodes/pve7/network", "hostname lookup 'pve7' failed - failed to get address info for: pve7: Name or service not known"),
         ("/nodes/pve7/firewall/rules", "hostname lookup 'pve7' failed - failed to get address info for: pve7: Name or service not known"),
         ("/nodes/pve2/qemu/100/firewall/rules", "Configuration file 'nodes/pve2/qemu-server/100.conf' does not exist"),
         ("/nodes/pve1/lxc/100/firewall/options", "Configuration file 'nodes/pve1/lxc/100.conf' does not exist"),
