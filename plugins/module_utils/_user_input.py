@@ -13,7 +13,7 @@ from typing import Any
 
 from ._errors import FieldError
 from ._model import FILE_OPTION_LEVEL, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
-from ._options import normalise_option
+from ._options import KIND_INTEGER, normalise_option, option_spec
 
 RULE_KEYS = ("type", "action", "macro", "iface", "source", "dest", "proto", "dport", "sport", "icmp_type", "log", "enable", "comment")
 ENTRY_KEYS = ("cidr", "nomatch", "comment")
@@ -179,6 +179,9 @@ def options_from_user(level: str, data: object, location: str = "options") -> tu
     options: dict[str, OptionValue] = {}
     errors: list[FieldError] = []
     for key, raw in data.items():
+        spec = option_spec(level, str(key))
+        if isinstance(raw, bool) and spec is not None and spec.kind == KIND_INTEGER:
+            raw = int(raw)  # YAML's `enable: true` for the datacenter's integer enable
         value, problems = normalise_option(level, str(key), raw, location=location)
         errors += problems
         if not problems and value is not None:
