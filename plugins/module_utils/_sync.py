@@ -3,11 +3,11 @@
 The third layer's engine: read, plan with the compiler's planner, write, and re-plan when
 someone else changed the same object in between.
 
-* Ordered rule lists: every write carries the digest of the read it was planned from (POST
-  is the exception: PVE ignores its digest). After each write the list is read back and must
-  be exactly what the plan predicts; otherwise another writer was at work, and the rest of
-  the plan is re-made from what is there now (positions would be wrong). Cost: one extra
-  GET per write, the price of never addressing the wrong rule.
+* Ordered rule lists: every write that addresses a position carries the digest of a read
+  that showed exactly what the plan predicts at that point, so it can never hit the wrong
+  rule. POSTs need no such read (PVE inserts at 0 and ignores their digest), so a run of
+  them is read back once, before the next positional write and at the end. A read-back that
+  differs means another writer was at work: the rest is re-planned from what is there.
 * Keyed collections (ipset entries, aliases): writes name their object, so positions cannot
   go wrong. The first write carries the digest where PVE accepts one; a later write that
   finds its object gone (or already there) marks a concurrent change, and the rest is
@@ -38,7 +38,11 @@ _KEYED_CONFLICTS = ("already exists", "no such")
 
 
 class ConcurrentChange(Exception):
-    """What was read back is not what the plan predicted."""
+    """What was read back is not what the plan predicted; carries that read."""
+
+    def __init__(self, snapshot: Snapshot[Tuple[Rule, ...]]) -> None:
+        super().__init__("the list changed meanwhile")
+        self.snapshot = snapshot
 
 
 class SyncError(Exception):
@@ -94,6 +98,14 @@ def rule_call(path: str, op: ListOperation[Rule]) -> ApiCall:
     return ApiCall("DELETE", f"{path}/{op.pos}")
 
 
+def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapshot[Tuple[Rule, ...]]:
+    """The list as it is now, which must be what the writes so far predict."""
+    snapshot = api.read_rules(path)
+    if snapshot.items != tuple(expected):
+        raise ConcurrentChange(snapshot)
+    return snapshot
+
+
 def planned_rule_calls(path: str, current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ApiCall, ...]:
     return tuple(rule_call(path, op) for op in plan_ordered(tuple(current), tuple(desired)))
 
@@ -117,18 +129,22 @@ def sync_rules(
         if check_mode or not plan:
             return SyncResult(before, desired, tuple(done) + tuple(rule_call(path, op) for op in plan), attempt)
         expected = list(snapshot.items)
+        unverified = False
         try:
             for op in plan:
+                if unverified and not isinstance(op, CreateItem):
+                    snapshot = _read_back(api, path, expected)
+                    unverified = False
                 call = rule_call(path, op)
-                api.send(call, snapshot.digest)
+                # POST inserts at 0 whatever the list holds, and PVE ignores its digest
+                api.send(call, None if isinstance(op, CreateItem) else snapshot.digest)
                 done.append(call)
                 apply_list_operation(expected, op)
-                snapshot = api.read_rules(path)
-                if snapshot.items != tuple(expected):
-                    raise ConcurrentChange()
+                unverified = True
+            snapshot = _read_back(api, path, expected)
             return SyncResult(before, snapshot.items, tuple(done), attempt)
-        except ConcurrentChange:
-            pass
+        except ConcurrentChange as change:
+            snapshot = change.snapshot
         except PveApiError as error:
             if not _is_conflict(error):
                 raise SyncError(str(error), done) from None
