@@ -28,6 +28,7 @@ LEVELS = ("cluster", "node", "vm", "ct", "vnet")
 GUEST_TYPES = {"vm": "qemu", "ct": "lxc"}
 _RULE_LEVELS = {"cluster": Level.CLUSTER, "node": Level.HOST, "vm": Level.VM, "ct": Level.CT, "vnet": Level.VNET}
 _FILE_KINDS = {"cluster": FileKind.CLUSTER, "node": FileKind.HOST, "vm": FileKind.GUEST, "ct": FileKind.GUEST, "vnet": FileKind.VNET}
+FILE_PARTS = ("options", "rules", "aliases", "ipsets", "groups")
 
 
 class ScopeError(ValueError):
@@ -254,17 +255,19 @@ class FirewallApi:
 
     # -- whole files ---------------------------------------------------------------------
 
-    def read_file(self, scope: Scope) -> FirewallFile:
-        """Everything one level holds, as the compiler's file model."""
-        options = self.read_options(scope).items
-        rules = self.read_rules(scope.rules_path()).items
+    def read_file(self, scope: Scope, parts: Optional[Iterable[str]] = None) -> FirewallFile:
+        """Everything one level holds, as the compiler's file model; with ``parts`` (of
+        options, rules, aliases, ipsets, groups) only those are read, the rest stays empty."""
+        wanted = frozenset(FILE_PARTS if parts is None else parts)
+        options = self.read_options(scope).items if "options" in wanted else {}
+        rules = self.read_rules(scope.rules_path()).items if "rules" in wanted else ()
         aliases: Tuple[Alias, ...] = ()
         ipsets: Tuple[IPSet, ...] = ()
         groups: Tuple[SecurityGroup, ...] = ()
         if scope.has_sets:
-            aliases = self.read_aliases(scope).items
-            ipsets = self.read_ipsets(scope)
-        if scope.level == "cluster":
+            aliases = self.read_aliases(scope).items if "aliases" in wanted else ()
+            ipsets = self.read_ipsets(scope) if "ipsets" in wanted else ()
+        if scope.level == "cluster" and "groups" in wanted:
             groups = self.read_groups()
         return FirewallFile(scope.file_kind, options, aliases, ipsets, rules, groups)
 

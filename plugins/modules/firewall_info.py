@@ -1,0 +1,289 @@
+#!/usr/bin/python
+# Copyright: pve.firewall contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: firewall_info
+short_description: Read the Proxmox VE firewall configuration of a whole cluster
+version_added: 0.1.0
+description:
+  - Reads the firewall options, rules, security groups, IP sets, aliases and references of the
+    datacenter, the nodes, the guests (VMs and containers) and the SDN vnets through the
+    Proxmox VE API, and optionally the list of macros.
+  - Every part comes back in exactly the shape the other modules of this collection take, so
+    feeding it back changes nothing. Rules go to M(pve.firewall.firewall_rule), options to
+    M(pve.firewall.firewall_options), IP sets to M(pve.firewall.ipset), aliases to
+    M(pve.firewall.alias) and groups to M(pve.firewall.security_group).
+  - The module never changes anything.
+author:
+  - pve.firewall maintainers (@pve-firewall)
+extends_documentation_fragment:
+  - pve.firewall.api
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: There is nothing to compare.
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
+options:
+  levels:
+    description:
+      - The firewalls to read. V(cluster) is the datacenter, V(node) the host firewall of each
+        node, V(vm) and V(ct) each guest's, V(vnet) each SDN vnet's.
+    type: list
+    elements: str
+    choices: [cluster, node, vm, ct, vnet]
+    default: [cluster, node, vm, ct, vnet]
+  nodes:
+    description:
+      - Read the host firewalls of these nodes only (default every node of the cluster).
+      - Limits the V(node) level only; guests are chosen with O(vmids).
+      - A name that is no node of the cluster fails the task.
+    type: list
+    elements: str
+  vmids:
+    description:
+      - Read the firewalls of these guests only (default every guest of the cluster).
+      - Limits the V(vm) and V(ct) levels; a container listed while O(levels) has no V(ct) is
+        not read.
+      - An id that is no guest of the cluster fails the task.
+    type: list
+    elements: int
+  vnets:
+    description:
+      - Read the firewalls of these SDN vnets only (default every vnet).
+      - A name that is no vnet of the cluster fails the task.
+    type: list
+    elements: str
+  include:
+    description:
+      - What to return of each firewall read. A level returns only the parts it has
+        (C(groups) at the datacenter; C(ipsets), C(aliases) and C(refs) at the datacenter and
+        the guests; C(options) and C(rules) everywhere).
+      - V(refs) is what rules may name in C(source) and C(dest) there, as C(GET .../refs)
+        lists it (read only, not input of any module).
+      - V(macros) adds RV(macros), the macros PVE knows. It is not included by default
+        since it is the same fixed list on every cluster.
+      - Parts not read cost no API request.
+    type: list
+    elements: str
+    choices: [options, rules, groups, ipsets, aliases, refs, macros]
+    default: [options, rules, groups, ipsets, aliases, refs]
+notes:
+  - Each listed part is always returned, empty when nothing is set, so a missing key never has
+    to be guarded against.
+  - Options hold only the keys set in the C(.fw) file, as PVE returns them; defaults are not
+    filled in.
+seealso:
+  - module: pve.firewall.firewall_rule
+  - module: pve.firewall.firewall_simulate
+"""
+
+EXAMPLES = r"""
+- name: Read the whole firewall configuration of the cluster
+  pve.firewall.firewall_info:
+    api_host: pve1.example.org
+    api_token_id: root@pam!ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+  register: firewall
+
+- name: Read the rules and options of one node and two guests
+  pve.firewall.firewall_info:
+    levels: [node, vm, ct]
+    nodes: [pve1]
+    vmids: [100, 200]
+    include: [options, rules]
+  register: some
+
+- name: Put the datacenter's rules back exactly as they are (changes nothing)
+  pve.firewall.firewall_rule:
+    level: cluster
+    state: overridden
+    rules: "{{ firewall.cluster.rules }}"
+
+- name: List the macros PVE knows
+  pve.firewall.firewall_info:
+    levels: []
+    include: [macros]
+  register: known
+"""
+
+RETURN = r"""
+cluster:
+  description:
+    - The datacenter firewall, with the parts of O(include) it has.
+    - C(options) is a mapping, C(rules) a list in the shape of the O(pve.firewall.firewall_rule#module:rules)
+      option, C(groups) a list of C(name), C(comment) and C(rules), C(ipsets) a list of
+      C(name), C(comment) and C(entries) (strings, C(!) for nomatch, or mappings with C(cidr),
+      C(nomatch) and C(comment)), C(aliases) a list of C(name), C(cidr) and C(comment),
+      C(refs) a list of C(type), C(name), C(ref), C(scope) and C(comment).
+  returned: when O(levels) has V(cluster)
+  type: dict
+  sample:
+    options: {enable: 1, policy_in: DROP}
+    rules: [{type: in, action: ACCEPT, macro: SSH, source: +management}]
+    groups: [{name: web, comment: web servers, rules: [{type: in, action: ACCEPT, macro: HTTPS}]}]
+    ipsets: [{name: management, entries: [192.0.2.0/24, "!192.0.2.128/25"]}]
+    aliases: [{name: gateway, cidr: 192.0.2.1, comment: router}]
+    refs: [{type: ipset, name: management, ref: +management, scope: dc}]
+nodes:
+  description: The host firewall per node name, each with C(options) and C(rules) as included.
+  returned: when O(levels) has V(node)
+  type: dict
+  sample: {pve1: {options: {enable: true}, rules: [{type: in, action: ACCEPT, macro: SSH}]}}
+guests:
+  description:
+    - The firewall per guest id (as a string), each with C(vmid), C(type) (C(qemu) or C(lxc)),
+      C(level) (C(vm) or C(ct)), C(node), C(name) and the included parts of C(options),
+      C(rules), C(ipsets), C(aliases) and C(refs).
+  returned: when O(levels) has V(vm) or V(ct)
+  type: dict
+  sample:
+    "100":
+      vmid: 100
+      type: qemu
+      level: vm
+      node: pve1
+      name: web1
+      options: {enable: true}
+      rules: [{type: in, action: ACCEPT, macro: HTTPS}]
+      ipsets: []
+      aliases: []
+      refs: []
+vnets:
+  description: The firewall per SDN vnet, each with C(options) and C(rules) as included.
+  returned: when O(levels) has V(vnet)
+  type: dict
+  sample: {vnet1: {options: {enable: true}, rules: [{type: forward, action: ACCEPT, macro: DNS}]}}
+macros:
+  description: The macros PVE knows, each with C(macro) and C(descr), sorted by name.
+  returned: when O(include) has V(macros)
+  type: list
+  elements: dict
+  sample: [{macro: SSH, descr: Secure shell traffic}]
+"""
+
+from typing import Any, Dict, List
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope
+from ..module_utils._module_kit import EXPECTED_ERRORS, argument_spec, connect, fail
+from ..module_utils._user_input import file_to_user
+
+LEVELS = ["cluster", "node", "vm", "ct", "vnet"]
+PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros"]
+DEFAULT_PARTS = [part for part in PARTS if part != "macros"]
+# What each level has: the rest of O(include) does not apply there.
+_LEVEL_PARTS = {
+    "cluster": ("options", "rules", "groups", "ipsets", "aliases", "refs"),
+    "node": ("options", "rules"),
+    "vm": ("options", "rules", "ipsets", "aliases", "refs"),
+    "ct": ("options", "rules", "ipsets", "aliases", "refs"),
+    "vnet": ("options", "rules"),
+}
+
+
+def _unknown(option: str, what: str, asked: List[Any], known: List[Any]) -> List[FieldError]:
+    accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
+    return [FieldError(f"{option}[{index}]", option, value, f"no such {what} in the cluster", accepted) for index, value in enumerate(asked) if value not in known]
+
+
+class FirewallInfo:
+    """One run: check the filters against the cluster, then read each chosen firewall."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.params = module.params
+        self.levels = set(self.params["levels"])
+        self.include = set(self.params["include"])
+
+    def read(self, api: FirewallApi, scope: Scope) -> Dict[str, Any]:
+        """One firewall in the modules' input shape, every included part present."""
+        parts = [part for part in _LEVEL_PARTS[scope.level] if part in self.include]
+        out = file_to_user(api.read_file(scope, [part for part in parts if part != "refs"]))
+        shaped: Dict[str, Any] = {}
+        for part in parts:
+            if part == "refs":
+                refs = [{key: value for key, value in item.items() if key != "digest"} for item in api.refs(scope)]
+                shaped["refs"] = sorted(refs, key=lambda item: (str(item.get("scope")), str(item.get("type")), str(item.get("name"))))
+            else:
+                shaped[part] = out.get(part, {} if part == "options" else [])
+        return shaped
+
+    @staticmethod
+    def guests(api: FirewallApi) -> List[Dict[str, Any]]:
+        """Every guest with its type, level, node and name, by id (one /cluster/resources read)."""
+        found = []
+        for item in api.get("/cluster/resources", type="vm") or []:
+            guest_type = item.get("type")
+            if guest_type not in ("qemu", "lxc") or item.get("vmid") is None:
+                continue
+            level = "vm" if guest_type == "qemu" else "ct"
+            found.append({"vmid": int(item["vmid"]), "type": guest_type, "level": level, "node": str(item["node"]), "name": str(item.get("name") or "")})
+        return sorted(found, key=lambda guest: guest["vmid"])
+
+    def run(self, api: FirewallApi) -> Dict[str, Any]:
+        params = self.params
+        nodes = api.node_names() if "node" in self.levels or params["nodes"] else []
+        guests = self.guests(api) if self.levels & set(GUEST_TYPES) or params["vmids"] else []
+        vnets = api.vnet_names() if "vnet" in self.levels or params["vnets"] else []
+        errors = _unknown("nodes", "node", params["nodes"] or [], nodes)
+        errors += _unknown("vmids", "guest", params["vmids"] or [], [guest["vmid"] for guest in guests])
+        errors += _unknown("vnets", "vnet", params["vnets"] or [], vnets)
+        raise_if_errors(errors)
+
+        result: Dict[str, Any] = {"changed": False}
+        if "cluster" in self.levels:
+            result["cluster"] = self.read(api, Scope("cluster"))
+        if "node" in self.levels:
+            chosen = [node for node in nodes if params["nodes"] is None or node in params["nodes"]]
+            result["nodes"] = {node: self.read(api, Scope("node", node)) for node in chosen}
+        if self.levels & set(GUEST_TYPES):
+            result["guests"] = {}
+            for guest in guests:
+                if guest["level"] not in self.levels or (params["vmids"] is not None and guest["vmid"] not in params["vmids"]):
+                    continue
+                scope = Scope(guest["level"], guest["node"], guest["vmid"])
+                result["guests"][str(guest["vmid"])] = {**guest, **self.read(api, scope)}
+        if "vnet" in self.levels:
+            chosen = [vnet for vnet in vnets if params["vnets"] is None or vnet in params["vnets"]]
+            result["vnets"] = {vnet: self.read(api, Scope("vnet", vnet=vnet)) for vnet in chosen}
+        if "macros" in self.include:
+            result["macros"] = [{key: value for key, value in item.items() if key != "digest"} for item in api.macros()]
+        return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            {
+                "levels": {"type": "list", "elements": "str", "choices": LEVELS, "default": list(LEVELS)},
+                "nodes": {"type": "list", "elements": "str"},
+                "vmids": {"type": "list", "elements": "int"},
+                "vnets": {"type": "list", "elements": "str"},
+                "include": {"type": "list", "elements": "str", "choices": PARTS, "default": list(DEFAULT_PARTS)},
+            },
+            scope=False,
+        ),
+        supports_check_mode=True,
+    )
+    api = connect(module)
+    try:
+        result = FirewallInfo(module).run(api)
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
+    finally:
+        api.transport.close()
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
