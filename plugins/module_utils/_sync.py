@@ -27,7 +27,7 @@ from typing import Generic, Optional, Tuple, TypeVar
 from ._api_mapping import options_to_api, rule_to_api, rule_update_params
 from ._firewall_api import ApiCall, FirewallApi, Snapshot
 from ._model import OptionValue, Rule
-from ._planner import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
+from ._planner import CreateItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
 from ._pve_transport import PveApiError
 
 T = TypeVar("T")

@@ -34,6 +34,7 @@ attributes:
   action_group:
     support: full
     membership: [pve.firewall.firewall]
+    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   state:
     description:
@@ -50,6 +51,7 @@ options:
       - V(rendered) works offline and returns the C(.fw) text of O(rules) in RV(rendered) and
         the API calls that create them in RV(commands).
       - V(parsed) works offline and turns the C(.fw) text in O(running_config) into RV(parsed).
+        A line PVE would refuse, or keep but skip, fails the task naming the line.
     type: str
     choices: [merged, overridden, deleted, gathered, rendered, parsed]
     default: merged
@@ -203,21 +205,24 @@ parsed:
 """
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import FirewallApi, Scope
+from ..module_utils._firewall_api import FirewallApi, Scope, ScopeError
 from ..module_utils._fw_format import parse_fw
 from ..module_utils._model import Rule
 from ..module_utils._module_kit import EXPECTED_ERRORS, RULE_SUBOPTIONS, Report, argument_spec, check_rules, connect, fail, fw_text, rule_references, scope_from_params, without_none
 from ..module_utils._normalise import normalise_rule
+from ..module_utils._rule_validation import check_rule
 from ..module_utils._rule_states import RULE_STATES, target_list
 from ..module_utils._sync import planned_rule_calls, sync_rules
 from ..module_utils._user_input import rule_to_user, rules_from_user
 
 _SECTION = re.compile(r"^\s*\[", re.MULTILINE)
+_LINE = re.compile(r"line (\d+)$")
 
 
 class FirewallRules:
@@ -235,8 +240,13 @@ class FirewallRules:
         raise_if_errors(check_rules(rules, scope_level, None, "rules"))
         return rules
 
-    def offline_scope(self) -> Scope:
+    def offline_scope(self, complete: bool = False) -> Scope:
+        """The scope without the API (a guest's node is a placeholder); ``complete`` requires
+        the other keys of the level, which the planned calls name."""
         params = self.params
+        needed = {"node": "node", "vm": "vmid", "ct": "vmid", "vnet": "vnet"}.get(params["level"])
+        if complete and needed and params[needed] is None:
+            raise ScopeError(f"level {params['level']} needs {needed}")
         node = params["node"] or ("{node}" if params["level"] in ("vm", "ct") else None)
         return Scope(params["level"], node, params["vmid"], params["vnet"])
 
@@ -245,25 +255,35 @@ class FirewallRules:
         text = self.params["running_config"]
         if text is None:
             raise_if_errors([FieldError("running_config", "running_config", None, "missing property", "the .fw text to parse")])
+        shift = 0
         if not _SECTION.search(text):
-            text = "[RULES]\n" + text
-        parsed = parse_fw(text, scope.file_kind, filename="running_config")
+            text, shift = "[RULES]\n" + text, 1
+
+        def located(error: FieldError) -> FieldError:  # line numbers of the text as given
+            return replace(error, location=_LINE.sub(lambda match: f"line {int(match.group(1)) - shift}", error.location))
+
+        parsed = parse_fw(text, scope.file_kind, filename="running_config", lenient=True)
+        # A line PVE would refuse (or keep with errors and skip) fails here, naming it.
+        errors = list(parsed.warnings)
+        for index, rule in enumerate(parsed.file.rules):
+            where = f"running_config line {parsed.lines.get(('rules', index), 0)}"
+            errors += check_rule(rule, scope.rule_level, location=where, api_schema=False).errors
+        raise_if_errors(map(located, errors))
         return self.report.result(parsed=[rule_to_user(normalise_rule(rule)) for rule in parsed.file.rules])
 
     def rendered(self) -> dict[str, Any]:
-        scope = self.offline_scope()
+        scope = self.offline_scope(complete=True)
         rules = tuple(map(normalise_rule, self.listed_rules(scope.rule_level)))
         self.report.record(planned_rule_calls(scope.rules_path(), (), rules))
         result = self.report.result(rendered=fw_text(scope.file_kind, rules=rules))
         result["changed"] = False
         return result
 
-    def online(self, api: FirewallApi) -> dict[str, Any]:
+    def online(self, api: FirewallApi, listed: tuple[Rule, ...]) -> dict[str, Any]:
         scope = scope_from_params(api, self.params)
         path = scope.rules_path()
         if self.state == "gathered":
             return self.report.result(gathered=[rule_to_user(rule) for rule in api.read_rules(path).items])
-        listed = self.listed_rules(scope.rule_level)
         if self.state != "deleted":
             raise_if_errors(check_rules(listed, scope.rule_level, rule_references(api, scope, listed), "rules"))
         desired = tuple(map(normalise_rule, listed))
@@ -278,9 +298,11 @@ class FirewallRules:
             return self.parsed()
         if self.state == "rendered":
             return self.rendered()
+        # Input errors fail before the first request (the guest's node lookup included).
+        listed = self.listed_rules(self.offline_scope().rule_level) if self.state != "gathered" else ()
         api = connect(self.module)
         try:
-            return self.online(api)
+            return self.online(api, listed)
         finally:
             api.transport.close()
 
