@@ -35,6 +35,7 @@ attributes:
   action_group:
     support: full
     membership: [pve.firewall.firewall]
+    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 notes:
   - Security groups exist at the datacenter only; rules of a group may be of type V(in),
     V(out) or V(forward), with no O(rules[].iface) (PVE's own checks).
