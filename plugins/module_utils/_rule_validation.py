@@ -136,7 +136,8 @@ def _check_iface(rule: Rule, level: Level, out: _Collector) -> None:
     if iface is None:
         return
     if level in (Level.GROUP, Level.VNET):
-        out.add("type", rule.type, "parameter -i not allowed for this rule type", "no iface in security groups and vnet rules")
+        # PVE files this under 'type'; the accepted text names the iface so users find it
+        out.add("type", rule.type, "parameter -i not allowed for this rule type", f"no iface in security groups and vnet rules: remove iface '{iface}'")
         return
     if _length_message(iface, 2, 20) or not IFACE_RE.fullmatch(iface):
         out.add("iface", iface, f"invalid network interface name '{iface}'", "an interface name such as vmbr0, eth0 or vmbr0.100")
