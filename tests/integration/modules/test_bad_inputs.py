@@ -1,0 +1,240 @@
+"""Bad inputs, module by module: each fails naming the field and the value, and writes nothing.
+
+``CASES`` is one table for every module: ``(id, module, args, expected)``, where ``expected``
+are substrings the failure message must contain (the field and the offending value at least,
+and PVE's own wording where PVE has one, see ``_rule_validation``). Every case runs on a
+freshly reset emulator that holds the objects ``seed_objects`` creates, so references can
+point both at something that exists elsewhere and at nothing.
+
+A case must fail without a single write; unless its id is in ``MAY_READ`` (references and
+scopes, which only the API can judge), it must not even make a request: input is checked
+before the first one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conftest import ModuleRunner
+
+Case = tuple[str, str, dict[str, Any], tuple[str, ...]]
+
+RULE = "firewall_rule"
+GUEST = {"level": "vm", "vmid": 100}
+CT = {"level": "ct", "vmid": 200}
+NODE = {"level": "node", "node": "pve1"}
+VNET = {"level": "vnet", "vnet": "vnet1"}
+LONG_LIST = ",".join(f"10.0.{third}.{fourth}" for third in range(4) for fourth in range(40))
+
+
+def seed_objects(cluster: ModuleRunner) -> None:
+    """What references may find: sets and aliases at the datacenter and on VM 100, one group."""
+    api = cluster.api()
+    api.post("/cluster/firewall/ipset", name="clusterset")
+    api.post("/cluster/firewall/aliases", name="clusteralias", cidr="192.0.2.1")
+    api.post("/cluster/firewall/aliases", name="v6alias", cidr="2001:db8::1")
+    api.post("/cluster/firewall/groups", group="webgroup")
+    api.post("/nodes/pve1/qemu/100/firewall/ipset", name="vmset")
+    api.post("/nodes/pve1/qemu/100/firewall/aliases", name="vmalias", cidr="10.0.0.5")
+
+
+def rule(**keys: Any) -> dict[str, Any]:
+    return {"type": "in", "action": "ACCEPT", **keys}
+
+
+def rules(*items: dict[str, Any], **scope: Any) -> dict[str, Any]:
+    return {**scope, "rules": list(items)}
+
+
+FIREWALL_RULE_CASES: list[Case] = [
+    # -- type
+    ("type-unknown", RULE, rules(rule(type="sideways")), ("type='sideways'", "does not have a value in the enumeration 'in, out, forward, group'")),
+    ("type-upper-case", RULE, rules(rule(type="IN")), ("type='IN'", "does not have a value in the enumeration")),
+    ("type-number", RULE, rules(rule(type=5)), ("type='5'", "does not have a value in the enumeration")),
+    ("type-empty", RULE, rules(rule(type="")), ("type=''", "missing property")),
+    ("type-missing", RULE, rules({"action": "ACCEPT"}), ("missing required arguments: type", "rules")),
+    ("type-forward-at-vm", RULE, rules(rule(type="forward"), **GUEST), ("type='forward'", "invalid rule type 'forward' for rule_env 'vm'")),
+    ("type-forward-at-ct", RULE, rules(rule(type="forward"), **CT), ("type='forward'", "invalid rule type 'forward' for rule_env 'ct'")),
+    ("type-in-at-vnet", RULE, rules(rule(type="in"), **VNET), ("type='in'", "invalid rule type 'in' for rule_env 'vnet'")),
+    ("type-out-at-vnet", RULE, rules(rule(type="out"), **VNET), ("type='out'", "invalid rule type 'out' for rule_env 'vnet'")),
+    ("type-forward-deleted-at-vm", RULE, {**rules(rule(type="forward"), **GUEST), "state": "deleted"}, ("type='forward'", "for rule_env 'vm'")),
+    ("type-forward-rendered-at-ct", RULE, {**rules(rule(type="forward"), **CT), "state": "rendered"}, ("type='forward'", "for rule_env 'ct'")),
+    # -- action
+    ("action-unknown", RULE, rules(rule(action="ALLOW")), ("action='ALLOW'", "unknown action 'ALLOW'")),
+    ("action-lower-case", RULE, rules(rule(action="accept")), ("action='accept'", "unknown action 'accept'")),
+    ("action-reject-forward", RULE, rules(rule(type="forward", action="REJECT")), ("action='REJECT'", "cannot define REJECT rules on forward chain")),
+    ("action-reject-forward-vnet", RULE, rules(rule(type="forward", action="REJECT"), **VNET), ("action='REJECT'", "cannot define REJECT rules on forward chain")),
+    ("action-too-short", RULE, rules(rule(action="A")), ("action='A'", "value must be at least 2 characters long")),
+    ("action-too-long", RULE, rules(rule(action="ACCEPT" * 4)), ("action='ACCEPTACCEPTACCEPTACCEPT'", "value may only be 20 characters long")),
+    ("action-bad-characters", RULE, rules(rule(action="ACC EPT")), ("action='ACC EPT'", "value does not match the regex pattern")),
+    ("action-empty", RULE, rules(rule(action="")), ("action=''", "missing property")),
+    ("action-missing", RULE, rules({"type": "in"}), ("missing required arguments: action", "rules")),
+    ("group-name-bad-characters", RULE, rules(rule(type="group", action="bad name")), ("action='bad name'", "invalid characters in security group name")),
+    ("group-name-too-long", RULE, rules(rule(type="group", action="g" * 19)), ("action='" + "g" * 19 + "'", "security group name too long")),
+    # -- macro
+    ("macro-unknown", RULE, rules(rule(macro="Bogus")), ("macro='Bogus'", "unknown macro 'Bogus'")),
+    ("macro-punctuation", RULE, rules(rule(macro="SSH;")), ("macro='SSH;'", "unknown macro 'SSH;'")),
+    ("macro-too-long", RULE, rules(rule(macro="S" * 129)), ("macro='" + "S" * 129 + "'", "unknown macro")),
+    ("macro-proto-conflict", RULE, rules(rule(macro="SSH", proto="udp")), ("proto='udp'", "parameter 'proto' already define in macro (value = 'tcp')")),
+    ("macro-dport-conflict", RULE, rules(rule(macro="SSH", proto="tcp", dport="23")), ("dport='23'", "parameter 'dport' already define in macro (value = '22')")),
+    ("macro-ping-proto-conflict", RULE, rules(rule(macro="Ping", proto="tcp")), ("proto='tcp'", "parameter 'proto' already define in macro (value = 'icmp')")),
+    ("macro-dport-without-proto", RULE, rules(rule(macro="SSH", dport="2222")), ("proto=None", "missing property - 'dport' requires this property")),
+    # -- iface
+    ("iface-starts-with-digit", RULE, rules(rule(iface="1eth")), ("iface='1eth'", "invalid network interface name '1eth'")),
+    ("iface-too-short", RULE, rules(rule(iface="x")), ("iface='x'", "invalid network interface name 'x'")),
+    ("iface-bad-character", RULE, rules(rule(iface="eth0!")), ("iface='eth0!'", "invalid network interface name 'eth0!'")),
+    ("iface-too-long", RULE, rules(rule(iface="e" * 21)), ("iface='" + "e" * 21 + "'", "invalid network interface name")),
+    ("iface-at-vnet", RULE, rules(rule(type="forward", iface="vmbr0"), **VNET), ("type='forward'", "parameter -i not allowed for this rule type", "iface 'vmbr0'")),
+    ("iface-bridge-at-vm", RULE, rules(rule(iface="vmbr0"), **GUEST), ("iface='vmbr0'", r"value does not match the regex pattern 'net\d+'")),
+    ("iface-eth-at-ct", RULE, rules(rule(iface="eth0"), **CT), ("iface='eth0'", "value does not match the regex pattern")),
+    # -- source and dest
+    ("source-range-in-list", RULE, rules(rule(source="10.0.0.1-10.0.0.5,10.0.0.9")), ("source='10.0.0.1-10.0.0.5,10.0.0.9'", "you can't use a range in a list")),
+    ("dest-range-in-list", RULE, rules(rule(dest="10.0.0.9,10.0.0.1-10.0.0.5")), ("dest='10.0.0.9,10.0.0.1-10.0.0.5'", "you can't use a range in a list")),
+    ("source-mixed-families", RULE, rules(rule(source="10.0.0.1,fe80::1")), ("source='10.0.0.1,fe80::1'", "detected mixed ipv4/ipv6 addresses in address list")),
+    ("dest-mixed-families", RULE, rules(rule(dest="2001:db8::1,192.0.2.1")), ("dest='2001:db8::1,192.0.2.1'", "detected mixed ipv4/ipv6 addresses")),
+    ("source-dest-mixed-families", RULE, rules(rule(source="10.0.0.1", dest="fe80::1")), ("dest='fe80::1'", "detected mixed ipv4/ipv6 addresses in rule")),
+    ("icmp-with-v6-source", RULE, rules(rule(proto="icmp", source="2001:db8::1")), ("source='2001:db8::1'", "detected mixed ipv4/ipv6 addresses in rule")),
+    ("source-host-bits", RULE, rules(rule(source="10.0.0.1/24")), ("source='10.0.0.1/24'", "Invalid prefix 10.0.0.1/24")),
+    ("dest-host-bits-v6", RULE, rules(rule(dest="2001:db8::1/64")), ("dest='2001:db8::1/64'", "Invalid prefix")),
+    ("source-prefix-too-long", RULE, rules(rule(source="10.0.0.0/33")), ("source='10.0.0.0/33'", "Invalid prefix 10.0.0.0/33")),
+    ("source-v6-prefix-too-long", RULE, rules(rule(source="2001:db8::/129")), ("source='2001:db8::/129'", "invalid IP address")),
+    ("source-bad-quad", RULE, rules(rule(source="999.0.0.1")), ("source='999.0.0.1'", "Invalid quad in IP address 999.0.0.1")),
+    ("source-reversed-range", RULE, rules(rule(source="10.0.0.5-10.0.0.1")), ("source='10.0.0.5-10.0.0.1'", "Begin address is greater than end address")),
+    ("source-mixed-range", RULE, rules(rule(source="10.0.0.1-2001:db8::1")), ("source='10.0.0.1-2001:db8::1'", "invalid IP address")),
+    ("source-too-long", RULE, rules(rule(source=LONG_LIST)), ("source='10.0.0.0,10.0.0.1,", "value may only be 512 characters long")),
+    ("dest-too-long", RULE, rules(rule(dest=LONG_LIST)), ("dest='10.0.0.0,10.0.0.1,", "value may only be 512 characters long")),
+    ("source-ipset-name-too-long", RULE, rules(rule(source="+" + "s" * 70)), ("source='+" + "s" * 70 + "'", "ipset name too long")),
+    ("source-ipset-bad-name", RULE, rules(rule(source="+bad name")), ("source='+bad name'", "invalid ipset name '+bad name'")),
+    ("source-garbage", RULE, rules(rule(source="bad alias!")), ("source='bad alias!'", "Invalid IP bad alias!")),
+    ("dest-garbage", RULE, rules(rule(dest="10.0.0.0/8/8")), ("dest='10.0.0.0/8/8'", "invalid IP address")),
+    ("source-empty-item", RULE, rules(rule(source="10.0.0.1,,10.0.0.2")), ("source='10.0.0.1,,10.0.0.2'",)),
+    ("source-line-break", RULE, rules(rule(source="10.0.0.1\n")), ("source='10.0.0.1\\n'", "source cannot contain line breaks")),
+    # -- ports
+    ("dport-too-many", RULE, rules(rule(proto="tcp", dport=",".join(map(str, range(1, 17))))), ("dport='1,2,3,", "too many entries in port list (> 15 numbers)")),
+    ("dport-too-many-ranges", RULE, rules(rule(proto="tcp", dport=",".join(f"{n}:{n + 1}" for n in range(1, 17, 2)))), ("dport='1:2,3:4,", "too many entries in port list")),
+    ("sport-too-many", RULE, rules(rule(proto="udp", sport=",".join(map(str, range(100, 116))))), ("sport='100,101,", "too many entries in port list")),
+    ("dport-reversed-range", RULE, rules(rule(proto="tcp", dport="90:80")), ("dport='90:80'", "backwards range '90:80' not allowed, did you mean '80:90'?")),
+    ("sport-reversed-range", RULE, rules(rule(proto="tcp", sport="2000:1000")), ("sport='2000:1000'", "backwards range '2000:1000' not allowed")),
+    ("dport-above-65535", RULE, rules(rule(proto="tcp", dport="65536")), ("dport='65536'", "invalid port '65536'")),
+    ("dport-range-above-65535", RULE, rules(rule(proto="tcp", dport="1:70000")), ("dport='1:70000'", "invalid port '70000'")),
+    ("sport-above-65535", RULE, rules(rule(proto="udp", sport="70000")), ("sport='70000'", "invalid port '70000'")),
+    ("dport-unknown-service", RULE, rules(rule(proto="tcp", dport="nosuchservice")), ("dport='nosuchservice'", "invalid port 'nosuchservice'")),
+    ("sport-unknown-service", RULE, rules(rule(proto="udp", sport="nosuchservice")), ("sport='nosuchservice'", "invalid port 'nosuchservice'")),
+    ("dport-negative", RULE, rules(rule(proto="tcp", dport="-1")), ("dport='-1'", "invalid port")),
+    ("dport-trailing-comma", RULE, rules(rule(proto="tcp", dport="22,")), ("dport='22,'",)),
+    ("dport-without-proto", RULE, rules(rule(dport="22")), ("proto=None", "missing property - 'dport' requires this property")),
+    ("sport-without-proto", RULE, rules(rule(sport="22")), ("proto=None", "missing property - 'sport' requires this property")),
+    ("dport-with-gre", RULE, rules(rule(proto="gre", dport="22")), ("dport='22'", "protocol 'gre' does not support ports")),
+    ("sport-with-icmp", RULE, rules(rule(proto="icmp", sport="22")), ("sport='22'", "protocol 'icmp' does not support ports")),
+    ("dport-icmp-list", RULE, rules(rule(proto="icmp", dport="22,23")), ("dport='22,23'", "invalid port '22,23'")),
+    ("dport-as-list", RULE, rules(rule(proto="tcp", dport=[22, 80])), ("dport='[22, 80]'", "invalid port")),
+    # -- proto
+    ("proto-unknown", RULE, rules(rule(proto="bogusproto")), ("proto='bogusproto'", "unknown protocol 'bogusproto'")),
+    ("proto-number-too-big", RULE, rules(rule(proto="300")), ("proto='300'", "unknown protocol '300'")),
+    # -- icmp_type
+    ("icmp-type-with-tcp", RULE, rules(rule(proto="tcp", icmp_type="echo-request")), ("proto='tcp'", "missing property - 'icmp-type' requires this property")),
+    ("icmp-type-without-proto", RULE, rules(rule(icmp_type="echo-request")), ("proto=None", "missing property - 'icmp-type' requires this property")),
+    ("icmp-type-unknown", RULE, rules(rule(proto="icmp", icmp_type="bogus")), ("icmp-type='bogus'", "invalid icmp-type 'bogus' for proto 'icmp'")),
+    ("icmp-type-v6-name-for-icmp", RULE, rules(rule(proto="icmp", icmp_type="neighbor-solicitation")), ("icmp-type='neighbor-solicitation'", "for proto 'icmp'")),
+    ("icmp-type-v4-name-for-icmpv6", RULE, rules(rule(proto="icmpv6", icmp_type="source-quench")), ("icmp-type='source-quench'", "for proto 'icmpv6'")),
+    ("icmp-type-with-dport", RULE, rules(rule(proto="icmpv6", icmp_type="echo-request", dport="8")), ("icmp-type='echo-request'", "'icmp-type' cannot be specified together with 'dport'")),
+    # -- log
+    ("log-unknown", RULE, rules(rule(log="loud")), ("log='loud'", "value 'loud' does not have a value in the enumeration 'emerg, alert, crit, err, warning, notice, info, debug, nolog'")),
+    ("log-upper-case", RULE, rules(rule(log="INFO")), ("log='INFO'", "value 'INFO' does not have a value in the enumeration")),
+    ("log-number", RULE, rules(rule(log=6)), ("log='6'", "does not have a value in the enumeration")),
+    # -- enable, comment, unknown keys
+    ("enable-not-boolean", RULE, rules(rule(enable="maybe")), ("argument 'enable'", "'maybe' is not a valid boolean", "rules")),
+    ("enable-number", RULE, rules(rule(enable=2)), ("argument 'enable'", "'2' is not a valid boolean")),
+    ("comment-newline", RULE, rules(rule(comment="first\nsecond")), ("comment='first\\nsecond'", "comment cannot contain line breaks")),
+    ("comment-carriage-return", RULE, rules(rule(comment="first\rsecond")), ("comment='first\\rsecond'", "comment cannot contain line breaks")),
+    ("rule-key-unknown", RULE, rules(rule(foo="bar")), ("Unsupported parameters", "rules.foo")),
+    ("rule-key-pve-spelling", RULE, rules(rule(proto="icmp", **{"icmp-type": "echo-request"})), ("Unsupported parameters", "rules.icmp-type")),
+    ("rule-key-pos", RULE, rules(rule(pos=3)), ("Unsupported parameters", "rules.pos")),
+    # -- every problem is reported, not only the first
+    ("two-bad-rules", RULE, rules(rule(action="ALLOW"), rule(log="loud")), ("2 validation errors", "rules[0]: action='ALLOW'", "rules[1]: log='loud'")),
+    ("two-bad-fields", RULE, rules(rule(type="sideways", proto="bogus")), ("rules[0]: type='sideways'", "rules[0]: proto='bogus'")),
+    # -- references
+    ("ipset-missing", RULE, rules(rule(source="+nope")), ("source='+nope'", "no such ipset 'nope'")),
+    ("ipset-missing-dest", RULE, rules(rule(dest="+nope")), ("dest='+nope'", "no such ipset 'nope'")),
+    ("ipset-missing-at-node", RULE, rules(rule(source="+nope"), **NODE), ("source='+nope'", "no such ipset 'nope'")),
+    ("ipset-missing-at-vnet", RULE, rules(rule(type="forward", source="+nope"), **VNET), ("source='+nope'", "no such ipset 'nope'")),
+    ("ipset-missing-at-vm", RULE, rules(rule(source="+nope"), **GUEST), ("source='+nope'", "no such ipset 'nope'")),
+    ("ipset-of-vm-at-ct", RULE, rules(rule(source="+vmset"), **CT), ("source='+vmset'", "no such ipset 'vmset'")),
+    ("ipset-dc-prefix-nowhere", RULE, rules(rule(source="+dc/nope")), ("source='+dc/nope'", "no such ipset 'nope'")),
+    ("ipset-dc-prefix-guest-set", RULE, rules(rule(source="+dc/vmset"), **GUEST), ("source='+dc/vmset'", "no such ipset 'vmset'")),
+    ("ipset-guest-prefix-cluster-set", RULE, rules(rule(source="+guest/clusterset"), **GUEST), ("source='+guest/clusterset'", "no such ipset 'clusterset'")),
+    ("ipset-guest-prefix-at-cluster", RULE, rules(rule(source="+guest/clusterset")), ("source='+guest/clusterset'", "no such ipset 'clusterset'")),
+    ("alias-missing", RULE, rules(rule(source="nosuchalias")), ("source='nosuchalias'", "no such alias 'nosuchalias'")),
+    ("alias-missing-dest", RULE, rules(rule(dest="nosuchalias")), ("dest='nosuchalias'", "no such alias 'nosuchalias'")),
+    ("alias-missing-at-vnet", RULE, rules(rule(type="forward", dest="nosuchalias"), **VNET), ("dest='nosuchalias'", "no such alias 'nosuchalias'")),
+    ("alias-dc-prefix-nowhere", RULE, rules(rule(source="dc/nope")), ("source='dc/nope'", "no such alias 'nope'")),
+    ("alias-dc-prefix-guest-alias", RULE, rules(rule(source="dc/vmalias"), **GUEST), ("source='dc/vmalias'", "no such alias 'vmalias'")),
+    ("alias-guest-prefix-cluster-alias", RULE, rules(rule(source="guest/clusteralias"), **GUEST), ("source='guest/clusteralias'", "no such alias 'clusteralias'")),
+    ("alias-guest-prefix-at-cluster", RULE, rules(rule(source="guest/clusteralias")), ("source='guest/clusteralias'", "no such alias 'clusteralias'")),
+    ("alias-family-mismatch", RULE, rules(rule(source="10.0.0.1", dest="v6alias")), ("dest='v6alias'", "detected mixed ipv4/ipv6 addresses in rule")),
+    ("alias-family-mismatch-reversed", RULE, rules(rule(source="v6alias", dest="clusteralias")), ("dest='clusteralias'", "detected mixed ipv4/ipv6 addresses in rule")),
+    ("group-missing", RULE, rules(rule(type="group", action="nosuchgroup")), ("action='nosuchgroup'", "no such security group 'nosuchgroup'", "webgroup")),
+    ("group-missing-at-node", RULE, rules(rule(type="group", action="nosuchgroup"), **NODE), ("action='nosuchgroup'", "no such security group 'nosuchgroup'")),
+    ("group-missing-at-vm", RULE, rules(rule(type="group", action="nosuchgroup"), **GUEST), ("action='nosuchgroup'", "no such security group")),
+    ("group-missing-at-vnet", RULE, rules(rule(type="group", action="nosuchgroup"), **VNET), ("action='nosuchgroup'", "no such security group")),
+    ("group-missing-overridden", RULE, {**rules(rule(type="group", action="nosuchgroup")), "state": "overridden"}, ("action='nosuchgroup'", "no such security group")),
+    ("ipset-missing-among-good-rules", RULE, rules(rule(macro="SSH"), rule(source="+clusterset"), rule(source="+nope")), ("rules[2]: source='+nope'", "no such ipset")),
+    # -- levels
+    ("node-level-without-node", RULE, rules(rule(), level="node"), ("level node needs node",)),
+    ("vm-level-without-vmid", RULE, rules(rule(), level="vm"), ("level vm needs vmid",)),
+    ("ct-level-without-vmid", RULE, rules(rule(), level="ct"), ("level ct needs vmid",)),
+    ("vnet-level-without-vnet", RULE, rules(rule(type="forward"), level="vnet"), ("level vnet needs vnet",)),
+    ("vm-level-vmid-of-ct", RULE, rules(rule(), level="vm", vmid=200), ("vmid 200", "lxc", "level: ct")),
+    ("ct-level-vmid-of-vm", RULE, rules(rule(), level="ct", vmid=101), ("vmid 101", "qemu", "level: vm")),
+    ("vm-unknown-vmid", RULE, rules(rule(), level="vm", vmid=999), ("vmid 999", "no such guest")),
+    ("ct-unknown-vmid", RULE, rules(rule(), level="ct", vmid=998), ("vmid 998", "no such guest")),
+    ("vm-unknown-vmid-gathered", RULE, {"level": "vm", "vmid": 997, "state": "gathered"}, ("vmid 997", "no such guest")),
+    ("vm-on-wrong-node", RULE, rules(rule(), level="vm", vmid=100, node="pve2"), ("nodes/pve2/qemu-server/100.conf", "does not exist")),
+    ("node-unknown", RULE, rules(rule(), level="node", node="nope"), ("/nodes/nope/", "hostname lookup 'nope' failed")),
+    ("node-unknown-gathered", RULE, {"level": "node", "node": "nope", "state": "gathered"}, ("/nodes/nope/", "hostname lookup 'nope' failed")),
+    ("vnet-unknown", RULE, rules(rule(type="forward"), level="vnet", vnet="nope"), ("/cluster/sdn/vnets/nope/", "invalid vnet specified")),
+    ("vmid-at-cluster", RULE, rules(rule(), level="cluster", vmid=100), ("vmid cannot be used with level: cluster",)),
+    ("vmid-at-node", RULE, rules(rule(), level="node", node="pve1", vmid=100), ("vmid cannot be used with level: node",)),
+    ("vmid-at-vnet", RULE, rules(rule(type="forward"), level="vnet", vnet="vnet1", vmid=100), ("vmid cannot be used with level: vnet",)),
+    ("vnet-at-cluster", RULE, rules(rule(), level="cluster", vnet="vnet1"), ("vnet cannot be used with level: cluster",)),
+    ("level-unknown", RULE, rules(rule(), level="datacenter"), ("value of level must be one of: cluster, node, vm, ct, vnet", "datacenter")),
+    ("vmid-not-a-number", RULE, rules(rule(), level="vm", vmid="abc"), ("argument 'vmid'", "'abc'")),
+    # -- shapes
+    ("rules-a-mapping", RULE, {"rules": {"type": "in", "action": "ACCEPT"}}, ("argument 'rules' is of type dict", "list")),
+    ("rule-a-number", RULE, {"rules": [42]}, ("'42'", "sub parameter field 'rules'")),
+    ("rule-a-list", RULE, {"rules": [["in", "ACCEPT"]]}, ("'['in', 'ACCEPT']'", "sub parameter field 'rules'")),
+    ("state-unknown", RULE, rules(rule(), state="present"), ("value of state must be one of", "present")),
+    ("parsed-without-text", RULE, {"state": "parsed"}, ("state is parsed", "running_config")),
+    ("parsed-bad-line", RULE, {"state": "parsed", "running_config": "IN ACCEPT -p tcp -dport 99999\n"}, ("running_config line 1", "dport='99999'", "invalid port")),
+]
+
+CASES: list[Case] = [*FIREWALL_RULE_CASES]
+
+# Cases only the API can judge (references, guests, nodes, vnets): they may read, never write.
+MAY_READ = {
+    case_id
+    for case_id, _module, _args, _expected in CASES
+    if case_id.startswith(("ipset-", "alias-", "group-missing", "vm-", "ct-", "node-unknown", "vnet-unknown"))
+    and not case_id.endswith("-without-vmid")
+}
+
+
+def test_the_corpus_is_large_and_unique() -> None:
+    ids = [case[0] for case in CASES]
+    assert len(ids) == len(set(ids))
+    assert len(FIREWALL_RULE_CASES) >= 100
+
+
+@pytest.mark.parametrize(("case_id", "module", "args", "expected"), CASES, ids=[case[0] for case in CASES])
+def test_bad_input_fails_clearly_without_writing(cluster: ModuleRunner, case_id: str, module: str, args: dict[str, Any], expected: tuple[str, ...]) -> None:
+    seed_objects(cluster)
+    seq = cluster.seq()
+    result = cluster.run(module, **args)
+    assert result.get("failed") is True, result
+    for text in expected:
+        assert text in result["msg"], f"{text!r} not in {result['msg']!r}"
+    assert cluster.writes_since(seq) == []
+    if case_id not in MAY_READ:
+        assert cluster.requests_since(seq) == [], "input errors must fail before the first request"
