@@ -21,11 +21,14 @@ description:
   - With O(lockout_check), reports for every node and port whether the operator keeps access and
     what to change if not.
   - The configuration comes from C(.fw) files (O(fw_dir)), from their text (O(cluster_fw),
-    O(host_fw), O(hosts_fw), O(guests_fw)) or from the structured variables the other modules
-    of this collection take (O(config)).
+    O(host_fw), O(hosts_fw), O(guests_fw)), from the structured variables the other modules
+    of this collection take (O(config)), or with O(source=live) from the cluster itself,
+    read through the Proxmox VE API together with its nodes and guests.
   - The module never changes anything.
 author:
   - pve.firewall maintainers (@pve-firewall)
+extends_documentation_fragment:
+  - pve.firewall.api
 attributes:
   check_mode:
     support: full
@@ -33,7 +36,22 @@ attributes:
   diff_mode:
     support: none
     description: There is nothing to compare.
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
 options:
+  source:
+    description:
+      - Where the configuration comes from.
+      - V(files) is the offline input of O(fw_dir), the text options or O(config) (none of
+        them is an empty configuration).
+      - V(live) reads the whole configuration of the cluster through the API (datacenter,
+        every node, every guest, every SDN vnet), and the inventory with it (see O(inventory));
+        the connection options are then required, and O(fw_dir), O(config) and the text
+        options cannot be given.
+    type: str
+    choices: [files, live]
+    default: files
   fw_dir:
     description:
       - A directory with C(cluster.fw), the host file as C(host.fw) (for the inventory's only
@@ -72,15 +90,21 @@ options:
         and C(nics), which map C(net<N>) to C(bridge), C(mac), C(firewall) (default false, as in
         PVE) and for containers C(ip)/C(ip6), or to PVE's NIC string such as
         C(virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1).
-      - When omitted, the fixed environment of PVE's own firewall test suite is used, node
-        C(proxself) (172.16.1.2, local network 172.16.1.0/24) with VMs 100, 101, 110 and
+      - When omitted with O(source=live), the cluster's own, every node with the address
+        C(/cluster/status) gives and the network of the interface holding it
+        (C(/nodes/<node>/network), PVE's local network), every guest with the NICs of its
+        configuration. Given with O(source=live), it replaces the cluster's for the simulation;
+        the configuration is still read from the cluster.
+      - When omitted otherwise, the fixed environment of PVE's own firewall test suite is used,
+        node C(proxself) (172.16.1.2, local network 172.16.1.0/24) with VMs 100, 101, 110 and
         containers 200, 201, so that the upstream test zones work as they are.
     type: dict
   corosync_conf:
     description:
       - The text of C(corosync.conf), for the corosync exceptions between nodes.
       - When omitted, the membership is every inventory node on link 0 with its address
-        (transport C(knet)), or PVE's test membership when O(inventory) is omitted as well.
+        (transport C(knet)), or PVE's test membership when O(inventory) is omitted as well and
+        O(source=files).
     type: str
   now:
     description:
@@ -158,10 +182,13 @@ options:
     type: dict
     suboptions:
       clients:
-        description: The operator's addresses as the nodes see them.
+        description:
+          - The operator's addresses as the nodes see them.
+          - Required with O(source=files). With O(source=live) it defaults to the address this
+            module's own API connection comes from, as the node sees it (no NAT in between
+            assumed), so the check answers whether the host running the module keeps access.
         type: list
         elements: str
-        required: true
       ports:
         description: TCP ports that must stay reachable.
         type: list
@@ -190,7 +217,8 @@ notes:
     C(UNEVALUATED).
   - Every packet is treated as the first packet of a new connection; established traffic is
     always accepted by PVE before any rule.
-  - Reading the configuration from a live cluster is not supported yet.
+  - With O(source=live) the configuration is read once, as the API returns it at that moment,
+    with one request per firewall part (about five per guest); nothing is written.
 seealso:
   - name: Proxmox VE firewall documentation
     description: How the Proxmox VE firewall works.
@@ -247,6 +275,25 @@ EXAMPLES = r"""
 - name: Show why a packet is dropped
   ansible.builtin.debug:
     msg: "{{ simulation.results[0].trail | map(attribute='detail') | list }}"
+
+- name: Ask the running cluster whether SSH is open to the internet and this host keeps access
+  pve.firewall.firewall_simulate:
+    api_host: pve1.example.org
+    api_token_id: root@pam!ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+    source: live
+    packets:
+      - name: SSH from the internet to pve1
+        from: 203.0.113.9
+        to: host:pve1
+        dport: 22
+      - name: HTTPS to the web VM
+        from: outside
+        to: vm100
+        dport: 443
+    lockout_check:
+      fail_on_lockout: true
+  register: live
 """
 
 RETURN = r"""
@@ -327,15 +374,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as test_env
 from ansible_collections.pve.firewall.plugins.module_utils._config_validation import validate_config
 from ansible_collections.pve.firewall.plugins.module_utils._corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
+from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
 from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import LoadedConfig, config_from_texts, load_fw_dir
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Inventory
+from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory
 from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._lockout import LockoutReport, OperatorView, analyse_lockout
 from ansible_collections.pve.firewall.plugins.module_utils._model import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from ansible_collections.pve.firewall.plugins.module_utils._module_kit import CONNECTION_ARGS, EXPECTED_ERRORS, connect, fail
 from ansible_collections.pve.firewall.plugins.module_utils._user_input import file_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
 
 TEXT_OPTIONS = ("cluster_fw", "host_fw", "hosts_fw", "guests_fw")
+FILE_SOURCES = ("fw_dir", "config", *TEXT_OPTIONS)
 VERDICT_CHOICES = ["ACCEPT", "DROP", "REJECT", "UNEVALUATED"]
 ADDRESS_TYPES = ["UNICAST", "BROADCAST", "MULTICAST", "ANYCAST"]
 
@@ -373,13 +423,14 @@ class FirewallSimulation:
         self.module = module
         self.params = module.params
         self.warnings: list[str] = []
+        self.api: FirewallApi | None = None  # the connection, with source live
 
     # -- inputs -------------------------------------------------------------------------
 
     def inventory(self) -> Inventory:
         data = self.params["inventory"]
         if data is None:
-            return test_env.INVENTORY
+            return test_env.INVENTORY if self.api is None else self.api.inventory()
         inventory, errors = inventory_from_user(data)
         if inventory is None:
             raise SimulationError(f"inventory: {_problems(errors)}")
@@ -392,15 +443,16 @@ class FirewallSimulation:
                 return parse_corosync_conf(text)
             except CorosyncParseError as error:
                 raise SimulationError(f"corosync_conf: {error}") from None
-        if self.params["inventory"] is None:
+        if self.params["inventory"] is None and self.api is None:
             return test_env.COROSYNC
         nodes = tuple(CorosyncNode(node.name, {0: node.address.split("/")[0]}) for node in inventory.nodes.values())
         return Corosync(nodes, "knet")
 
     def configuration(self, inventory: Inventory) -> ClusterConfig:
-        """The configuration from the one source given. A live source (reading the cluster
-        through the API) is to be added here, next to the file, text and structured ones."""
-        if self.params["fw_dir"]:
+        """The configuration from the one source given: the cluster, files, texts or data."""
+        if self.api is not None:
+            loaded = LoadedConfig(self._live(self.api))
+        elif self.params["fw_dir"]:
             try:
                 loaded = load_fw_dir(self.params["fw_dir"], inventory)
             except (OSError, ValueError) as error:
@@ -412,6 +464,12 @@ class FirewallSimulation:
         self.warnings.extend(loaded.warnings)
         self.warnings.extend(f"PVE ignores this: {error}" for error in validate_config(loaded.config))
         return loaded.config
+
+    def _live(self, api: FirewallApi) -> ClusterConfig:
+        """Every firewall of the cluster. Guests are read where the cluster runs them, also
+        when the simulated inventory is the user's."""
+        guests = {vmid: Guest(vmid, guest_type, node) for vmid, guest_type, node in api.guests()}
+        return api.gather(Inventory(guests=guests))
 
     def _texts(self, inventory: Inventory) -> LoadedConfig:
         hosts = dict(self.params["hosts_fw"] or {})
@@ -480,15 +538,38 @@ class FirewallSimulation:
         result["passed"] = spec["expect"] is None or spec["expect"] == verdict.action
         return result
 
+    def lockout_clients(self) -> tuple[str, ...]:
+        """The given clients, or with source live the address of this module's connection."""
+        clients = tuple(self.params["lockout_check"]["clients"] or ())
+        if clients:
+            return clients
+        own = self.api.transport.local_address() if self.api is not None else None
+        if own is None:
+            raise SimulationError("lockout_check.clients: required with source=files (with source=live it defaults to this host's address)")
+        return (own,)
+
     def lockout(self, config: ClusterConfig, environment: Environment) -> LockoutReport:
         check = self.params["lockout_check"]
+        clients = self.lockout_clients()
         try:
-            view = OperatorView(tuple(check["clients"]), check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
+            view = OperatorView(clients, check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
             return analyse_lockout(config, environment, view, nodes=check["nodes"])
         except (ValueError, VerdictError) as error:
             raise SimulationError(f"lockout_check: {error}") from None
 
     def run(self) -> dict[str, Any]:
+        if self.params["source"] != "live":
+            return self.simulate()
+        given = [option for option in FILE_SOURCES if self.params[option] is not None]
+        if given:
+            raise SimulationError(f"source=live reads the configuration from the cluster; {', '.join(given)} cannot be given with it")
+        api = self.api = connect(self.module)
+        try:
+            return self.simulate()
+        finally:
+            api.transport.close()
+
+    def simulate(self) -> dict[str, Any]:
         inventory = self.inventory()
         config = self.configuration(inventory)
         environment = Environment(inventory, self.corosync(inventory), self.params["now"])
@@ -541,7 +622,7 @@ def argument_spec() -> dict[str, Any]:
         "expect": {"type": "str", "choices": VERDICT_CHOICES},
     }
     lockout = {
-        "clients": {"type": "list", "elements": "str", "required": True},
+        "clients": {"type": "list", "elements": "str"},
         "ports": {"type": "list", "elements": "int", "default": [8006, 22]},
         "extra_ports": {"type": "list", "elements": "int", "default": []},
         "node_addresses": {"type": "dict", "default": {}},
@@ -549,6 +630,7 @@ def argument_spec() -> dict[str, Any]:
         "fail_on_lockout": {"type": "bool", "default": False},
     }
     return {
+        "source": {"type": "str", "default": "files", "choices": ["files", "live"]},
         "fw_dir": {"type": "path"},
         "cluster_fw": {"type": "str"},
         "host_fw": {"type": "str"},
@@ -560,6 +642,7 @@ def argument_spec() -> dict[str, Any]:
         "now": {"type": "float"},
         "packets": {"type": "list", "elements": "dict", "default": [], "options": packet},
         "lockout_check": {"type": "dict", "options": lockout},
+        **{key: dict(value) for key, value in CONNECTION_ARGS.items()},
     }
 
 
@@ -574,6 +657,8 @@ def main() -> None:
         output = simulation.run()
     except SimulationError as error:
         module.fail_json(msg=str(error))
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
     for warning in simulation.warnings:
         module.warn(warning)
     problems = list(output["failed_expectations"])
