@@ -170,7 +170,7 @@ macros:
   sample: [{macro: SSH, descr: Secure shell traffic}]
 """
 
-from typing import Any, Dict, List
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -192,9 +192,10 @@ _LEVEL_PARTS = {
 }
 
 
-def _unknown(option: str, what: str, asked: List[Any], known: List[Any]) -> List[FieldError]:
+def _unknown(option: str, what: str, asked: list[Any], known: list[Any]) -> list[FieldError]:
     accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
-    return [FieldError(f"{option}[{index}]", option, value, f"no such {what} in the cluster", accepted) for index, value in enumerate(asked) if value not in known]
+    message = f"no such {what} in the cluster"
+    return [FieldError(f"{option}[{index}]", option, value, message, accepted) for index, value in enumerate(asked) if value not in known]
 
 
 class FirewallInfo:
@@ -205,11 +206,11 @@ class FirewallInfo:
         self.levels = set(self.params["levels"])
         self.include = set(self.params["include"])
 
-    def read(self, api: FirewallApi, scope: Scope) -> Dict[str, Any]:
+    def read(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
         """One firewall in the modules' input shape, every included part present."""
         parts = [part for part in _LEVEL_PARTS[scope.level] if part in self.include]
         out = file_to_user(api.read_file(scope, [part for part in parts if part != "refs"]))
-        shaped: Dict[str, Any] = {}
+        shaped: dict[str, Any] = {}
         for part in parts:
             if part == "refs":
                 refs = [{key: value for key, value in item.items() if key != "digest"} for item in api.refs(scope)]
@@ -219,7 +220,7 @@ class FirewallInfo:
         return shaped
 
     @staticmethod
-    def guests(api: FirewallApi) -> List[Dict[str, Any]]:
+    def guests(api: FirewallApi) -> list[dict[str, Any]]:
         """Every guest with its type, level, node and name, by id (one /cluster/resources read)."""
         found = []
         for item in api.get("/cluster/resources", type="vm") or []:
@@ -230,7 +231,7 @@ class FirewallInfo:
             found.append({"vmid": int(item["vmid"]), "type": guest_type, "level": level, "node": str(item["node"]), "name": str(item.get("name") or "")})
         return sorted(found, key=lambda guest: guest["vmid"])
 
-    def run(self, api: FirewallApi) -> Dict[str, Any]:
+    def run(self, api: FirewallApi) -> dict[str, Any]:
         params = self.params
         nodes = api.node_names() if "node" in self.levels or params["nodes"] else []
         guests = self.guests(api) if self.levels & set(GUEST_TYPES) or params["vmids"] else []
@@ -240,7 +241,7 @@ class FirewallInfo:
         errors += _unknown("vnets", "vnet", params["vnets"] or [], vnets)
         raise_if_errors(errors)
 
-        result: Dict[str, Any] = {"changed": False}
+        result: dict[str, Any] = {"changed": False}
         if "cluster" in self.levels:
             result["cluster"] = self.read(api, Scope("cluster"))
         if "node" in self.levels:

@@ -402,7 +402,7 @@ def test_ipsets_round_trip_through_ipset(cluster: ModuleRunner, level: str) -> N
     setup_files(cluster)
     seq = cluster.seq()
     for ipset in part_of(info(cluster), level)["ipsets"]:
-        result = cluster.ok("ipset", **SCOPES[level][0], state="overridden", **ipset)
+        result = cluster.ok("ipset", **SCOPES[level][0], **ipset)
         assert result["changed"] is False
     assert cluster.writes_since(seq) == []
 
