@@ -152,8 +152,9 @@ class Emulator:
     # -- knobs ----------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to an empty cluster: files, logs, request log, faults, clock, settings."""
+        """Back to an empty cluster: files, guest configs, logs, request log, faults, clock, settings."""
         self.ctx.store.wipe()
+        self.ctx.configs.reset()
         self.ctx.logs.clear()
         self.request_log.reset()
         self.faults.clear()

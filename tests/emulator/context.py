@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .fwlog import FirewallLog
+from .guests import GuestConfigs
 from .knobs import Clock
 from .state import FileStore
 from .topology import Topology
@@ -14,9 +15,18 @@ from .topology import Topology
 @dataclass(frozen=True)
 class ClusterContext:
     store: FileStore
-    topology: Topology
+    base_topology: Topology  # as started; the guests' NICs then follow their config lines
     clock: Clock
     logs: FirewallLog
+    configs: GuestConfigs = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "configs", GuestConfigs(self.base_topology))
+
+    @property
+    def topology(self) -> Topology:
+        """The cluster now: the base topology with every guest's current NICs."""
+        return self.configs.topology
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The emulated API tree: every firewall endpoint of PVE 9.1 at every level, plus what a
 client needs around them (version, ticket, nodes, resources, cluster status, node
-networks, guest lists).
+networks, guest lists, guest configs and their NICs).
 
 Parameter facts (types, formats, patterns, bounds, enums, defaults) are PVE's; the
 conformance test compares this table with the reference schema.
@@ -15,6 +15,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._model import LOG_LEV
 from ansible_collections.pve.firewall.plugins.module_utils._options_data import SCHEMA_OPTIONS
 
 from .handlers import aliases, cluster, groups, info, ipsets, options, rules
+from .nics import MAX_NICS
 from .routes import Endpoint, Handler, Permission
 from .schema import Param
 from .targets import TargetResolver, cluster_target, guest_target, host_target, vnet_target
@@ -316,9 +317,27 @@ def _vnet() -> list[Endpoint]:
     ]
 
 
+def _guest_config_params(guest_type: str) -> dict[str, Param]:
+    """PUT .../config as far as the emulator models a guest config: the NICs, delete, digest."""
+    nic_format = "pve-qm-net" if guest_type == "qemu" else "pve-lxc-network"
+    what = "network device" if guest_type == "qemu" else "network interface"
+    nics = {f"net{index}": Param("string", format=nic_format, description=f"Specify {what}s.") for index in range(MAX_NICS)}
+    return {
+        **nics,
+        "delete": Param("string", format="pve-configid-list", description="A list of settings you want to delete."),
+        "digest": Param(
+            "string",
+            max_length=40,
+            description="Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.",
+        ),
+    }
+
+
 def _around() -> list[Endpoint]:
     """Outside the firewall tree: what clients use to log in and to find nodes and guests."""
     plain = _Level("", {}, cluster_target, Permission("/", "Sys.Modify"))
+    configs = frozenset({"/nodes/{node}/qemu/{vmid}/config", "/nodes/{node}/lxc/{vmid}/config"})
+    guest_level = _Level("", {}, cluster_target, Permission("/vms/{vmid}", "VM.Config.Network"), configs)
     node = {"node": NODE}
     guest = {"node": NODE, "vmid": VMID}
     return [
@@ -340,6 +359,23 @@ def _around() -> list[Endpoint]:
             "/nodes/{node}/qemu/{vmid}/config", "GET", "vm_config", cluster.guest_config("qemu"), "Get the virtual machine configuration.", guest
         ),
         plain.endpoint("/nodes/{node}/lxc/{vmid}/config", "GET", "vm_config", cluster.guest_config("lxc"), "Get container configuration.", guest),
+        guest_level.endpoint(
+            "/nodes/{node}/qemu/{vmid}/config",
+            "PUT",
+            "update_vm",
+            cluster.set_guest_config("qemu"),
+            "Set virtual machine options (synchronous API) - You should consider using the POST method instead for any actions involving hotplug or "
+            "storage allocation.",
+            {**guest, **_guest_config_params("qemu")},
+        ),
+        guest_level.endpoint(
+            "/nodes/{node}/lxc/{vmid}/config",
+            "PUT",
+            "update_vm",
+            cluster.set_guest_config("lxc"),
+            "Set container options.",
+            {**guest, **_guest_config_params("lxc")},
+        ),
         plain.endpoint("/cluster/sdn/vnets", "GET", "index", cluster.list_vnets, "SDN vnets index."),
     ]
 

@@ -22,6 +22,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._options import CONNT
 from ansible_collections.pve.firewall.plugins.module_utils._ports import PortError, parse_port_list
 
 from .errors import ParamError
+from .nics import NicFormatError, check_nic
 
 _INTEGER_RE = re.compile(r"[+-]?\d+")
 
@@ -180,6 +181,18 @@ def _log_ratelimit(value: str) -> None:
         raise FormatError(errors[0].message)
 
 
+def _guest_nic(guest_type: str) -> Callable[[str], None]:
+    """pve-qm-net and the container's netN: property strings (``nics``)."""
+
+    def check(value: str) -> None:
+        try:
+            check_nic(guest_type, value)
+        except NicFormatError as error:
+            raise _invalid(str(error)) from None
+
+    return check
+
+
 FORMATS: Mapping[str, Callable[[str], None]] = {
     "pve-fw-addr-spec": _addr_spec,
     "pve-fw-dport-spec": lambda value: _port_spec(value, icmp_names=_ICMP_NAMES),
@@ -194,6 +207,8 @@ FORMATS: Mapping[str, Callable[[str], None]] = {
     "pve-vmid": _vmid,
     "pve-sdn-vnet-id": _vnet_id,
     "pve-fw-conntrack-helper": _conntrack_helpers,
+    "pve-qm-net": _guest_nic("qemu"),
+    "pve-lxc-network": _guest_nic("lxc"),
 }
 
 

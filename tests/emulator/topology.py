@@ -13,8 +13,15 @@ same cluster the API serves. YAML layout (every key but the names is optional)::
         tags: [web]
         nics:
           - {name: net0, bridge: vmbr0, mac: "BC:24:11:00:01:00", ip: 10.0.0.10/24, firewall: true}
+          - {name: net1, ip: 10.1.0.10/24, extra: "rate=12.5,queues=4"}
+          - {name: net2, config: "virtio=BC:24:11:00:01:02,bridge=vmbr0,firewall=1,tag=10,rate=12.5,queues=4"}
     vnets:
       - {name: vnet1, zone: zone1, subnets: [10.10.0.0/24]}
+
+A NIC is served as its guest config line (``netN``): generated from its keys, with ``extra``
+properties appended as written, or ``config``, the whole line as written (then bridge, MAC,
+firewall and tag come from it; a qemu NIC's ``ip``/``ip6`` are still the keys, as a VM's
+addresses are not in its config). The config API can change the lines; the guests' NICs follow.
 
 A node without ``local_network`` sees the loopback network 127.0.0.0/8 as its local network,
 so by default every loopback client is a management host (reference 5.2).
@@ -33,6 +40,8 @@ from typing import Any
 import yaml
 
 from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory, Nic, Node
+
+from .nics import NicFormatError, check_nic, nic_from_text, nic_text
 
 DEFAULT_LOCAL_NETWORK = "127.0.0.0/8"
 DEFAULT_LISTEN_BASE = "127.0.10.1"
@@ -57,6 +66,16 @@ class Vnet:
 class Topology:
     inventory: Inventory
     vnets: Mapping[str, Vnet] = field(default_factory=dict)
+    # vmid -> netN -> the config line as served (guests missing here: generated from their NICs)
+    nic_configs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+
+    def nic_lines(self, vmid: int) -> dict[str, str]:
+        """The guest's ``netN`` config lines, in NIC order."""
+        guest = self.guests[vmid]
+        given = self.nic_configs.get(vmid)
+        if given is not None:
+            return dict(given)
+        return {nic.name: nic_text(guest.type, nic) for nic in guest.nics}
 
     @property
     def nodes(self) -> Mapping[str, Node]:
@@ -84,14 +103,15 @@ def _mac(vmid: int, index: int) -> str:
     return "BC:24:11:{:02X}:{:02X}:{:02X}".format((vmid >> 8) & 0xFF, vmid & 0xFF, index)
 
 
-def _nic(raw: Mapping[str, Any], vmid: int, index: int) -> Nic:
+def _nic(raw: Mapping[str, Any], vmid: int, index: int, guest_type: str) -> tuple[Nic, str]:
+    """The NIC and its config line (generated, plus ``extra``; or ``config`` as written)."""
     name = str(raw.get("name", f"net{index}"))
     if not re.fullmatch(r"net\d+", name):
         raise TopologyError(f"guest {vmid}: NIC name '{name}' is not netN")
     mac = str(raw.get("mac", _mac(vmid, index)))
     if not _MAC_RE.fullmatch(mac):
         raise TopologyError(f"guest {vmid}: bad MAC '{mac}'")
-    return Nic(
+    nic = Nic(
         name=name,
         bridge=str(raw.get("bridge", "vmbr0")),
         mac=mac.upper(),
@@ -101,9 +121,19 @@ def _nic(raw: Mapping[str, Any], vmid: int, index: int) -> Nic:
         model=str(raw.get("model", "virtio")),
         tag=raw.get("tag"),
     )
+    text = str(raw["config"]) if raw.get("config") is not None else nic_text(guest_type, nic)
+    if raw.get("config") is None and raw.get("extra"):
+        text += "," + str(raw["extra"])
+    if raw.get("config") is None and not raw.get("extra"):
+        return nic, text
+    try:
+        check_nic(guest_type, text)
+    except NicFormatError as error:
+        raise TopologyError(f"guest {vmid}: {name}: invalid format - {error}") from None
+    return nic_from_text(name, guest_type, text, ip=nic.ip, ip6=nic.ip6), text
 
 
-def _guest(raw: Mapping[str, Any], nodes: Mapping[str, Node]) -> Guest:
+def _guest(raw: Mapping[str, Any], nodes: Mapping[str, Node]) -> tuple[Guest, dict[str, str]]:
     vmid = int(raw["vmid"])
     if not 100 <= vmid <= 999_999_999:
         raise TopologyError(f"vmid {vmid} out of range 100..999999999")
@@ -113,16 +143,17 @@ def _guest(raw: Mapping[str, Any], nodes: Mapping[str, Node]) -> Guest:
     node = str(raw.get("node", next(iter(nodes))))
     if node not in nodes:
         raise TopologyError(f"guest {vmid}: unknown node '{node}'")
-    nics = tuple(_nic(nic, vmid, index) for index, nic in enumerate(raw.get("nics") or [{}]))
+    made = [_nic(nic, vmid, index, guest_type) for index, nic in enumerate(raw.get("nics") or [{}])]
     tags = raw.get("tags") or ()
-    return Guest(
+    guest = Guest(
         vmid=vmid,
         type=guest_type,
         node=node,
-        nics=nics,
+        nics=tuple(nic for nic, _text in made),
         name=str(raw.get("name", f"{'vm' if guest_type == 'qemu' else 'ct'}{vmid}")),
         tags=tuple(str(tag) for tag in (tags.split(";") if isinstance(tags, str) else tags)),
     )
+    return guest, {nic.name: text for nic, text in made}
 
 
 def topology_from_data(data: Mapping[str, Any]) -> Topology:
@@ -140,11 +171,13 @@ def topology_from_data(data: Mapping[str, Any]) -> Topology:
         ipaddress.ip_network(local)  # raises ValueError on a typo
         nodes[name] = Node(name=name, address=str(raw.get("address", address)), local_network=local)
     guests: dict[int, Guest] = {}
+    nic_configs: dict[int, Mapping[str, str]] = {}
     for raw in data.get("guests") or []:
-        guest = _guest(raw, nodes)
+        guest, lines = _guest(raw, nodes)
         if guest.vmid in guests:
             raise TopologyError(f"duplicate vmid {guest.vmid}")
         guests[guest.vmid] = guest
+        nic_configs[guest.vmid] = MappingProxyType(lines)
     vnets: dict[str, Vnet] = {}
     for raw in data.get("vnets") or []:
         name = str(raw["name"])
@@ -152,7 +185,7 @@ def topology_from_data(data: Mapping[str, Any]) -> Topology:
             raise TopologyError(f"bad vnet name '{name}'")
         vnets[name] = Vnet(name, str(raw.get("zone", "zone1")), tuple(str(net) for net in raw.get("subnets") or ()))
     inventory = Inventory(nodes=MappingProxyType(nodes), guests=MappingProxyType(dict(sorted(guests.items()))))
-    return Topology(inventory, MappingProxyType(vnets))
+    return Topology(inventory, MappingProxyType(vnets), MappingProxyType(nic_configs))
 
 
 def load_topology(path: Path | None) -> Topology:

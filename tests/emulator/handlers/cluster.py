@@ -1,18 +1,22 @@
 """The non-firewall endpoints a client needs to find its way: version, nodes, resources,
-cluster status, node networks, guest lists and configs, vnets. Shapes follow PVE 9; load
-figures are fixed placeholders.
+cluster status, node networks, guest lists and configs (their NIC lines writable), vnets.
+Shapes follow PVE 9; load figures are fixed placeholders.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Nic
+from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest
 
 from ..context import Call
 from ..digests import object_digest
+from ..errors import ApiFailure, param_error
+from ..nics import MAX_NICS, NIC_KEY, generated_mac, with_mac
 from ..routes import Handler
+from ..schema import split_list
 from ..targets import check_node, guest_target
+from .common import check_digest
 
 PVE_VERSION = {"version": "9.1.3", "release": "9.1", "repoid": "7b8a6d2c0f4e3a91"}
 _GUEST_STATS = {"status": "running", "cpu": 0.01, "maxcpu": 2, "mem": 536870912, "maxmem": 2147483648, "uptime": 86400, "template": 0}
@@ -118,31 +122,47 @@ def list_guests(guest_type: str) -> Handler:
     return handler
 
 
-def _nic_text(guest: Guest, nic: Nic) -> str:
-    """A NIC as the guest config writes it (qemu: model=MAC; lxc: name=ethN,hwaddr=MAC)."""
-    if guest.type == "qemu":
-        parts = [f"{nic.model}={nic.mac}", f"bridge={nic.bridge}"]
-    else:
-        parts = [f"name=eth{nic.index}", f"bridge={nic.bridge}", f"hwaddr={nic.mac}"]
-        parts += [f"ip={nic.ip}"] if nic.ip else []
-        parts += [f"ip6={nic.ip6}"] if nic.ip6 else []
-    parts += [f"firewall={int(nic.firewall)}"]
-    parts += [f"tag={nic.tag}"] if nic.tag is not None else []
-    return ",".join(parts)
-
-
 def guest_config(guest_type: str) -> Handler:
     resolve = guest_target(guest_type)
 
     def handler(call: Call) -> dict[str, object]:
         guest = resolve(call).guest
         assert guest is not None  # a guest target always carries its guest
-        config: dict[str, object] = {"name" if guest_type == "qemu" else "hostname": guest.name}
-        if guest.tags:
-            config["tags"] = ";".join(guest.tags)
-        for nic in guest.nics:
-            config[nic.name] = _nic_text(guest, nic)
+        config = call.ctx.configs.config(guest)
         return {**config, "digest": object_digest(config)}
+
+    return handler
+
+
+def set_guest_config(guest_type: str) -> Handler:
+    """PUT .../config (qemu's synchronous update, lxc's only one) for ``netN``: ``delete``
+    first, then the new lines, under the guest's config lock and its digest. Each line was
+    checked by the schema (``pve-qm-net``, ``pve-lxc-network``); a missing MAC is generated."""
+    resolve = guest_target(guest_type)
+
+    def handler(call: Call) -> None:
+        vmid = int(call.params["vmid"])
+        lines = {key: str(value) for key, value in call.params.items() if NIC_KEY.fullmatch(key)}
+        delete = split_list(call.params.get("delete", ""))
+        for name in delete:
+            if name in lines:
+                raise param_error("delete", f"you can't use '-{name}' and -delete {name}' at the same time")
+            found = NIC_KEY.fullmatch(name)
+            if not found or int(found.group(1)) >= MAX_NICS:
+                raise param_error("delete", f"unknown option '{name}'")
+        if not lines and not delete:
+            raise ApiFailure("no options specified")
+        configs = call.ctx.configs
+        with configs.locked():
+            guest = resolve(call).guest
+            assert guest is not None
+            check_digest(object_digest(configs.config(guest)), call.params.get("digest"))
+            current = configs.nic_lines(vmid)
+            for name in delete:
+                current.pop(name, None)
+            for name, text in lines.items():
+                current[name] = with_mac(guest_type, text, generated_mac(vmid, int(name[3:])))
+            configs.replace_nics(vmid, current)
 
     return handler
 
