@@ -24,6 +24,12 @@ description:
     stores a timestamp instead of C(1), proves access over a new connection and only then
     confirms with C(1). If the proof fails, PVE turns the firewall off again within about
     60 seconds.
+  - PVE filters a guest only when three switches are on - the datacenter's C(enable), the
+    guest's own C(enable), and the C(firewall=1) flag of each of its network devices (the
+    C(netN) lines of the guest config). At a guest level, O(nic_firewall) sets or clears that
+    flag in the same task as the guest's options, so one task protects a guest. Protecting a
+    guest while the datacenter firewall is off gives a warning naming the fix; a guest-level
+    task never changes the datacenter.
 author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
@@ -35,7 +41,9 @@ attributes:
     description: Plans the change and runs the lockout analysis; writes nothing.
   diff_mode:
     support: full
-    description: Shows the managed options before and after as the C([OPTIONS]) section of a C(.fw) file.
+    description:
+      - Shows the managed options before and after as the C([OPTIONS]) section of a C(.fw) file.
+      - With O(nic_firewall), the guest's C(netN) lines follow as they read in its config.
   action_group:
     support: full
     membership: [pve.firewall.firewall]
@@ -81,6 +89,26 @@ options:
         auto-revert and confirm only after a new connection succeeded.
     type: bool
     default: true
+  nic_firewall:
+    description:
+      - At level V(vm) or V(ct) only - turn the C(firewall) flag of the guest's network devices
+        on (V(true)) or off (V(false)). Without the flag PVE does not filter a NIC, whatever the
+        rules and options say.
+      - Only the flag changes; every other property of a C(netN) line stays as it is, byte for
+        byte (C(rate), C(queues), C(tag), keys in any order). On appends C(firewall=1) or turns
+        a C(firewall=0) into C(firewall=1); off removes the key, as the PVE web interface does.
+      - The changed lines are written in one request with the config's digest; if another
+        writer changed the config meanwhile, the lines are read again and the change made on
+        top of theirs.
+      - Not given, the NICs are left alone.
+    type: bool
+  nics:
+    description:
+      - The network devices O(nic_firewall) applies to, by config key (C(net0), C(net1), ...).
+        A name the guest does not have fails the task before anything is written.
+      - Defaults to every network device of the guest. Needs O(nic_firewall).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -104,7 +132,7 @@ EXAMPLES = r"""
       log_level_in: info
       protection_synflood: true
 
-- name: A VM gets its own firewall, no DHCP server, strict MAC filter
+- name: A VM gets its own firewall, no DHCP server, strict MAC filter, and every NIC filtered
   pve.firewall.firewall_options:
     level: vm
     vmid: 100
@@ -113,6 +141,14 @@ EXAMPLES = r"""
       dhcp: false
       macfilter: true
       policy_in: DROP
+    nic_firewall: true
+
+- name: Take one NIC of a container out of the firewall (the others keep their flag)
+  pve.firewall.firewall_options:
+    level: ct
+    vmid: 200
+    nics: [net0]
+    nic_firewall: false
 
 - name: Return the guest's log level to the default
   pve.firewall.firewall_options:
@@ -145,9 +181,20 @@ lockout:
   returned: when the change touches access
   type: dict
   sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
+nics_before:
+  description: Every network device of the guest (C(netN) key to its config line) before the change.
+  returned: when nic_firewall is given
+  type: dict
+  sample: {"net0": "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=12.5"}
+nics_after:
+  description: Every network device of the guest after the change (in check mode, as it would be).
+  returned: when nic_firewall is given
+  type: dict
+  sample: {"net0": "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=12.5,firewall=1"}
 """
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -161,16 +208,21 @@ from ..module_utils._access_guard import (
     touches_access,
 )
 from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import ApiCall, FirewallApi
+from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._guest_nics import NIC_KEY, NicLines, config_path, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
 from ..module_utils._options import option_spec
 from ..module_utils._planner import plan_options
-from ..module_utils._sync import sync_options
+from ..module_utils._pve_transport import PveApiError
+from ..module_utils._sync import SyncError, sync_options
 from ..module_utils._user_input import options_from_user
+
+GUEST_LEVELS = ("vm", "ct")
 
 
 class FirewallOptions:
-    """One run: validate, read, plan one PUT, guard access, write."""
+    """One run: validate, read, plan one PUT, guard access, write; at a guest level then the
+    NICs' firewall flag in one PUT of the guest config."""
 
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -188,6 +240,65 @@ class FirewallOptions:
         raise_if_errors(errors)
         return options, reset
 
+    def check_nic_input(self) -> None:
+        """nic_firewall and nics belong to a guest level, and name NICs by their config key."""
+        level = self.params["level"]
+        errors = [
+            FieldError(key, key, self.params[key], f"only valid at level vm or ct (level is {level})", "level: vm or level: ct")
+            for key in ("nic_firewall", "nics")
+            if self.params[key] is not None and level not in GUEST_LEVELS
+        ]
+        for index, name in enumerate(self.params["nics"] or []):
+            if not NIC_KEY.fullmatch(name):
+                errors.append(FieldError(f"nics[{index}]", "nics", name, f"'{name}' is not a network device key", "net0, net1, ... as in the guest config"))
+        raise_if_errors(errors)
+
+    def read_nics(self, api: FirewallApi, scope: Scope) -> Snapshot[NicLines]:
+        """The guest's NIC lines; every name in ``nics`` must be one of them."""
+        snapshot = read_nic_lines(api, scope)
+        have = ", ".join(snapshot.items) or f"none ({scope.label} has no network device)"
+        raise_if_errors(
+            FieldError("nics", "nics", name, f"{scope.label} has no network device {name}", have)
+            for name in unknown_nics(snapshot.items, self.params["nics"] or ())
+        )
+        return snapshot
+
+    def warn_if_unprotected(self, api: FirewallApi, scope: Scope, desired: Mapping[str, Any], guest_options: Mapping[str, Any]) -> None:
+        """PVE filters a guest only with all three switches on: say which one is still off
+        when this task protects the guest (turns its enable or its NICs' flag on)."""
+        protecting = self.params["nic_firewall"] is True or bool(desired.get("enable"))
+        if not protecting:
+            return
+        try:
+            datacenter = api.read_options(Scope("cluster")).items
+        except PveApiError as error:
+            self.module.warn(f"could not check that the datacenter firewall is on: {error}")
+            datacenter = {"enable": 1}
+        if not datacenter.get("enable"):
+            self.module.warn(
+                f"the datacenter firewall is off (cluster option enable), so PVE filters no guest and {scope.label} stays unfiltered "
+                "whatever its options and NICs say; turn it on with a task at level: cluster with options: {enable: true} "
+                "(a guest-level task leaves the datacenter alone)"
+            )
+        if self.params["nic_firewall"] is True and not guest_options.get("enable"):
+            self.module.warn(f"the firewall of {scope.label} is off (its options have no enable: 1), so its NICs stay unfiltered; add options: {{enable: true}}")
+
+    def sync_nics(self, api: FirewallApi, scope: Scope, first: Snapshot[NicLines], done: list[ApiCall]) -> None:
+        """Set or clear the NICs' flag, after the options (``done``) were written."""
+        try:
+            outcome = sync_nic_firewall(api, scope, bool(self.params["nic_firewall"]), self.params["nics"], check_mode=self.module.check_mode, first=first)
+        except SyncError as error:
+            raise SyncError(str(error), [*done, *error.done]) from None
+        path = config_path(scope)
+
+        def following(text: str, lines: NicLines) -> str:  # a blank line after the [OPTIONS] text
+            added = diff_text(lines, path)
+            return "\n" + added if text and added and not text.endswith("\n\n") else added
+
+        self.report.record(outcome.calls, following(self.report.before_text, outcome.before), following(self.report.after_text, outcome.after))
+        self.report.values["nics_before"] = outcome.before
+        self.report.values["nics_after"] = outcome.after
+
     def guard(self, api: FirewallApi, scope: Any, after: dict[str, Any]) -> None:
         view = AccessView(tuple(self.params["lockout_clients"]), tuple(self.params["lockout_ports"]))
         try:
@@ -199,8 +310,12 @@ class FirewallOptions:
             raise LockoutRefused(report)
 
     def run(self, api: FirewallApi) -> dict[str, Any]:
+        self.check_nic_input()
         scope = scope_from_params(api, self.params)
         options, reset = self.desired(scope.option_level)
+        nics_first: Optional[Snapshot[NicLines]] = None
+        if self.params["nic_firewall"] is not None:
+            nics_first = self.read_nics(api, scope)
         path = f"{scope.base}/options"
         first = api.read_options(scope)
         plan = plan_options(first.items, options, reset)
@@ -225,6 +340,10 @@ class FirewallOptions:
         calls = made if made else list(outcome.calls)
         kind = scope.file_kind
         self.report.record(calls, fw_text(kind, options=outcome.before), fw_text(kind, options=outcome.after))
+        if scope.level in GUEST_LEVELS:
+            self.warn_if_unprotected(api, scope, options, outcome.after)
+        if nics_first is not None:
+            self.sync_nics(api, scope, nics_first, calls)
         return self.report.result(before=outcome.before, after=outcome.after)
 
 
@@ -238,8 +357,11 @@ def main() -> None:
                 "lockout_clients": {"type": "list", "elements": "str", "default": []},
                 "lockout_ports": {"type": "list", "elements": "int", "default": [8006, 22]},
                 "auto_revert": {"type": "bool", "default": True},
+                "nic_firewall": {"type": "bool"},
+                "nics": {"type": "list", "elements": "str"},
             }
         ),
+        required_by={"nics": "nic_firewall"},
         supports_check_mode=True,
     )
     runner = FirewallOptions(module)
