@@ -281,7 +281,9 @@ class FirewallOptions:
                 "(a guest-level task leaves the datacenter alone)"
             )
         if self.params["nic_firewall"] is True and not guest_options.get("enable"):
-            self.module.warn(f"the firewall of {scope.label} is off (its options have no enable: 1), so its NICs stay unfiltered; add options: {{enable: true}}")
+            self.module.warn(
+                f"the firewall of {scope.label} is off (its options have no enable: 1), so its NICs stay unfiltered; add options: {{enable: true}}"
+            )
 
     def sync_nics(self, api: FirewallApi, scope: Scope, first: Snapshot[NicLines], done: list[ApiCall]) -> None:
         """Set or clear the NICs' flag, after the options (``done``) were written."""
