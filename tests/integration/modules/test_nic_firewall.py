@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 from conftest import ModuleRunner
 
 from ansible_collections.pve.firewall.plugins.module_utils._guest_nics import read_nic_lines
@@ -91,36 +92,52 @@ def test_lxc_only_the_listed_nic_changes(cluster: ModuleRunner) -> None:
     assert _nics(api.get(CT)) == {"net0": fixed, "net1": net1} and removed["changed"]
 
 
-def _warnings(capfd: pytest.CaptureFixture[str]) -> list[str]:
-    """The warnings of the runs since the last call: in-process, Ansible prints them."""
-    return [line.removeprefix("[WARNING]: ") for line in capfd.readouterr().err.splitlines() if line.startswith("[WARNING]: ")]
+@pytest.fixture
+def warned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The warnings modules give. In-process, Ansible prints them once per text and process
+    instead of returning them, so they are recorded where the module gives them."""
+    seen: list[str] = []
+    original = AnsibleModule.warn
+
+    def record(self: AnsibleModule, warning: str, **kwargs: Any) -> None:
+        seen.append(warning)
+        original(self, warning, **kwargs)
+
+    monkeypatch.setattr(AnsibleModule, "warn", record)
+    return seen
 
 
-def test_one_task_sets_the_guest_switches_and_warns_about_the_datacenter(cluster: ModuleRunner, capfd: pytest.CaptureFixture[str]) -> None:
+def _warnings(seen: list[str]) -> list[str]:
+    """The warnings since the last call."""
+    new = list(seen)
+    seen.clear()
+    return new
+
+
+def test_one_task_sets_the_guest_switches_and_warns_about_the_datacenter(cluster: ModuleRunner, warned: list[str]) -> None:
     api = cluster.api()
     api.put("/nodes/pve2/qemu/101/config", net0="virtio=BC:24:11:00:65:00,bridge=vmbr0")
     seq = cluster.seq()
-    _warnings(capfd)
     result = cluster.ok("firewall_options", diff=True, level="vm", vmid=101, options={"enable": True, "policy_in": "DROP"}, nic_firewall=True)
     assert result["commands"] == [
         "PUT /nodes/pve2/qemu/101/firewall/options enable=1 policy_in=DROP",
         "PUT /nodes/pve2/qemu/101/config net0=virtio=BC:24:11:00:65:00,bridge=vmbr0,firewall=1",
     ]
     assert [entry["path"] for entry in cluster.writes_since(seq)] == ["/nodes/pve2/qemu/101/firewall/options", "/nodes/pve2/qemu/101/config"]
-    (warning,) = _warnings(capfd)
+    (warning,) = _warnings(warned)
     assert "datacenter firewall is off" in warning and "level: cluster" in warning and "enable: true" in warning
     assert list(api.get("/cluster/firewall/options")) == ["digest"]  # left alone
     assert result["diff"]["after"] == "[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n\n# /nodes/pve2/qemu/101/config\nnet0: virtio=BC:24:11:00:65:00,bridge=vmbr0,firewall=1\n"
 
     api.put("/cluster/firewall/options", enable=1)
     cluster.ok("firewall_options", level="vm", vmid=101, nic_firewall=True)
-    assert _warnings(capfd) == []
+    assert _warnings(warned) == []
     api.put("/nodes/pve2/qemu/101/firewall/options", enable=0)
     cluster.ok("firewall_options", level="vm", vmid=101, nic_firewall=True)
-    (warning,) = _warnings(capfd)
+    (warning,) = _warnings(warned)
     assert "firewall of vm 101 is off" in warning and "options: {enable: true}" in warning
     cluster.ok("firewall_options", level="vm", vmid=101, nic_firewall=False)
-    assert _warnings(capfd) == []
+    assert _warnings(warned) == []
 
 
 @pytest.mark.parametrize(
