@@ -13,9 +13,7 @@ The emulator's request log tells what a run wrote: ``runner.writes_since(seq)``.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import json
 import os
 import subprocess
@@ -29,7 +27,8 @@ import pytest
 import yaml
 
 from ansible_collections.pve.firewall.tests.emulator.client import ApiClient, ControlClient
-from ansible_collections.pve.firewall.tests.emulator.fixtures import TOKEN, RunningEmulator, start_in_process
+from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator, start_in_process
+from ansible_collections.pve.firewall.tests.emulator.modules import module_connection, run_module
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -52,14 +51,7 @@ class ModuleRunner:
 
     @property
     def connection(self) -> dict[str, Any]:
-        host, port, _ssh = self.pve.node_host(self.node)
-        return {
-            "api_host": host,
-            "api_port": port,
-            "api_token_id": TOKEN.full_id,
-            "api_token_secret": TOKEN.secret,
-            "ca_path": self.pve.ca,
-        }
+        return module_connection(self.pve, self.node)
 
     @property
     def env(self) -> dict[str, str]:
@@ -75,15 +67,7 @@ class ModuleRunner:
 
     def run(self, module: str, *, check: bool = False, diff: bool = False, connection: bool = True, **args: Any) -> dict[str, Any]:
         """The module's result; a failed module returns its result too (``failed`` is set)."""
-        from ansible.module_utils.testing import patch_module_args
-
-        mod = importlib.import_module(f"ansible_collections.pve.firewall.plugins.modules.{module}")
-        full = {**(self.connection if connection else {}), **args, "_ansible_check_mode": check, "_ansible_diff": diff}
-        out = io.StringIO()
-        with patch_module_args(full), contextlib.redirect_stdout(out):
-            with pytest.raises(SystemExit):
-                mod.main()
-        return json.loads(out.getvalue())
+        return run_module(module, {**(self.connection if connection else {}), **args}, check=check, diff=diff)
 
     def ok(self, module: str, **args: Any) -> dict[str, Any]:
         result = self.run(module, **args)
