@@ -137,6 +137,11 @@ test-changelog: venv  ## antsibull-changelog lint
 # ---------------------------------------------------------------------------------------------
 # Other
 
+.PHONY: bench
+bench: venv collection  ## API requests, writes and time of the modules on a 50-guest cluster (BENCH_ARGS='--latency 0': 0 ms only)
+	$(call header,bench,python tests/bench/bench_modules.py $(BENCH_ARGS))
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_modules.py $(BENCH_ARGS)
+
 bench-compiler: venv collection  ## benchmark the rule compiler (tests/bench/bench_compiler.py)
 	$(call header,bench-compiler,python tests/bench/bench_compiler.py)
 	@test -f tests/bench/bench_compiler.py || { echo "tests/bench/bench_compiler.py does not exist yet"; exit 1; }
