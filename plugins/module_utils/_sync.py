@@ -15,11 +15,18 @@ someone else changed the same object in between.
 * Options: one PUT with the digest.
 
 A digest conflict (PVE's HTTP 500 "detected modified configuration") or a read-back that
-differs leads to a new read and plan, at most ``MAX_ATTEMPTS`` times in all.
+differs leads to a new read and plan, at most ``MAX_ATTEMPTS`` times in all. A rule list
+gives up only after ``MAX_STALLED`` attempts in a row that wrote nothing (a busy writer
+interrupts every plan, yet each attempt gets further), or ``MAX_ROUNDS`` attempts in all;
+after each interrupted attempt it waits a random, growing while, so that two writers that
+keep meeting fall out of step and the one that got in first can finish.
 """
 
 from __future__ import annotations
 
+import random
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Optional, Tuple, TypeVar
@@ -27,12 +34,16 @@ from typing import Generic, Optional, Tuple, TypeVar
 from ._api_mapping import options_to_api, rule_to_api, rule_update_params
 from ._firewall_api import ApiCall, FirewallApi, Snapshot
 from ._model import OptionValue, Rule
-from ._planner import CreateItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
+from ._planner import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
 from ._pve_transport import PveApiError
 
 T = TypeVar("T")
 V = TypeVar("V")
 MAX_ATTEMPTS = 4
+MAX_STALLED = 8
+# Attempts of a rule list sync in all: bounds runs that keep undoing each other's writes.
+MAX_ROUNDS = 50
+BACKOFF = 0.05  # seconds, doubled per attempt in a row that wrote nothing, at most 2 s
 # Answers to keyed writes that mean "someone else changed this collection meanwhile".
 _KEYED_CONFLICTS = ("already exists", "no such")
 
@@ -79,8 +90,8 @@ def _is_conflict(error: PveApiError, keyed: bool = False) -> bool:
     return False
 
 
-def _give_up(label: str, done: Sequence[ApiCall]) -> SyncError:
-    return SyncError(f"{label} changed under this run {MAX_ATTEMPTS} times in a row (other writers at work); giving up", done)
+def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS) -> SyncError:
+    return SyncError(f"{label} changed under this run {times} times in a row (other writers at work); giving up", done)
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,8 +117,79 @@ def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapsho
     return snapshot
 
 
+def _rewrites_a_staying_rule(current: Sequence[Rule], plan: Sequence[ListOperation[Rule]], wanted: Counter[Rule]) -> bool:
+    """Whether ``plan`` rewrites or deletes a copy of a rule that ``wanted`` still needs."""
+    have = Counter(current)
+    for op in plan:
+        if isinstance(op, (UpdateItem, DeleteItem)):
+            gone = op.before if isinstance(op, UpdateItem) else op.item
+            if have[gone] <= wanted[gone]:
+                return True
+            have[gone] -= 1
+        if isinstance(op, (UpdateItem, CreateItem)):
+            have[op.after if isinstance(op, UpdateItem) else op.item] += 1
+    return False
+
+
+def _content_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
+    """Writes that give ``items`` the rules of ``desired`` in some order, touching only rules
+    that go: each is rewritten into a missing rule or deleted; rules still missing are POSTed."""
+    surplus = Counter(items) - Counter(desired)
+    missing = list((Counter(desired) - Counter(items)).elements())
+    first: dict[Rule, int] = {}
+    for index, rule in enumerate(desired):
+        first.setdefault(rule, index)
+    missing.sort(key=first.__getitem__)
+    going = []
+    for pos in range(len(items) - 1, -1, -1):  # the last copies of a rule go
+        if surplus[items[pos]] > 0:
+            surplus[items[pos]] -= 1
+            going.append(pos)
+    going.sort()
+    rewritten, deleted = going[: len(missing)], going[len(missing) :]
+    ops: list[ListOperation[Rule]] = [UpdateItem(pos, items[pos], missing.pop(0)) for pos in rewritten]
+    ops += [DeleteItem(pos, items[pos]) for pos in reversed(deleted)]  # bottom up: positions hold
+    ops += [CreateItem(item) for item in reversed(missing)]  # each POST goes on top
+    for op in ops:
+        apply_list_operation(items, op)
+    return ops
+
+
+def _order_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
+    """Moves alone that put the rules of ``items`` in the order of ``desired``."""
+    ops: list[ListOperation[Rule]] = []
+    for target, want in enumerate(desired):
+        if items[target] != want:
+            pos = items.index(want, target + 1)
+            ops.append(MoveItem(pos, target, want))  # moving up, PVE places it at moveto
+            apply_list_operation(items, ops[-1])
+    return ops
+
+
+def plan_rules(current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ListOperation[Rule], ...]:
+    """The planner's plan, unless it takes away (rewrites or deletes) a rule that stays.
+
+    For fewer writes the planner may rewrite (or delete) a wanted rule and add it again later.
+    Until then the rule is missing: a failed write leaves it out, PVE may compile the list
+    without it, and a concurrent writer that kept it (``merged``) finds it gone and adds it
+    again, a duplicate. Such plans are replaced by one that first changes only rules that go
+    (rewritten into missing ones, or deleted), POSTs the rules still missing, then moves.
+    """
+    current, desired = tuple(current), tuple(desired)
+    wanted = Counter(desired)
+    plan = plan_ordered(current, desired)
+    if not _rewrites_a_staying_rule(current, plan, wanted):
+        return plan
+    items = list(current)
+    ops = _content_ops(items, desired)
+    order = plan_ordered(tuple(items), desired)
+    if _rewrites_a_staying_rule(items, order, wanted):
+        order = tuple(_order_ops(list(items), desired))
+    return (*ops, *order)
+
+
 def planned_rule_calls(path: str, current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ApiCall, ...]:
-    return tuple(rule_call(path, op) for op in plan_ordered(tuple(current), tuple(desired)))
+    return tuple(rule_call(path, op) for op in plan_rules(current, desired))
 
 
 def sync_rules(
@@ -123,9 +205,14 @@ def sync_rules(
     snapshot = first or api.read_rules(path)
     before = snapshot.items
     done: list[ApiCall] = []
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    attempt = stalled = 0
+    while stalled < MAX_STALLED:
+        attempt += 1
+        if attempt > MAX_ROUNDS:
+            raise SyncError(f"{label} kept changing under this run for {MAX_ROUNDS} attempts (other writers at work); giving up", done)
+        written = len(done)
         desired = tuple(target(snapshot.items))
-        plan = plan_ordered(snapshot.items, desired)
+        plan = plan_rules(snapshot.items, desired)
         if check_mode or not plan:
             return SyncResult(before, desired, tuple(done) + tuple(rule_call(path, op) for op in plan), attempt)
         expected = list(snapshot.items)
@@ -149,7 +236,10 @@ def sync_rules(
             if not _is_conflict(error):
                 raise SyncError(str(error), done) from None
             snapshot = api.read_rules(path)
-    raise _give_up(label, done)
+        stalled = 0 if len(done) > written else stalled + 1
+        if stalled < MAX_STALLED:
+            time.sleep(random.uniform(0, min(2.0, BACKOFF * 2**stalled)))
+    raise _give_up(label, done, MAX_STALLED)
 
 
 # --------------------------------------------------------------------------------------------
