@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ._addresses import AddressError, AliasRef, is_alias_reference, parse_address_spec, parse_ip_or_cidr
+from ._addresses import AddressError, AliasRef, canonical_ipset_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from ._errors import FieldError
 from ._model import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, ClusterConfig, FileKind, FirewallFile, Level
 from ._normalise import normalise_ipset_cidr
@@ -149,20 +149,25 @@ def _check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> I
         for index, entry in enumerate(ipset.entries):
             where = locate(("ipsets", ipset.name, index))
             cidr = entry.cidr.strip()
-            spec = parse_address_spec(cidr) if is_alias_reference(cidr) else None
+            try:
+                spec = parse_address_spec(cidr) if is_alias_reference(cidr) else None
+            except AddressError as error:  # an alias name over 64 characters
+                yield FieldError(where, "cidr", cidr, str(error), IPSET_CIDR_ACCEPTED)
+                continue
             if isinstance(spec, AliasRef):
                 if refs.alias_family(spec) is None:
                     yield FieldError(where, "cidr", cidr, f"no such alias '{spec.name}'", "an alias defined at this level or the datacenter")
+                canonical = normalise_ipset_cidr(cidr)
             else:
                 try:
-                    network = parse_ip_or_cidr(cidr)
+                    # One parse per entry: sets of tens of thousands of entries are validated.
+                    canonical = canonical_ipset_cidr(cidr)
                 except AddressError as error:
                     yield FieldError(where, "cidr", cidr, str(error), IPSET_CIDR_ACCEPTED)
                     continue
-                if network.prefixlen == 0:
+                if canonical.endswith("/0"):
                     yield FieldError(where, "cidr", cidr, "a zero prefix is not allowed in ipset entries", "a prefix of /1 or longer")
                     continue
-            canonical = normalise_ipset_cidr(cidr)
             if canonical in seen:
                 yield FieldError(where, "cidr", cidr, f"duplicate ipset entry for '{canonical}'", "each address once per ipset")
             seen.add(canonical)
