@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ansible_collections.pve.firewall.plugins.module_utils._addresses import AddressError, AliasRef, is_alias_reference, parse_address_spec, parse_ip_or_cidr
+from ansible_collections.pve.firewall.plugins.module_utils._addresses import (
+    AddressError,
+    AliasRef,
+    canonical_ipset_cidr,
+    is_alias_reference,
+    parse_address_spec,
+    parse_ip_or_cidr,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._api_mapping import RULE_API_FIELDS
 from ansible_collections.pve.firewall.plugins.module_utils._errors import FieldError
 from ansible_collections.pve.firewall.plugins.module_utils._macros import canonical_macro_name
@@ -104,10 +111,10 @@ def _entry_error(cidr: str, seen: set[str], alias_known: AliasLookup) -> str | N
             return f"no such alias '{spec.name}'"
     else:
         try:
-            network = parse_ip_or_cidr(cidr)
+            canonical = canonical_ipset_cidr(cidr)  # its IPv4 fast path keeps 50,000-entry sets quick
         except AddressError as error:
             return str(error)
-        if network.prefixlen == 0:
+        if canonical.endswith("/0"):
             return "a zero prefix is not allowed in ipset entries"
     if cidr in seen:
         return f"duplicate ipset entry for '{cidr}'"
