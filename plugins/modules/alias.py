@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# Copyright: pve.firewall contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: alias
+short_description: Manage a firewall alias of the Proxmox VE datacenter or of a guest
+version_added: 0.1.0
+description:
+  - Creates, updates and deletes an alias, a name for an address or network that rules and
+    IP set entries use, through the Proxmox VE API, at the datacenter (O(level=cluster)) or a
+    guest (O(level=vm), O(level=ct)); only these levels have aliases, other levels are refused.
+  - Writes carry PVE's digest of the alias list read before, so a concurrent change is
+    detected and the change is planned anew.
+  - Refuses to delete an alias that rules or IP set entries still use, and names them. PVE
+    itself would delete it and silently skip the rules that use it.
+author:
+  - pve.firewall maintainers (@pve-firewall)
+extends_documentation_fragment:
+  - pve.firewall.api
+  - pve.firewall.api.SCOPE
+attributes:
+  check_mode:
+    support: full
+    description: Plans and returns the API calls it would make, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the alias before and after as a line of the C([ALIASES]) section of a C(.fw) file.
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
+options:
+  name:
+    description:
+      - Name of the alias, 2 to 64 characters; a letter, then letters, digits, V(-) or V(_).
+      - Names are case-insensitive, as in PVE. A new alias is created with the name as
+        written; an existing one keeps the spelling it has.
+    type: str
+    required: true
+  cidr:
+    description:
+      - The address or network, IPv4 or IPv6, with an optional prefix, for example
+        V(192.0.2.10) or V(192.0.2.0/24).
+      - Stored as PVE stores it, host bits kept and V(/32) or V(/128) dropped.
+      - Required with O(state=present).
+    type: str
+  comment:
+    description:
+      - Comment of the alias.
+      - When not given, an existing alias keeps its comment. An empty string removes it.
+    type: str
+  state:
+    description:
+      - V(present) makes the alias exist with the given address and comment.
+      - V(absent) deletes the alias. It fails, writing nothing, while a rule or IP set entry
+        uses the alias, naming each one; for a datacenter alias that means rules and entries
+        of the datacenter, security groups, nodes, guests and vnets that can reach it.
+    type: str
+    choices: [present, absent]
+    default: present
+seealso:
+  - module: pve.firewall.ipset
+  - module: pve.firewall.firewall_rule
+"""
+
+EXAMPLES = r"""
+- name: Name the monitoring server at the datacenter
+  pve.firewall.alias:
+    api_host: pve1.example.org
+    api_token_id: root@pam!ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+    name: monitoring
+    cidr: 192.0.2.10
+    comment: prometheus
+
+- name: The office network, as an alias of a container
+  pve.firewall.alias:
+    level: ct
+    vmid: 200
+    name: office
+    cidr: 198.51.100.0/24
+
+- name: The monitoring server moved
+  pve.firewall.alias:
+    name: monitoring
+    cidr: 192.0.2.20
+
+- name: Remove the container's alias (fails while rules or IP set entries use it)
+  pve.firewall.alias:
+    level: ct
+    vmid: 200
+    name: office
+    state: absent
+"""
+
+RETURN = r"""
+commands:
+  description: The API calls made, or in check mode the calls planned.
+  returned: always
+  type: list
+  elements: str
+  sample: ["POST /cluster/firewall/aliases name=monitoring cidr=192.0.2.10 comment=prometheus"]
+before:
+  description: The alias before the change (name, cidr, comment), or null if it did not exist.
+  returned: always
+  type: dict
+  sample: {"name": "monitoring", "cidr": "192.0.2.10", "comment": "prometheus"}
+after:
+  description: The alias after the change (in check mode, as it would be), or null if it does not exist.
+  returned: always
+  type: dict
+  sample: {"name": "monitoring", "cidr": "192.0.2.20", "comment": "prometheus"}
+"""
+
+from typing import Any, Optional
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._addresses import AddressError, parse_ip_or_cidr
+from ..module_utils._api_mapping import alias_to_api, alias_update_params
+from ..module_utils._config_validation import ALIAS_CIDR_ACCEPTED, check_name
+from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._model import Alias
+from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
+from ..module_utils._normalise import normalise_alias, optional_text
+from ..module_utils._pve_transport import path_of
+from ..module_utils._sync import KeyedEndpoints, sync_keyed
+from ..module_utils._usage import alias_users
+from ..module_utils._user_input import alias_to_user
+
+LEVELS = ("cluster", "vm", "ct")
+
+
+class AliasModule:
+    """One run of the module: validate, then read, plan and write (or only plan)."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.report = Report(module)
+        self.key: str = self.params["name"].lower()
+
+    def validate(self) -> None:
+        errors = list(check_name("alias", self.params["name"], "alias"))
+        cidr, comment = self.params["cidr"], self.params["comment"]
+        if self.params["state"] == "present":
+            try:
+                parse_ip_or_cidr(cidr.strip())
+            except AddressError as error:
+                errors.append(FieldError("alias", "cidr", cidr, str(error), ALIAS_CIDR_ACCEPTED))
+            if comment is not None and ("\n" in comment or "\r" in comment):
+                errors.append(FieldError("alias", "comment", comment, "comment cannot contain line breaks", "a single line of text"))
+        raise_if_errors(errors)
+
+    def endpoints(self, api: FirewallApi, scope: Scope) -> KeyedEndpoints[Alias]:
+        """The alias list narrowed to this one alias; the digest still covers the whole list."""
+
+        def read() -> Snapshot[tuple[Alias, ...]]:
+            snapshot = api.read_aliases(scope)
+            return Snapshot(tuple(alias for alias in snapshot.items if alias.name.lower() == self.key), snapshot.digest)
+
+        def path(alias: Alias) -> str:
+            return f"{scope.base}/aliases{path_of(alias.name)}"
+
+        return KeyedEndpoints(
+            read=read,
+            key=lambda alias: alias.name.lower(),
+            create=lambda alias: ApiCall("POST", f"{scope.base}/aliases", alias_to_api(alias)),
+            update=lambda before, after: ApiCall("PUT", path(before), alias_update_params(after)),
+            delete=lambda alias: ApiCall("DELETE", path(alias)),
+        )
+
+    def desired(self, existing: Optional[Alias]) -> Alias:
+        given = self.params["comment"]
+        comment = optional_text(given) if given is not None else (existing.comment if existing else None)
+        return normalise_alias(Alias(existing.name if existing else self.params["name"], self.params["cidr"], comment))
+
+    def online(self, api: FirewallApi) -> dict[str, Any]:
+        scope = scope_from_params(api, self.params, allowed=LEVELS)
+        endpoints = self.endpoints(api, scope)
+        first = endpoints.read()
+        existing = first.items[0] if first.items else None
+        if self.params["state"] == "absent":
+            wanted: tuple[Alias, ...] = ()
+            users = alias_users(api, scope, self.key) if existing else []
+            if users:
+                raise ModuleFailure(
+                    f"alias '{existing.name if existing else self.key}' of {scope.label} is still used by {len(users)} "
+                    f"rule{'s' if len(users) != 1 else ''} or ipset entr{'ies' if len(users) != 1 else 'y'}: "
+                    + "; ".join(users)
+                    + ". Remove or change those first.",
+                    used_by=users,
+                )
+        else:
+            wanted = (self.desired(existing),)
+        outcome = sync_keyed(api, endpoints, wanted, purge=True, check_mode=self.module.check_mode, label=f"the aliases of {scope.label}", first=first)
+        self.report.record(outcome.calls)
+        before = outcome.before[0] if outcome.before else None
+        after = outcome.after[0] if outcome.after else None
+        if self.module._diff:  # pylint: disable=protected-access
+            self.report.record((), *(fw_text(scope.file_kind, aliases=(alias,)) if alias else "" for alias in (before, after)))
+        return self.report.result(before=alias_to_user(before) if before else None, after=alias_to_user(after) if after else None)
+
+    def run(self) -> dict[str, Any]:
+        self.validate()
+        api = connect(self.module)
+        try:
+            return self.online(api)
+        finally:
+            api.transport.close()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            {
+                "name": {"type": "str", "required": True},
+                "cidr": {"type": "str"},
+                "comment": {"type": "str"},
+                "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            }
+        ),
+        required_if=[("state", "present", ("cidr",))],
+        supports_check_mode=True,
+    )
+    try:
+        result = AliasModule(module).run()
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

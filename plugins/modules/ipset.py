@@ -1,0 +1,355 @@
+#!/usr/bin/python
+# Copyright: pve.firewall contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ipset
+short_description: Manage an IP set of the Proxmox VE datacenter or of a guest
+version_added: 0.1.0
+description:
+  - Creates, updates and deletes an IP set and its entries through the Proxmox VE API, at the
+    datacenter (O(level=cluster)) or a guest (O(level=vm), O(level=ct)); only these levels
+    have IP sets, other levels are refused.
+  - Entries are matched by their address, so only the entries that differ are written. A set
+    of tens of thousands of entries is read once and only the difference is written.
+  - Validates the name and every entry, alias names included, before the first write; a bad
+    entry fails the task naming the field and value, and nothing is written.
+  - Refuses to delete a set that rules still use, and names those rules. PVE itself would
+    delete it and silently skip the rules.
+author:
+  - pve.firewall maintainers (@pve-firewall)
+extends_documentation_fragment:
+  - pve.firewall.api
+  - pve.firewall.api.SCOPE
+attributes:
+  check_mode:
+    support: full
+    description: Plans and returns the API calls it would make, and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the set before and after as the C([IPSET name]) section of a C(.fw) file.
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
+options:
+  name:
+    description:
+      - Name of the set, 2 to 64 characters; a letter, then letters, digits, V(-) or V(_).
+      - The name is lowercased. PVE reads set names back in lowercase, so a set created with
+        capitals could not be found again by that name; V(WebServers) and V(webservers) are
+        the same set here, and rules refer to it as V(+webservers).
+    type: str
+    required: true
+  comment:
+    description:
+      - Comment of the set.
+      - When not given, an existing set keeps its comment. An empty string removes it.
+    type: str
+  entries:
+    description:
+      - The entries. Each is either a string, an address or CIDR such as V(10.0.0.0/8), or
+        V(!10.1.0.0/16) for a C(nomatch) entry (addresses the set must not match), or a
+        mapping with the keys C(cidr) (required), C(nomatch) (boolean) and C(comment).
+      - A CIDR may also be the name of an alias (V(dc/name) or V(guest/name) to pin the
+        level); the alias must exist.
+      - Entries are normalised as PVE stores them, host bits cleared and V(/32) or V(/128)
+        dropped, so V(192.0.2.7/24) is the entry V(192.0.2.0/24). Two entries for the same
+        address fail the task.
+      - When not given, the entries are left as they are.
+    type: list
+    elements: raw
+  purge:
+    description:
+      - With V(true), entries of the set that O(entries) does not list are removed. With
+        V(false), listed entries are added or updated and the others stay.
+      - Has no effect when O(entries) is not given.
+    type: bool
+    default: true
+  aggregate:
+    description:
+      - Merge the listed plain entries (no C(nomatch), no comment, no alias name) into the
+        fewest CIDRs covering the same addresses, per address family, before comparing;
+        overlapping, contained and adjacent networks are joined, for example V(10.0.0.0/25)
+        and V(10.0.0.128/25) become V(10.0.0.0/24).
+      - Entries with C(nomatch), with a comment or naming an alias are kept as listed. A plain
+        entry that lies inside a C(nomatch) network is kept as listed too, since merging it
+        would give its addresses to the C(nomatch) entry. A merged network that is exactly a
+        listed entry with a comment is dropped in favour of that entry.
+      - Only the listed entries are merged; with O(purge=false) they are not merged with
+        entries already in the set.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) makes the set exist with the given comment and entries.
+      - V(absent) deletes the set with all its entries. It fails, writing nothing, while a
+        rule uses the set, naming each one; for a datacenter set that means rules of the
+        datacenter, security groups, nodes, guests and vnets that can reach it.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - PVE's special sets keep their meaning, for example C(management) and C(blacklist) at the
+    datacenter and C(ipfilter-net0) at a guest.
+seealso:
+  - module: pve.firewall.alias
+  - module: pve.firewall.firewall_rule
+"""
+
+EXAMPLES = r"""
+- name: An IP set of the admin networks at the datacenter
+  pve.firewall.ipset:
+    api_host: pve1.example.org
+    api_token_id: root@pam!ansible
+    api_token_secret: "{{ vault_pve_token_secret }}"
+    name: admins
+    comment: admin networks
+    entries:
+      - 192.0.2.0/24
+      - 198.51.100.7
+      - {cidr: 203.0.113.0/24, comment: vpn}
+      - "!192.0.2.128/25"
+
+- name: Add one address to the set and leave the other entries alone
+  pve.firewall.ipset:
+    name: admins
+    purge: false
+    entries:
+      - 198.51.100.8
+
+- name: A blocklist from a feed, merged into the fewest networks
+  pve.firewall.ipset:
+    name: blocked
+    aggregate: true
+    entries: "{{ ['203.0.113.0/25', '203.0.113.128/25', '198.51.100.0/24'] }}"
+
+- name: An IP set of a VM, found on whatever node it runs
+  pve.firewall.ipset:
+    level: vm
+    vmid: 100
+    name: backends
+    entries:
+      - 10.0.0.10
+      - 10.0.0.11
+
+- name: Delete the blocklist (fails while rules still use it)
+  pve.firewall.ipset:
+    name: blocked
+    state: absent
+"""
+
+RETURN = r"""
+commands:
+  description: The API calls made, or in check mode the calls planned.
+  returned: always
+  type: list
+  elements: str
+  sample: ["POST /cluster/firewall/ipset name=admins", "POST /cluster/firewall/ipset/admins cidr=192.0.2.0/24"]
+before:
+  description: The set before the change, in the shape of the options (name, comment, entries), or null if it did not exist.
+  returned: always
+  type: dict
+  sample: {"name": "admins", "comment": "admin networks", "entries": ["192.0.2.0/24", {"cidr": "203.0.113.0/24", "comment": "vpn"}]}
+after:
+  description: The set after the change (in check mode, as it would be), or null if it does not exist.
+  returned: always
+  type: dict
+  sample: {"name": "admins", "entries": ["192.0.2.0/24", "198.51.100.7"]}
+"""
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils._aggregate import aggregate_entries
+from ..module_utils._addresses import is_alias_reference
+from ..module_utils._api_mapping import comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
+from ..module_utils._config_validation import ReferenceScope, _check_ipsets, check_name
+from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._model import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
+from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
+from ..module_utils._normalise import normalise_ipset_entry, optional_text
+from ..module_utils._sync import KeyedEndpoints, SyncError, sync_keyed
+from ..module_utils._usage import ipset_users
+from ..module_utils._user_input import entries_from_user, ipset_to_user
+
+LEVELS = ("cluster", "vm", "ct")
+
+
+def _locate(path: tuple[object, ...]) -> str:
+    """Locations of _check_ipsets as the module's options: the set, then entries[i]."""
+    return f"entries[{path[2]}]" if len(path) == 3 else "ipset"
+
+
+def _alias_resolver(cluster: tuple[Alias, ...], own: tuple[Alias, ...]) -> Callable[[str], Optional[str]]:
+    """The address an alias entry stands for, looked up as PVE does (the guest's own first)."""
+    cluster_cidrs = {alias.name.lower(): alias.cidr for alias in cluster}
+    own_cidrs = {alias.name.lower(): alias.cidr for alias in own}
+
+    def resolve(text: str) -> Optional[str]:
+        prefix, _slash, name = text.rpartition("/")
+        name = name.lower()
+        if prefix != "dc" and name in own_cidrs:
+            return own_cidrs[name]
+        return cluster_cidrs.get(name) if prefix != "guest" else None
+
+    return resolve
+
+
+class IPSetModule:
+    """One run of the module: validate, then read, plan and write (or only plan)."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.report = Report(module)
+        self.name: str = self.params["name"].lower()
+
+    # -- validation ----------------------------------------------------------------------
+
+    def desired_entries(self, api: FirewallApi, scope: Scope) -> Optional[tuple[IPSetEntry, ...]]:
+        """The listed entries, checked and normalised (None when entries are not managed)."""
+        errors: list[FieldError] = []
+        comment = self.params["comment"]
+        if comment is not None and ("\n" in comment or "\r" in comment):
+            errors.append(FieldError("ipset", "comment", comment, "comment cannot contain line breaks", "a single line of text"))
+        raw = self.params["entries"]
+        entries, problems = entries_from_user(raw, "entries") if raw is not None else ((), [])
+        errors += problems
+        aliases = self.aliases(api, scope) if any(is_alias_reference(entry.cidr.strip()) for entry in entries) else None
+        cluster_file = FirewallFile(FileKind.CLUSTER, aliases=aliases[0] if aliases else ())
+        own = FirewallFile(FileKind.GUEST, aliases=aliases[1] if aliases else ()) if scope.level != "cluster" else None
+        listed = FirewallFile(scope.file_kind, ipsets=(IPSet(self.params["name"], comment, entries),))
+        errors += _check_ipsets(listed, ReferenceScope(cluster_file, own), _locate)
+        raise_if_errors(errors)
+        if raw is None:
+            return None
+        desired = tuple(map(normalise_ipset_entry, entries))
+        if self.params["aggregate"]:
+            desired = aggregate_entries(desired, _alias_resolver(*(aliases or ((), ()))))
+        return desired
+
+    @staticmethod
+    def aliases(api: FirewallApi, scope: Scope) -> tuple[tuple[Alias, ...], tuple[Alias, ...]]:
+        """The datacenter's and (for a guest) the guest's aliases, read when an entry names one."""
+        cluster = api.read_aliases(Scope("cluster")).items
+        return cluster, (api.read_aliases(scope).items if scope.level != "cluster" else ())
+
+    # -- planning and writing -----------------------------------------------------------
+
+    def endpoints(self, api: FirewallApi, scope: Scope) -> KeyedEndpoints[IPSetEntry]:
+        path = api.ipset_path(scope, self.name)
+        return KeyedEndpoints(
+            read=lambda: api.read_entries(scope, self.name),
+            key=lambda entry: entry.cidr,
+            create=lambda entry: ApiCall("POST", path, ipset_entry_to_api(entry)),
+            update=lambda before, after: ApiCall("PUT", api.entry_path(scope, self.name, after.cidr), ipset_entry_update_params(after)),
+            delete=lambda entry: ApiCall("DELETE", api.entry_path(scope, self.name, entry.cidr)),
+        )
+
+    def send(self, api: FirewallApi, call: ApiCall, digest: Optional[str] = None) -> None:
+        if not self.check_mode:
+            api.send(call, digest)
+        self.report.calls.append(call)
+
+    def finish(self, scope: Scope, before: Optional[IPSet], after: Optional[IPSet]) -> dict[str, Any]:
+        if self.module._diff:  # pylint: disable=protected-access
+            # Rendering a large set costs time: only in diff mode.
+            self.report.record((), *(fw_text(scope.file_kind, ipsets=(ipset,)) if ipset else "" for ipset in (before, after)))
+        return self.report.result(
+            before=ipset_to_user(before) if before else None,
+            after=ipset_to_user(after) if after else None,
+        )
+
+    def present(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
+        desired = self.desired_entries(api, scope)
+        sets = api.list_ipsets(scope)
+        existing = next((ipset for ipset in sets.items if ipset.name == self.name), None)
+        given = self.params["comment"]
+        comment = optional_text(given) if given is not None else (existing.comment if existing else None)
+        if existing is None:
+            before = None
+            current: Snapshot[tuple[IPSetEntry, ...]] = Snapshot(())
+            self.send(api, ApiCall("POST", f"{scope.base}/ipset", named_object_params("name", self.name, comment)))
+        else:
+            current = api.read_entries(scope, self.name)
+            before = IPSet(self.name, existing.comment, current.items)
+            if comment != existing.comment:
+                # PVE's rename to the same name edits the comment; the set list's digest guards it.
+                self.send(api, ApiCall("POST", f"{scope.base}/ipset", comment_update_params("name", self.name, comment)), sets.digest)
+        entries = current.items
+        if desired is not None:
+            try:
+                outcome = sync_keyed(
+                    api,
+                    self.endpoints(api, scope),
+                    desired,
+                    purge=self.params["purge"],
+                    check_mode=self.check_mode,
+                    label=f"ipset '{self.name}' of {scope.label}",
+                    first=current,
+                )
+            except SyncError as error:
+                raise SyncError(str(error), [*self.report.calls, *error.done]) from None
+            self.report.calls.extend(outcome.calls)
+            entries = outcome.after
+        return self.finish(scope, before, IPSet(self.name, comment, entries))
+
+    def absent(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
+        raise_if_errors(check_name("ipset", self.params["name"], "ipset"))
+        existing = next((ipset for ipset in api.list_ipsets(scope).items if ipset.name == self.name), None)
+        if existing is None:
+            return self.finish(scope, None, None)
+        users = ipset_users(api, scope, self.name)
+        if users:
+            raise ModuleFailure(
+                f"ipset '{self.name}' of {scope.label} is still used by {len(users)} rule{'s' if len(users) != 1 else ''}: "
+                + "; ".join(users)
+                + ". Remove or change those rules first.",
+                used_by=users,
+            )
+        before = IPSet(self.name, existing.comment, api.read_entries(scope, self.name).items)
+        # PVE refuses to delete a set that still has entries unless forced.
+        self.send(api, ApiCall("DELETE", api.ipset_path(scope, self.name), {"force": 1}))
+        return self.finish(scope, before, None)
+
+    def run(self) -> dict[str, Any]:
+        api = connect(self.module)
+        try:
+            scope = scope_from_params(api, self.params, allowed=LEVELS)
+            if self.params["state"] == "absent":
+                return self.absent(api, scope)
+            return self.present(api, scope)
+        finally:
+            api.transport.close()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            {
+                "name": {"type": "str", "required": True},
+                "comment": {"type": "str"},
+                "entries": {"type": "list", "elements": "raw"},
+                "purge": {"type": "bool", "default": True},
+                "aggregate": {"type": "bool", "default": False},
+                "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            }
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = IPSetModule(module).run()
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
