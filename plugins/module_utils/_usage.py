@@ -13,7 +13,7 @@ references always mean the datacenter's. No Ansible imports.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import List, Optional, Tuple, Type, Union
+from typing import Dict, List, Optional, Tuple, Type, Union
 
 from ._addresses import AddressError, AliasRef, IPSetRef, parse_address_spec
 from ._firewall_api import FirewallApi, Scope
@@ -93,25 +93,30 @@ def _find(api: FirewallApi, scope: Scope, kind: Kind, name: str, guest_has_own: 
         finder.rules(f"node {node}", Scope("node", node).rules_path(), datacenter)
     for vmid, guest_type, node in api.guests():
         guest = Scope("vm" if guest_type == "qemu" else "ct", node, vmid)
-        # A bare name at the guest means the guest's own object when there is one: read the
-        # guest's list only when such a reference turns up.
-        own: List[bool] = []
-
-        def counts(prefix: Optional[str], guest: Scope = guest, own: List[bool] = own) -> bool:
-            if prefix == "dc":
-                return True
-            if prefix is not None:
-                return False
-            if not own:
-                own.append(guest_has_own(guest))
-            return not own[0]
-
+        counts = _guest_counts(guest, guest_has_own)
         finder.rules(guest.label, guest.rules_path(), counts)
         if with_entries:
             finder.entries(guest.label, guest, counts)
     for vnet in api.vnet_names():
         finder.rules(f"vnet {vnet}", Scope("vnet", vnet=vnet).rules_path(), datacenter)
     return finder.places
+
+
+def _guest_counts(guest: Scope, guest_has_own: Callable[[Scope], bool]) -> Callable[[Optional[str]], bool]:
+    """Whether a reference at ``guest`` means the datacenter's object: a bare name does only
+    when the guest has no object of its own, which is read once, when such a reference turns up."""
+    known: Dict[str, bool] = {}
+
+    def counts(prefix: Optional[str]) -> bool:
+        if prefix == "dc":
+            return True
+        if prefix is not None:
+            return False
+        if "own" not in known:
+            known["own"] = guest_has_own(guest)
+        return not known["own"]
+
+    return counts
 
 
 def ipset_users(api: FirewallApi, scope: Scope, name: str) -> List[str]:

@@ -32,6 +32,7 @@ attributes:
   action_group:
     support: full
     membership: [pve.firewall.firewall]
+    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   name:
     description:

@@ -214,7 +214,19 @@ from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import FirewallApi, Scope, ScopeError
 from ..module_utils._fw_format import parse_fw
 from ..module_utils._model import Rule
-from ..module_utils._module_kit import EXPECTED_ERRORS, RULE_SUBOPTIONS, Report, argument_spec, check_rules, connect, fail, fw_text, rule_references, scope_from_params, without_none
+from ..module_utils._module_kit import (
+    EXPECTED_ERRORS,
+    RULE_SUBOPTIONS,
+    Report,
+    argument_spec,
+    check_rules,
+    connect,
+    fail,
+    fw_text,
+    rule_references,
+    scope_from_params,
+    without_none,
+)
 from ..module_utils._normalise import normalise_rule
 from ..module_utils._rule_validation import check_rule
 from ..module_utils._rule_states import RULE_STATES, target_list

@@ -69,8 +69,12 @@ def test_delete_removes_lines_and_a_new_nic_gets_a_mac(api: ApiClient) -> None:
         (VM, "virtio=BC:24:11:00:64:00,mtu=70000", "invalid format - mtu: value must have a maximum value of 65520"),
         (VM, "virtio=BC:24:11:00:64:00,link_down=maybe", "invalid format - link_down: type check ('boolean') failed - got 'maybe'"),
         (VM, "bridge=vmbr0", "invalid format - model: property is missing and it is not optional"),
-        (VM, "rtl9999,bridge=vmbr0", "invalid format - model: value 'rtl9999' does not have a value in the enumeration "
-         "'e1000, e1000-82540em, e1000-82544gc, e1000-82545em, e1000e, i82551, i82557b, i82559er, ne2k_isa, ne2k_pci, pcnet, rtl8139, virtio, vmxnet3'"),
+        (
+            VM,
+            "rtl9999,bridge=vmbr0",
+            "invalid format - model: value 'rtl9999' does not have a value in the enumeration "
+            "'e1000, e1000-82540em, e1000-82544gc, e1000-82545em, e1000e, i82551, i82557b, i82559er, ne2k_isa, ne2k_pci, pcnet, rtl8139, virtio, vmxnet3'",
+        ),
         (VM, "virtio=01:24:11:00:64:00", "invalid format - macaddr: value '01:24:11:00:64:00' does not look like a valid unicast MAC address"),
         (VM, "virtio,virtio", "invalid format - duplicate key in comma-separated list property: model"),
         (VM, "virtio,bridge=vmbr0,bridge=vmbr1", "invalid format - duplicate key in comma-separated list property: bridge"),
@@ -98,10 +102,10 @@ def test_booleans_follow_parse_boolean_and_realistic_lines_pass(api: ApiClient) 
 
 
 def test_other_parameters_and_delete_names(api: ApiClient) -> None:
+    assert_param_error(api.call("PUT", VM, {"memory": 2048}), "memory", "property is not defined in schema and the schema does not allow additional properties")
     assert_param_error(
-        api.call("PUT", VM, {"memory": 2048}), "memory", "property is not defined in schema and the schema does not allow additional properties"
+        api.call("PUT", VM, {"net32": "virtio"}), "net32", "property is not defined in schema and the schema does not allow additional properties"
     )
-    assert_param_error(api.call("PUT", VM, {"net32": "virtio"}), "net32", "property is not defined in schema and the schema does not allow additional properties")
     assert_param_error(api.call("PUT", VM, {"delete": "net0", "net0": "virtio"}), "delete", "you can't use '-net0' and -delete net0' at the same time")
     assert_param_error(api.call("PUT", CT, {"delete": "memory"}), "delete", "unknown option 'memory'")
     assert_param_error(api.call("PUT", VM, {"digest": "x" * 41}), "digest", "value may only be 40 characters long")
@@ -152,10 +156,15 @@ def test_topology_nics_take_extra_properties_and_whole_lines(make_pve_emulator: 
     data = {
         **DEFAULT_TOPOLOGY,
         "guests": [
-            {"vmid": 300, "type": "qemu", "node": "pve1", "nics": [
-                {"config": REALISTIC, "ip": "10.0.0.30/24"},
-                {"ip": "10.0.0.31/24", "firewall": False, "extra": "rate=10,queues=4"},
-            ]},
+            {
+                "vmid": 300,
+                "type": "qemu",
+                "node": "pve1",
+                "nics": [
+                    {"config": REALISTIC, "ip": "10.0.0.30/24"},
+                    {"ip": "10.0.0.31/24", "firewall": False, "extra": "rate=10,queues=4"},
+                ],
+            },
             {"vmid": 301, "type": "lxc", "node": "pve2", "nics": [{"config": "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:01:2D:00,ip=dhcp,type=veth"}]},
         ],
     }

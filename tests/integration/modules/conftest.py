@@ -100,7 +100,9 @@ def cluster(pve_tls: RunningEmulator) -> Iterator[ModuleRunner]:
     pve_tls.close_clients()
 
 
-def run_playbook(work: Path, tasks: list[dict[str, Any]], env: dict[str, str], *, check: bool = False, diff: bool = False) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+def run_playbook(
+    work: Path, tasks: list[dict[str, Any]], env: dict[str, str], *, check: bool = False, diff: bool = False
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     """ansible-playbook on localhost. Every task is registered (its own ``register`` kept) and
     the results are collected in order; a play that stops early returns those that ran."""
     tasks = [dict(task) for task in tasks]
@@ -161,4 +163,4 @@ def run_examples(runner: ModuleRunner, module_name: str, work: Path, *, setup: l
     assert len(results) == len(tasks)
     for task, result in zip(tasks, results):
         assert not result.get("failed"), f"{task.get('name')}: {result.get('msg')}"
-    return results[len(setup or []):]
+    return results[len(setup or []) :]

@@ -65,7 +65,12 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("action-unknown", RULE, rules(rule(action="ALLOW")), ("action='ALLOW'", "unknown action 'ALLOW'")),
     ("action-lower-case", RULE, rules(rule(action="accept")), ("action='accept'", "unknown action 'accept'")),
     ("action-reject-forward", RULE, rules(rule(type="forward", action="REJECT")), ("action='REJECT'", "cannot define REJECT rules on forward chain")),
-    ("action-reject-forward-vnet", RULE, rules(rule(type="forward", action="REJECT"), **VNET), ("action='REJECT'", "cannot define REJECT rules on forward chain")),
+    (
+        "action-reject-forward-vnet",
+        RULE,
+        rules(rule(type="forward", action="REJECT"), **VNET),
+        ("action='REJECT'", "cannot define REJECT rules on forward chain"),
+    ),
     ("action-too-short", RULE, rules(rule(action="A")), ("action='A'", "value must be at least 2 characters long")),
     ("action-too-long", RULE, rules(rule(action="ACCEPT" * 4)), ("action='ACCEPTACCEPTACCEPTACCEPT'", "value may only be 20 characters long")),
     ("action-bad-characters", RULE, rules(rule(action="ACC EPT")), ("action='ACC EPT'", "value does not match the regex pattern")),
@@ -78,7 +83,12 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("macro-punctuation", RULE, rules(rule(macro="SSH;")), ("macro='SSH;'", "unknown macro 'SSH;'")),
     ("macro-too-long", RULE, rules(rule(macro="S" * 129)), ("macro='" + "S" * 129 + "'", "unknown macro")),
     ("macro-proto-conflict", RULE, rules(rule(macro="SSH", proto="udp")), ("proto='udp'", "parameter 'proto' already define in macro (value = 'tcp')")),
-    ("macro-dport-conflict", RULE, rules(rule(macro="SSH", proto="tcp", dport="23")), ("dport='23'", "parameter 'dport' already define in macro (value = '22')")),
+    (
+        "macro-dport-conflict",
+        RULE,
+        rules(rule(macro="SSH", proto="tcp", dport="23")),
+        ("dport='23'", "parameter 'dport' already define in macro (value = '22')"),
+    ),
     ("macro-ping-proto-conflict", RULE, rules(rule(macro="Ping", proto="tcp")), ("proto='tcp'", "parameter 'proto' already define in macro (value = 'icmp')")),
     ("macro-dport-without-proto", RULE, rules(rule(macro="SSH", dport="2222")), ("proto=None", "missing property - 'dport' requires this property")),
     # -- iface
@@ -86,13 +96,28 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("iface-too-short", RULE, rules(rule(iface="x")), ("iface='x'", "invalid network interface name 'x'")),
     ("iface-bad-character", RULE, rules(rule(iface="eth0!")), ("iface='eth0!'", "invalid network interface name 'eth0!'")),
     ("iface-too-long", RULE, rules(rule(iface="e" * 21)), ("iface='" + "e" * 21 + "'", "invalid network interface name")),
-    ("iface-at-vnet", RULE, rules(rule(type="forward", iface="vmbr0"), **VNET), ("type='forward'", "parameter -i not allowed for this rule type", "iface 'vmbr0'")),
+    (
+        "iface-at-vnet",
+        RULE,
+        rules(rule(type="forward", iface="vmbr0"), **VNET),
+        ("type='forward'", "parameter -i not allowed for this rule type", "iface 'vmbr0'"),
+    ),
     ("iface-bridge-at-vm", RULE, rules(rule(iface="vmbr0"), **GUEST), ("iface='vmbr0'", r"value does not match the regex pattern 'net\d+'")),
     ("iface-eth-at-ct", RULE, rules(rule(iface="eth0"), **CT), ("iface='eth0'", "value does not match the regex pattern")),
     # -- source and dest
-    ("source-range-in-list", RULE, rules(rule(source="10.0.0.1-10.0.0.5,10.0.0.9")), ("source='10.0.0.1-10.0.0.5,10.0.0.9'", "you can't use a range in a list")),
+    (
+        "source-range-in-list",
+        RULE,
+        rules(rule(source="10.0.0.1-10.0.0.5,10.0.0.9")),
+        ("source='10.0.0.1-10.0.0.5,10.0.0.9'", "you can't use a range in a list"),
+    ),
     ("dest-range-in-list", RULE, rules(rule(dest="10.0.0.9,10.0.0.1-10.0.0.5")), ("dest='10.0.0.9,10.0.0.1-10.0.0.5'", "you can't use a range in a list")),
-    ("source-mixed-families", RULE, rules(rule(source="10.0.0.1,fe80::1")), ("source='10.0.0.1,fe80::1'", "detected mixed ipv4/ipv6 addresses in address list")),
+    (
+        "source-mixed-families",
+        RULE,
+        rules(rule(source="10.0.0.1,fe80::1")),
+        ("source='10.0.0.1,fe80::1'", "detected mixed ipv4/ipv6 addresses in address list"),
+    ),
     ("dest-mixed-families", RULE, rules(rule(dest="2001:db8::1,192.0.2.1")), ("dest='2001:db8::1,192.0.2.1'", "detected mixed ipv4/ipv6 addresses")),
     ("source-dest-mixed-families", RULE, rules(rule(source="10.0.0.1", dest="fe80::1")), ("dest='fe80::1'", "detected mixed ipv4/ipv6 addresses in rule")),
     ("icmp-with-v6-source", RULE, rules(rule(proto="icmp", source="2001:db8::1")), ("source='2001:db8::1'", "detected mixed ipv4/ipv6 addresses in rule")),
@@ -112,8 +137,18 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("source-empty-item", RULE, rules(rule(source="10.0.0.1,,10.0.0.2")), ("source='10.0.0.1,,10.0.0.2'",)),
     ("source-line-break", RULE, rules(rule(source="10.0.0.1\n")), ("source='10.0.0.1\\n'", "source cannot contain line breaks")),
     # -- ports
-    ("dport-too-many", RULE, rules(rule(proto="tcp", dport=",".join(map(str, range(1, 17))))), ("dport='1,2,3,", "too many entries in port list (> 15 numbers)")),
-    ("dport-too-many-ranges", RULE, rules(rule(proto="tcp", dport=",".join(f"{n}:{n + 1}" for n in range(1, 17, 2)))), ("dport='1:2,3:4,", "too many entries in port list")),
+    (
+        "dport-too-many",
+        RULE,
+        rules(rule(proto="tcp", dport=",".join(map(str, range(1, 17))))),
+        ("dport='1,2,3,", "too many entries in port list (> 15 numbers)"),
+    ),
+    (
+        "dport-too-many-ranges",
+        RULE,
+        rules(rule(proto="tcp", dport=",".join(f"{n}:{n + 1}" for n in range(1, 17, 2)))),
+        ("dport='1:2,3:4,", "too many entries in port list"),
+    ),
     ("sport-too-many", RULE, rules(rule(proto="udp", sport=",".join(map(str, range(100, 116))))), ("sport='100,101,", "too many entries in port list")),
     ("dport-reversed-range", RULE, rules(rule(proto="tcp", dport="90:80")), ("dport='90:80'", "backwards range '90:80' not allowed, did you mean '80:90'?")),
     ("sport-reversed-range", RULE, rules(rule(proto="tcp", sport="2000:1000")), ("sport='2000:1000'", "backwards range '2000:1000' not allowed")),
@@ -137,11 +172,26 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("icmp-type-with-tcp", RULE, rules(rule(proto="tcp", icmp_type="echo-request")), ("proto='tcp'", "missing property - 'icmp-type' requires this property")),
     ("icmp-type-without-proto", RULE, rules(rule(icmp_type="echo-request")), ("proto=None", "missing property - 'icmp-type' requires this property")),
     ("icmp-type-unknown", RULE, rules(rule(proto="icmp", icmp_type="bogus")), ("icmp-type='bogus'", "invalid icmp-type 'bogus' for proto 'icmp'")),
-    ("icmp-type-v6-name-for-icmp", RULE, rules(rule(proto="icmp", icmp_type="neighbor-solicitation")), ("icmp-type='neighbor-solicitation'", "for proto 'icmp'")),
+    (
+        "icmp-type-v6-name-for-icmp",
+        RULE,
+        rules(rule(proto="icmp", icmp_type="neighbor-solicitation")),
+        ("icmp-type='neighbor-solicitation'", "for proto 'icmp'"),
+    ),
     ("icmp-type-v4-name-for-icmpv6", RULE, rules(rule(proto="icmpv6", icmp_type="source-quench")), ("icmp-type='source-quench'", "for proto 'icmpv6'")),
-    ("icmp-type-with-dport", RULE, rules(rule(proto="icmpv6", icmp_type="echo-request", dport="8")), ("icmp-type='echo-request'", "'icmp-type' cannot be specified together with 'dport'")),
+    (
+        "icmp-type-with-dport",
+        RULE,
+        rules(rule(proto="icmpv6", icmp_type="echo-request", dport="8")),
+        ("icmp-type='echo-request'", "'icmp-type' cannot be specified together with 'dport'"),
+    ),
     # -- log
-    ("log-unknown", RULE, rules(rule(log="loud")), ("log='loud'", "value 'loud' does not have a value in the enumeration 'emerg, alert, crit, err, warning, notice, info, debug, nolog'")),
+    (
+        "log-unknown",
+        RULE,
+        rules(rule(log="loud")),
+        ("log='loud'", "value 'loud' does not have a value in the enumeration 'emerg, alert, crit, err, warning, notice, info, debug, nolog'"),
+    ),
     ("log-upper-case", RULE, rules(rule(log="INFO")), ("log='INFO'", "value 'INFO' does not have a value in the enumeration")),
     ("log-number", RULE, rules(rule(log=6)), ("log='6'", "does not have a value in the enumeration")),
     # -- enable, comment, unknown keys
@@ -171,16 +221,36 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("alias-missing-at-vnet", RULE, rules(rule(type="forward", dest="nosuchalias"), **VNET), ("dest='nosuchalias'", "no such alias 'nosuchalias'")),
     ("alias-dc-prefix-nowhere", RULE, rules(rule(source="dc/nope")), ("source='dc/nope'", "no such alias 'nope'")),
     ("alias-dc-prefix-guest-alias", RULE, rules(rule(source="dc/vmalias"), **GUEST), ("source='dc/vmalias'", "no such alias 'vmalias'")),
-    ("alias-guest-prefix-cluster-alias", RULE, rules(rule(source="guest/clusteralias"), **GUEST), ("source='guest/clusteralias'", "no such alias 'clusteralias'")),
+    (
+        "alias-guest-prefix-cluster-alias",
+        RULE,
+        rules(rule(source="guest/clusteralias"), **GUEST),
+        ("source='guest/clusteralias'", "no such alias 'clusteralias'"),
+    ),
     ("alias-guest-prefix-at-cluster", RULE, rules(rule(source="guest/clusteralias")), ("source='guest/clusteralias'", "no such alias 'clusteralias'")),
     ("alias-family-mismatch", RULE, rules(rule(source="10.0.0.1", dest="v6alias")), ("dest='v6alias'", "detected mixed ipv4/ipv6 addresses in rule")),
-    ("alias-family-mismatch-reversed", RULE, rules(rule(source="v6alias", dest="clusteralias")), ("dest='clusteralias'", "detected mixed ipv4/ipv6 addresses in rule")),
+    (
+        "alias-family-mismatch-reversed",
+        RULE,
+        rules(rule(source="v6alias", dest="clusteralias")),
+        ("dest='clusteralias'", "detected mixed ipv4/ipv6 addresses in rule"),
+    ),
     ("group-missing", RULE, rules(rule(type="group", action="nosuchgroup")), ("action='nosuchgroup'", "no such security group 'nosuchgroup'", "webgroup")),
     ("group-missing-at-node", RULE, rules(rule(type="group", action="nosuchgroup"), **NODE), ("action='nosuchgroup'", "no such security group 'nosuchgroup'")),
     ("group-missing-at-vm", RULE, rules(rule(type="group", action="nosuchgroup"), **GUEST), ("action='nosuchgroup'", "no such security group")),
     ("group-missing-at-vnet", RULE, rules(rule(type="group", action="nosuchgroup"), **VNET), ("action='nosuchgroup'", "no such security group")),
-    ("group-missing-overridden", RULE, {**rules(rule(type="group", action="nosuchgroup")), "state": "overridden"}, ("action='nosuchgroup'", "no such security group")),
-    ("ipset-missing-among-good-rules", RULE, rules(rule(macro="SSH"), rule(source="+clusterset"), rule(source="+nope")), ("rules[2]: source='+nope'", "no such ipset")),
+    (
+        "group-missing-overridden",
+        RULE,
+        {**rules(rule(type="group", action="nosuchgroup")), "state": "overridden"},
+        ("action='nosuchgroup'", "no such security group"),
+    ),
+    (
+        "ipset-missing-among-good-rules",
+        RULE,
+        rules(rule(macro="SSH"), rule(source="+clusterset"), rule(source="+nope")),
+        ("rules[2]: source='+nope'", "no such ipset"),
+    ),
     # -- levels
     ("node-level-without-node", RULE, rules(rule(), level="node"), ("level node needs node",)),
     ("vm-level-without-vmid", RULE, rules(rule(), level="vm"), ("level vm needs vmid",)),
@@ -207,7 +277,12 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("rule-a-list", RULE, {"rules": [["in", "ACCEPT"]]}, ("'['in', 'ACCEPT']'", "sub parameter field 'rules'")),
     ("state-unknown", RULE, rules(rule(), state="present"), ("value of state must be one of", "present")),
     ("parsed-without-text", RULE, {"state": "parsed"}, ("state is parsed", "running_config")),
-    ("parsed-bad-line", RULE, {"state": "parsed", "running_config": "IN ACCEPT -p tcp -dport 99999\n"}, ("running_config line 1", "dport='99999'", "invalid port")),
+    (
+        "parsed-bad-line",
+        RULE,
+        {"state": "parsed", "running_config": "IN ACCEPT -p tcp -dport 99999\n"},
+        ("running_config line 1", "dport='99999'", "invalid port"),
+    ),
 ]
 
 CASES: list[Case] = [*FIREWALL_RULE_CASES]
@@ -216,8 +291,7 @@ CASES: list[Case] = [*FIREWALL_RULE_CASES]
 MAY_READ = {
     case_id
     for case_id, _module, _args, _expected in CASES
-    if case_id.startswith(("ipset-", "alias-", "group-missing", "vm-", "ct-", "node-unknown", "vnet-unknown"))
-    and not case_id.endswith("-without-vmid")
+    if case_id.startswith(("ipset-", "alias-", "group-missing", "vm-", "ct-", "node-unknown", "vnet-unknown")) and not case_id.endswith("-without-vmid")
 }
 
 

@@ -16,21 +16,53 @@ from ansible_collections.pve.firewall.tests.emulator.topology import DEFAULT_TOP
 
 # (scope arguments, options to set, a changed value, a key to reset, the API path)
 LEVELS = [
-    pytest.param({"level": "cluster"}, {"ebtables": False, "log_ratelimit": "enable=1,rate=5/second"}, {"ebtables": True}, "log_ratelimit",
-                 "/cluster/firewall/options", id="cluster"),
-    pytest.param({"level": "node", "node": "pve2"}, {"log_level_in": "info", "nf_conntrack_max": 300000}, {"log_level_in": "warning"}, "nf_conntrack_max",
-                 "/nodes/pve2/firewall/options", id="node"),
-    pytest.param({"level": "vm", "vmid": 101}, {"enable": True, "dhcp": False, "policy_in": "DROP"}, {"policy_in": "REJECT"}, "dhcp",
-                 "/nodes/pve2/qemu/101/firewall/options", id="vm"),
-    pytest.param({"level": "ct", "vmid": 200, "node": "pve1"}, {"enable": 1, "macfilter": 0, "log_level_out": "debug"}, {"macfilter": 1}, "log_level_out",
-                 "/nodes/pve1/lxc/200/firewall/options", id="ct"),
-    pytest.param({"level": "vnet", "vnet": "vnet1"}, {"enable": True, "policy_forward": "DROP"}, {"policy_forward": "ACCEPT"}, "policy_forward",
-                 "/cluster/sdn/vnets/vnet1/firewall/options", id="vnet"),
+    pytest.param(
+        {"level": "cluster"},
+        {"ebtables": False, "log_ratelimit": "enable=1,rate=5/second"},
+        {"ebtables": True},
+        "log_ratelimit",
+        "/cluster/firewall/options",
+        id="cluster",
+    ),
+    pytest.param(
+        {"level": "node", "node": "pve2"},
+        {"log_level_in": "info", "nf_conntrack_max": 300000},
+        {"log_level_in": "warning"},
+        "nf_conntrack_max",
+        "/nodes/pve2/firewall/options",
+        id="node",
+    ),
+    pytest.param(
+        {"level": "vm", "vmid": 101},
+        {"enable": True, "dhcp": False, "policy_in": "DROP"},
+        {"policy_in": "REJECT"},
+        "dhcp",
+        "/nodes/pve2/qemu/101/firewall/options",
+        id="vm",
+    ),
+    pytest.param(
+        {"level": "ct", "vmid": 200, "node": "pve1"},
+        {"enable": 1, "macfilter": 0, "log_level_out": "debug"},
+        {"macfilter": 1},
+        "log_level_out",
+        "/nodes/pve1/lxc/200/firewall/options",
+        id="ct",
+    ),
+    pytest.param(
+        {"level": "vnet", "vnet": "vnet1"},
+        {"enable": True, "policy_forward": "DROP"},
+        {"policy_forward": "ACCEPT"},
+        "policy_forward",
+        "/cluster/sdn/vnets/vnet1/firewall/options",
+        id="vnet",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("scope", "options", "change", "reset", "path"), LEVELS)
-def test_life_cycle_at_every_level(cluster: ModuleRunner, scope: dict[str, Any], options: dict[str, Any], change: dict[str, Any], reset: str, path: str) -> None:
+def test_life_cycle_at_every_level(
+    cluster: ModuleRunner, scope: dict[str, Any], options: dict[str, Any], change: dict[str, Any], reset: str, path: str
+) -> None:
     api = cluster.api()
     # check mode: the PUT is planned, nothing is written
     seq = cluster.seq()
@@ -184,5 +216,7 @@ def test_host_enable_is_guarded_and_lockout_clients_are_honoured(guarded: Module
     admin.put("/cluster/firewall/options", enable=1, policy_in="DROP")
     ok = guarded.run("firewall_options", check=True, level="node", node="pve1", options={"enable": False})
     assert ok["lockout"]["ok"] and ok["changed"]
-    other = guarded.run("firewall_options", check=True, level="node", node="pve1", options={"enable": False}, lockout_clients=["127.0.0.9"], lockout_ports=[8006])
+    other = guarded.run(
+        "firewall_options", check=True, level="node", node="pve1", options={"enable": False}, lockout_clients=["127.0.0.9"], lockout_ports=[8006]
+    )
     assert other.get("failed") and {access["client"] for access in other["lockout"]["accesses"]} == {"127.0.0.9"}

@@ -83,7 +83,10 @@ def test_a_failed_expectation_against_the_live_cluster(cluster: ModuleRunner) ->
     packet = {"name": "ssh from outside", "from": OUTSIDER, "to": "host:pve1", "dport": 22, "expect": "ACCEPT"}
     result = cluster.run(MODULE, source="live", packets=[packet])
     assert result["failed"] is True
-    assert result["msg"].splitlines()[:2] == ["1 of 1 expectations failed:", "- ssh from outside: expected ACCEPT, got DROP (host pve1 IN: cluster policy_in DROP: policy DROP)"]
+    assert result["msg"].splitlines()[:2] == [
+        "1 of 1 expectations failed:",
+        "- ssh from outside: expected ACCEPT, got DROP (host pve1 IN: cluster policy_in DROP: policy DROP)",
+    ]
 
 
 def test_an_empty_cluster_accepts_everything(cluster: ModuleRunner) -> None:

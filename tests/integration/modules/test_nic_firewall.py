@@ -127,7 +127,10 @@ def test_one_task_sets_the_guest_switches_and_warns_about_the_datacenter(cluster
     (warning,) = _warnings(warned)
     assert "datacenter firewall is off" in warning and "level: cluster" in warning and "enable: true" in warning
     assert list(api.get("/cluster/firewall/options")) == ["digest"]  # left alone
-    assert result["diff"]["after"] == "[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n\n# /nodes/pve2/qemu/101/config\nnet0: virtio=BC:24:11:00:65:00,bridge=vmbr0,firewall=1\n"
+    assert (
+        result["diff"]["after"]
+        == "[OPTIONS]\n\nenable: 1\npolicy_in: DROP\n\n# /nodes/pve2/qemu/101/config\nnet0: virtio=BC:24:11:00:65:00,bridge=vmbr0,firewall=1\n"
+    )
 
     api.put("/cluster/firewall/options", enable=1)
     cluster.ok("firewall_options", level="vm", vmid=101, nic_firewall=True)
@@ -146,8 +149,11 @@ def test_one_task_sets_the_guest_switches_and_warns_about_the_datacenter(cluster
         pytest.param({"level": "cluster", "nic_firewall": True}, ["nic_firewall", "only valid at level vm or ct (level is cluster)"], id="cluster"),
         pytest.param({"level": "node", "node": "pve1", "nics": ["net0"], "nic_firewall": False}, ["nics", "nic_firewall", "level is node"], id="node"),
         pytest.param({"level": "vnet", "vnet": "vnet1", "nic_firewall": True}, ["nic_firewall", "level is vnet"], id="vnet"),
-        pytest.param({"level": "vm", "vmid": 100, "nics": ["net0", "net7", "net9"], "nic_firewall": True, "options": {"enable": True}},
-                     ["'net7'", "'net9'", "vm 100 has no network device net7", "net0, net1"], id="unknown-nics"),
+        pytest.param(
+            {"level": "vm", "vmid": 100, "nics": ["net0", "net7", "net9"], "nic_firewall": True, "options": {"enable": True}},
+            ["'net7'", "'net9'", "vm 100 has no network device net7", "net0, net1"],
+            id="unknown-nics",
+        ),
         pytest.param({"level": "ct", "vmid": 200, "nics": ["eth0"], "nic_firewall": True}, ["nics[0]", "'eth0'", "not a network device key"], id="not-netN"),
         pytest.param({"level": "vm", "vmid": 100, "nics": ["net0"]}, ["nics", "nic_firewall"], id="nics-alone"),
     ],

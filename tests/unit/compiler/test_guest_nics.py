@@ -24,12 +24,21 @@ REALISTIC = "virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=1,tag=10,rate=12.5,q
     ("line", "on", "off"),
     [
         (REALISTIC, REALISTIC, "virtio=BC:24:11:00:64:00,bridge=vmbr0,tag=10,rate=12.5,queues=4"),
-        ("virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4", "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4,firewall=1",
-         "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4"),
-        ("virtio=BC:24:11:00:64:00,firewall=0,bridge=vmbr0", "virtio=BC:24:11:00:64:00,firewall=1,bridge=vmbr0",
-         "virtio=BC:24:11:00:64:00,firewall=0,bridge=vmbr0"),
-        ("name=eth0,bridge=vmbr0,firewall=yes,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth", "name=eth0,bridge=vmbr0,firewall=yes,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth",
-         "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth"),
+        (
+            "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4",
+            "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4,firewall=1",
+            "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=10,queues=4",
+        ),
+        (
+            "virtio=BC:24:11:00:64:00,firewall=0,bridge=vmbr0",
+            "virtio=BC:24:11:00:64:00,firewall=1,bridge=vmbr0",
+            "virtio=BC:24:11:00:64:00,firewall=0,bridge=vmbr0",
+        ),
+        (
+            "name=eth0,bridge=vmbr0,firewall=yes,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth",
+            "name=eth0,bridge=vmbr0,firewall=yes,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth",
+            "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:C8:00,ip=dhcp,type=veth",
+        ),
         ("name=eth0,firewall=off", "name=eth0,firewall=1", "name=eth0,firewall=off"),
         ("e1000,bridge=vmbr1", "e1000,bridge=vmbr1,firewall=1", "e1000,bridge=vmbr1"),
     ],
