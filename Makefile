@@ -157,8 +157,8 @@ bench-emulator: venv collection  ## requests per second the PVE API emulator ser
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_emulator.py
 
 demo:  ## run the end-to-end demo against the PVE API emulator (not there yet)
-	@echo "make demo: not available yet: it arrives with the modules and roles (the emulator is in tests/emulator)."
-	@echo "Today the rule compiler works from Python; see README.md (\"What works today\")."
+	@echo "make demo: not available yet: it arrives with the roles (the modules are in plugins/modules, the emulator in tests/emulator)."
+	@echo "See README.md (\"What works today\")."
 	@exit 1
 
 clean:  ## remove .venv, .build and every cache
