@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO_ROOT, ModuleRunner, run_examples
+from conftest import ModuleRunner, run_examples
 
 MODULE = "firewall_info"
 
@@ -217,10 +217,6 @@ def part_of(result: dict[str, Any], level: str) -> dict[str, Any]:
     return result["guests"][str(SCOPES[level][0]["vmid"])]
 
 
-def module_exists(name: str) -> bool:
-    return (REPO_ROOT / "plugins" / "modules" / f"{name}.py").is_file()
-
-
 # --------------------------------------------------------------------------------------------
 # what it returns
 
@@ -375,7 +371,6 @@ def test_options_round_trip_through_a_raw_put(cluster: ModuleRunner, level: str)
     assert after == before
 
 
-@pytest.mark.skipif(not module_exists("firewall_options"), reason="module firewall_options not in this checkout yet")
 @pytest.mark.parametrize("level", list(SCOPES))
 def test_options_round_trip_through_firewall_options(cluster: ModuleRunner, level: str) -> None:
     setup_files(cluster)
@@ -386,7 +381,6 @@ def test_options_round_trip_through_firewall_options(cluster: ModuleRunner, leve
     assert cluster.writes_since(seq) == []
 
 
-@pytest.mark.skipif(not module_exists("security_group"), reason="module security_group not in this checkout yet")
 def test_groups_round_trip_through_security_group(cluster: ModuleRunner) -> None:
     setup_files(cluster)
     seq = cluster.seq()
@@ -396,7 +390,6 @@ def test_groups_round_trip_through_security_group(cluster: ModuleRunner) -> None
     assert cluster.writes_since(seq) == []
 
 
-@pytest.mark.skipif(not module_exists("ipset"), reason="module ipset not in this checkout yet")
 @pytest.mark.parametrize("level", ["cluster", "vm"])
 def test_ipsets_round_trip_through_ipset(cluster: ModuleRunner, level: str) -> None:
     setup_files(cluster)
@@ -407,7 +400,6 @@ def test_ipsets_round_trip_through_ipset(cluster: ModuleRunner, level: str) -> N
     assert cluster.writes_since(seq) == []
 
 
-@pytest.mark.skipif(not module_exists("alias"), reason="module alias not in this checkout yet")
 @pytest.mark.parametrize("level", ["cluster", "vm"])
 def test_aliases_round_trip_through_alias(cluster: ModuleRunner, level: str) -> None:
     setup_files(cluster)
