@@ -71,6 +71,15 @@ notes:
     C(module_defaults) and the action group C(group/pve.firewall.firewall).
 """
 
+    # Membership of the action group that module_defaults address.
+    ACTION_GROUP = r"""
+attributes:
+  action_group:
+    support: full
+    membership: [pve.firewall.firewall]
+    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
+"""
+
     # Which firewall a module works on.
     SCOPE = r"""
 options:

@@ -6,7 +6,7 @@ validate with the compiler, plan and write with ``_sync`` and report through ``R
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Dict, NoReturn, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -104,6 +104,15 @@ def fail(module: AnsibleModule, error: Exception, **result: Any) -> NoReturn:
     if isinstance(error, ModuleFailure):
         module.fail_json(msg=str(error), **{**result, **error.details})
     module.fail_json(msg=str(error), **result)
+
+
+def run_and_exit(module: AnsibleModule, work: Callable[[], Dict[str, Any]]) -> NoReturn:
+    """The end of every module's main(): the result, or a failure the user can act on."""
+    try:
+        result = work()
+    except EXPECTED_ERRORS as error:
+        fail(module, error)
+    module.exit_json(**result)
 
 
 def connect(module: AnsibleModule) -> FirewallApi:

@@ -21,6 +21,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
 attributes:
   check_mode:
@@ -29,10 +30,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the alias before and after as a line of the C([ALIASES]) section of a C(.fw) file.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   name:
     description:
@@ -126,7 +123,7 @@ from ..module_utils._config_validation import ALIAS_CIDR_ACCEPTED, check_name
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._model import Alias
-from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
+from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
 from ..module_utils._normalise import normalise_alias, optional_text
 from ..module_utils._pve_transport import path_of
 from ..module_utils._sync import KeyedEndpoints, sync_keyed
@@ -228,11 +225,7 @@ def main() -> None:
         required_if=[("state", "present", ("cidr",))],
         supports_check_mode=True,
     )
-    try:
-        result = AliasModule(module).run()
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    module.exit_json(**result)
+    run_and_exit(module, AliasModule(module).run)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
 attributes:
   check_mode:
@@ -44,10 +45,6 @@ attributes:
     description:
       - Shows the managed options before and after as the C([OPTIONS]) section of a C(.fw) file.
       - With O(nic_firewall), the guest's C(netN) lines follow as they read in its config.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   options:
     description:

@@ -23,6 +23,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
 attributes:
   check_mode:
@@ -31,10 +32,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the rule list before and after as C(.fw) text.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   state:
     description:
@@ -215,15 +212,14 @@ from ..module_utils._firewall_api import FirewallApi, Scope, ScopeError
 from ..module_utils._fw_format import parse_fw
 from ..module_utils._model import Rule
 from ..module_utils._module_kit import (
-    EXPECTED_ERRORS,
     RULE_SUBOPTIONS,
     Report,
     argument_spec,
     check_rules,
     connect,
-    fail,
     fw_text,
     rule_references,
+    run_and_exit,
     scope_from_params,
     without_none,
 )
@@ -331,11 +327,7 @@ def main() -> None:
         required_if=[("state", "parsed", ("running_config",))],
         supports_check_mode=True,
     )
-    try:
-        result = FirewallRules(module).run()
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    module.exit_json(**result)
+    run_and_exit(module, FirewallRules(module).run)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
 attributes:
   check_mode:
     support: full
@@ -36,10 +37,6 @@ attributes:
   diff_mode:
     support: none
     description: There is nothing to compare.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   source:
     description:

@@ -23,6 +23,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
 attributes:
   check_mode:
@@ -31,10 +32,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the set before and after as the C([IPSET name]) section of a C(.fw) file.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 options:
   name:
     description:
@@ -173,7 +170,7 @@ from ..module_utils._config_validation import ReferenceScope, _check_ipsets, che
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._model import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
-from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
+from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
 from ..module_utils._normalise import normalise_ipset_entry, optional_text
 from ..module_utils._sync import KeyedEndpoints, SyncError, sync_keyed
 from ..module_utils._usage import ipset_users
@@ -345,11 +342,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    try:
-        result = IPSetModule(module).run()
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    module.exit_json(**result)
+    run_and_exit(module, IPSetModule(module).run)
 
 
 if __name__ == "__main__":

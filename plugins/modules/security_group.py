@@ -23,6 +23,7 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 extends_documentation_fragment:
   - pve.firewall.api
+  - pve.firewall.api.ACTION_GROUP
 attributes:
   check_mode:
     support: full
@@ -32,10 +33,6 @@ attributes:
     description:
       - Shows the group section (C([group name]) with its rules) before and after as C(.fw) text.
       - A rename also shows the rules of each vnet it rewrites.
-  action_group:
-    support: full
-    membership: [pve.firewall.firewall]
-    description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 notes:
   - Security groups exist at the datacenter only; rules of a group may be of type V(in),
     V(out) or V(forward), with no O(rules[].iface) (PVE's own checks).
@@ -261,16 +258,15 @@ from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._fw_format import parse_fw
 from ..module_utils._model import FileKind, Level, Rule, SecurityGroup
 from ..module_utils._module_kit import (
-    EXPECTED_ERRORS,
     RULE_SUBOPTIONS,
     ModuleFailure,
     Report,
     argument_spec,
     check_rules,
     connect,
-    fail,
     fw_text,
     rule_references,
+    run_and_exit,
     without_none,
 )
 from ..module_utils._normalise import normalise_rule, optional_text
@@ -551,11 +547,7 @@ def main() -> None:
         ],
         supports_check_mode=True,
     )
-    try:
-        result = SecurityGroups(module).run()
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    module.exit_json(**result)
+    run_and_exit(module, SecurityGroups(module).run)
 
 
 if __name__ == "__main__":
