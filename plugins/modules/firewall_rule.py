@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
+  - pve.firewall.rules
 attributes:
   check_mode:
     support: full
@@ -52,58 +53,6 @@ options:
     type: str
     choices: [merged, overridden, deleted, gathered, rendered, parsed]
     default: merged
-  rules:
-    description:
-      - The rules, first evaluated first. Keys use PVE's names; an empty string or C(-)
-        leaves a key unset.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      type:
-        description:
-          - V(in), V(out), V(forward) (node, cluster and vnet levels) or V(group), which
-            jumps to the security group named in O(rules[].action).
-        type: str
-        required: true
-      action:
-        description: V(ACCEPT), V(DROP), V(REJECT), or the security group for V(group) rules.
-        type: str
-        required: true
-      macro:
-        description: A PVE macro such as V(SSH), V(HTTPS), V(Ping) (sets protocol and ports).
-        type: str
-      iface:
-        description: Interface the rule applies to (V(net0) for guests, V(vmbr0) for nodes).
-        type: str
-      source:
-        description: Addresses, CIDRs, ranges, alias names or V(+ipset) references, comma separated.
-        type: str
-      dest:
-        description: Like O(rules[].source), for the destination.
-        type: str
-      proto:
-        description: Protocol name or number from C(/etc/protocols), for example V(tcp).
-        type: str
-      dport:
-        description: Destination ports, services or ranges (V(22), V(80,443), V(8000:8100)).
-        type: str
-      sport:
-        description: Source ports, like O(rules[].dport).
-        type: str
-      icmp_type:
-        description: ICMP type for V(icmp) or V(icmpv6) rules (PVE's C(icmp-type)).
-        type: str
-      log:
-        description: Log level for matches, V(nolog) to V(emerg).
-        type: str
-      enable:
-        description: Whether the rule is active.
-        type: bool
-        default: true
-      comment:
-        description: Free text shown in the GUI.
-        type: str
   running_config:
     description:
       - The C(.fw) text for O(state=parsed); a C([RULES]) section, or rule lines alone.
