@@ -74,6 +74,22 @@ class ModuleRunner:
         assert not result.get("failed"), result.get("msg")
         return result
 
+    def unchanged(self, module: str, **args: Any) -> dict[str, Any]:
+        """A rerun that must change nothing and write nothing."""
+        seq = self.seq()
+        result = self.ok(module, **args)
+        assert result["changed"] is False and result["commands"] == [], result
+        assert self.writes_since(seq) == []
+        return result
+
+    def fails(self, module: str, **args: Any) -> dict[str, Any]:
+        """A run that must fail and write nothing."""
+        seq = self.seq()
+        result = self.run(module, **args)
+        assert result.get("failed") is True, result
+        assert self.writes_since(seq) == []
+        return result
+
     def api(self) -> ApiClient:
         return self.pve.api(self.node)
 
@@ -90,6 +106,19 @@ class ModuleRunner:
 
     def writes_since(self, seq: int) -> list[dict[str, Any]]:
         return [entry for entry in self.requests_since(seq) if entry["method"] != "GET"]
+
+
+# The levels that hold IP sets and aliases: scope options and the firewall's API base.
+SET_LEVELS: dict[str, tuple[dict[str, Any], str]] = {
+    "cluster": ({"level": "cluster"}, "/cluster/firewall"),
+    "vm": ({"level": "vm", "vmid": 100}, "/nodes/pve1/qemu/100/firewall"),
+    "ct": ({"level": "ct", "vmid": 200}, "/nodes/pve1/lxc/200/firewall"),
+}
+
+
+def methods(writes: list[dict[str, Any]]) -> list[str]:
+    """The HTTP methods of logged requests, in order."""
+    return [entry["method"] for entry in writes]
 
 
 @pytest.fixture

@@ -12,16 +12,11 @@ from typing import Any
 import pytest
 
 from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
-from conftest import ModuleRunner, run_examples
+from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
 
 MODULE = "alias"
 
-# level -> (scope options, the firewall's API base)
-LEVELS: dict[str, tuple[dict[str, Any], str]] = {
-    "cluster": ({"level": "cluster"}, "/cluster/firewall"),
-    "vm": ({"level": "vm", "vmid": 100}, "/nodes/pve1/qemu/100/firewall"),
-    "ct": ({"level": "ct", "vmid": 200}, "/nodes/pve1/lxc/200/firewall"),
-}
+LEVELS = SET_LEVELS
 ALL_LEVELS = pytest.mark.parametrize("level", list(LEVELS))
 
 
@@ -36,29 +31,6 @@ def base(level: str) -> str:
 def aliases(cluster: ModuleRunner, level: str) -> list[tuple[str, str, str | None]]:
     """(name, cidr, comment) of every alias at the level, as PVE holds them."""
     return [(item["name"], item["cidr"], item.get("comment")) for item in cluster.api().get(f"{base(level)}/aliases")]
-
-
-def methods(writes: list[dict[str, Any]]) -> list[str]:
-    return [entry["method"] for entry in writes]
-
-
-def run_unchanged(cluster: ModuleRunner, **args: Any) -> dict[str, Any]:
-    """A rerun that must change nothing and write nothing."""
-    seq = cluster.seq()
-    result = cluster.ok(MODULE, **args)
-    assert result["changed"] is False
-    assert result["commands"] == []
-    assert cluster.writes_since(seq) == []
-    return result
-
-
-def run_failing(cluster: ModuleRunner, **args: Any) -> dict[str, Any]:
-    """A run that must fail and write nothing."""
-    seq = cluster.seq()
-    result = cluster.run(MODULE, **args)
-    assert result.get("failed") is True, result
-    assert cluster.writes_since(seq) == []
-    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,9 +60,9 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     assert aliases(cluster, level) == [("monitoring", "192.0.2.10", "prometheus")]
 
     # rerun, also spelled /32-less: nothing to do
-    unchanged = run_unchanged(cluster, diff=True, **args)
+    unchanged = cluster.unchanged(MODULE, diff=True, **args)
     assert unchanged["before"] == unchanged["after"] == created["after"]
-    run_unchanged(cluster, **{**args, "cidr": "192.0.2.10"})
+    cluster.unchanged(MODULE, **{**args, "cidr": "192.0.2.10"})
 
     # change the address: one PUT that keeps the comment
     moved = {**scope(level), "name": "monitoring", "cidr": "192.0.2.20"}
@@ -105,7 +77,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
         "after": "[ALIASES]\n\nmonitoring 192.0.2.20 # prometheus\n\n",
     }
     assert aliases(cluster, level) == [("monitoring", "192.0.2.20", "prometheus")]
-    run_unchanged(cluster, **moved)
+    cluster.unchanged(MODULE, **moved)
 
     # change the comment, then remove it
     commented = cluster.ok(MODULE, **moved, comment="grafana too")
@@ -118,7 +90,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     # IPv6, host bits kept as PVE keeps them
     six = cluster.ok(MODULE, **scope(level), name="monitoring", cidr="2001:DB8::10/64")
     assert six["commands"] == [f"PUT {path}/monitoring cidr=2001:db8::10/64 comment=''"]
-    run_unchanged(cluster, **scope(level), name="monitoring", cidr="2001:db8:0::10/64")
+    cluster.unchanged(MODULE, **scope(level), name="monitoring", cidr="2001:db8:0::10/64")
 
     # delete: check mode, then for real, then a rerun
     seq = cluster.seq()
@@ -131,7 +103,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     assert deleted["before"] == {"name": "monitoring", "cidr": "2001:db8::10/64"}
     assert deleted["diff"] == {"before": "[ALIASES]\n\nmonitoring 2001:db8::10/64\n\n", "after": ""}
     assert aliases(cluster, level) == []
-    gone = run_unchanged(cluster, **scope(level), name="monitoring", state="absent")
+    gone = cluster.unchanged(MODULE, **scope(level), name="monitoring", state="absent")
     assert gone["before"] is None and gone["after"] is None
 
 
@@ -152,7 +124,7 @@ def test_names_are_case_insensitive(cluster: ModuleRunner, level: str) -> None:
     assert created["commands"] == [f"POST {path} name=WebProxy cidr=10.0.0.8"]
     assert aliases(cluster, level) == [("WebProxy", "10.0.0.8", None)]
     # Another spelling is the same alias, and it keeps the spelling it was created with.
-    same = run_unchanged(cluster, **scope(level), name="webproxy", cidr="10.0.0.8")
+    same = cluster.unchanged(MODULE, **scope(level), name="webproxy", cidr="10.0.0.8")
     assert same["after"]["name"] == "WebProxy"
     changed = cluster.ok(MODULE, **scope(level), name="WEBPROXY", cidr="10.0.0.9")
     assert changed["commands"] == [f"PUT {path}/WebProxy cidr=10.0.0.9 comment=''"]
@@ -189,7 +161,7 @@ def test_refused_delete_of_a_datacenter_alias_in_use(cluster: ModuleRunner) -> N
         api.post(path, **params)
     expected = sorted(where for _path, _params, where in uses + entries)
     for check in (True, False):
-        result = run_failing(cluster, check=check, name="office", state="absent")
+        result = cluster.fails(MODULE, check=check, name="office", state="absent")
         assert "alias 'Office' of cluster is still used by 7 rules or ipset entries" in result["msg"]
         assert sorted(result["used_by"]) == expected
     assert aliases(cluster, "cluster") == [("Office", "198.51.100.0/24", None)]
@@ -209,7 +181,7 @@ def test_a_guest_with_its_own_alias_does_not_hold_the_datacenter_alias(cluster: 
     # At VM 101, 'db' and 'guest/db' are the VM's own alias
     api.post("/nodes/pve2/qemu/101/firewall/rules", type="in", action="ACCEPT", source="db", enable=1)
     api.post("/nodes/pve2/qemu/101/firewall/rules", type="in", action="ACCEPT", source="guest/db", enable=1)
-    result = run_failing(cluster, level="vm", vmid=101, name="db", state="absent")
+    result = cluster.fails(MODULE, level="vm", vmid=101, name="db", state="absent")
     assert result["used_by"] == ["vm 101 rules[0] (source 'guest/db')", "vm 101 rules[1] (source 'db')"]
     deleted = cluster.ok(MODULE, name="db", state="absent")
     assert deleted["changed"] is True
@@ -222,7 +194,7 @@ def test_refused_delete_of_a_guest_alias_in_use(cluster: ModuleRunner, level: st
     api.post(f"{base(level)}/ipset", name="pool")
     api.post(f"{base(level)}/ipset/pool", cidr="guest/backend")
     api.post(f"{base(level)}/rules", type="out", action="ACCEPT", dest="backend", enable=1)
-    result = run_failing(cluster, **scope(level), name="backend", state="absent")
+    result = cluster.fails(MODULE, **scope(level), name="backend", state="absent")
     label = f"{level} {scope(level)['vmid']}"
     assert result["msg"].startswith(f"alias 'backend' of {label} is still used by 2 rules or ipset entries: ")
     assert sorted(result["used_by"]) == sorted([f"{label} rules[0] (dest 'backend')", f"{label} ipset 'pool' entry 'guest/backend'"])
@@ -248,13 +220,13 @@ BAD_INPUTS = [
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
 def test_bad_input_fails_naming_field_and_value(cluster: ModuleRunner, level: str, args: dict[str, Any], message: str) -> None:
     full = {**scope(level), "name": "web", "cidr": "10.0.0.1", **args}
-    result = run_failing(cluster, **{key: value for key, value in full.items() if value is not None})
+    result = cluster.fails(MODULE, **{key: value for key, value in full.items() if value is not None})
     assert message in result["msg"]
     assert aliases(cluster, level) == []
 
 
 def test_bad_name_and_cidr_together(cluster: ModuleRunner) -> None:
-    result = run_failing(cluster, name="1x", cidr="nowhere")
+    result = cluster.fails(MODULE, name="1x", cidr="nowhere")
     assert result["msg"].startswith("2 validation errors")
     assert [(error["field"], error["value"]) for error in result["errors"]] == [("name", "1x"), ("cidr", "nowhere")]
 
@@ -269,7 +241,7 @@ def test_bad_name_and_cidr_together(cluster: ModuleRunner) -> None:
     ],
 )
 def test_bad_scope(cluster: ModuleRunner, args: dict[str, Any], message: str) -> None:
-    result = run_failing(cluster, name="web", cidr="10.0.0.1", **args)
+    result = cluster.fails(MODULE, name="web", cidr="10.0.0.1", **args)
     assert message in result["msg"]
 
 

@@ -12,16 +12,11 @@ from typing import Any
 import pytest
 
 from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
-from conftest import ModuleRunner, run_examples
+from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
 
 MODULE = "ipset"
 
-# level -> (scope options, the firewall's API base)
-LEVELS: dict[str, tuple[dict[str, Any], str]] = {
-    "cluster": ({"level": "cluster"}, "/cluster/firewall"),
-    "vm": ({"level": "vm", "vmid": 100}, "/nodes/pve1/qemu/100/firewall"),
-    "ct": ({"level": "ct", "vmid": 200}, "/nodes/pve1/lxc/200/firewall"),
-}
+LEVELS = SET_LEVELS
 ALL_LEVELS = pytest.mark.parametrize("level", list(LEVELS))
 
 
@@ -45,29 +40,6 @@ def entries(cluster: ModuleRunner, level: str, name: str) -> list[str]:
         text = ("!" if item.get("nomatch") else "") + item["cidr"]
         out.append(text + (f" # {item['comment']}" if item.get("comment") else ""))
     return out
-
-
-def methods(writes: list[dict[str, Any]]) -> list[str]:
-    return [entry["method"] for entry in writes]
-
-
-def run_unchanged(cluster: ModuleRunner, **args: Any) -> dict[str, Any]:
-    """A rerun that must change nothing and write nothing."""
-    seq = cluster.seq()
-    result = cluster.ok(MODULE, **args)
-    assert result["changed"] is False
-    assert result["commands"] == []
-    assert cluster.writes_since(seq) == []
-    return result
-
-
-def run_failing(cluster: ModuleRunner, **args: Any) -> dict[str, Any]:
-    """A run that must fail and write nothing."""
-    seq = cluster.seq()
-    result = cluster.run(MODULE, **args)
-    assert result.get("failed") is True, result
-    assert cluster.writes_since(seq) == []
-    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +86,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     assert entries(cluster, level, "web") == ["192.0.2.0/24", "198.51.100.1", "2001:db8::/64 # v6"]
 
     # rerun: nothing to do, nothing written
-    unchanged = run_unchanged(cluster, diff=True, **args)
+    unchanged = cluster.unchanged(MODULE, diff=True, **args)
     assert unchanged["before"] == unchanged["after"] == created["after"]
     assert unchanged["diff"]["before"] == unchanged["diff"]["after"]
 
@@ -147,7 +119,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     }
     assert sets(cluster, level) == {"web": "frontends"}
     assert entries(cluster, level, "web") == ["!192.0.2.0/24", "2001:db8::/64 # v6", "203.0.113.9"]
-    run_unchanged(cluster, **changed_args)
+    cluster.unchanged(MODULE, **changed_args)
 
     # an entry's comment changes, and nomatch goes away again
     seq = cluster.seq()
@@ -168,7 +140,7 @@ def test_create_change_delete(cluster: ModuleRunner, level: str) -> None:
     assert deleted["before"]["entries"] == ["192.0.2.0/24", {"cidr": "2001:db8::/64", "comment": "ipv6"}, "203.0.113.9"]
     assert deleted["diff"]["before"].startswith("[IPSET web] # frontends") and deleted["diff"]["after"] == ""
     assert sets(cluster, level) == {}
-    gone = run_unchanged(cluster, diff=True, **scope(level), name="web", state="absent")
+    gone = cluster.unchanged(MODULE, diff=True, **scope(level), name="web", state="absent")
     assert gone["before"] is None and gone["after"] is None
 
 
@@ -178,14 +150,14 @@ def test_empty_set_and_entries_left_alone(cluster: ModuleRunner, level: str) -> 
     created = cluster.ok(MODULE, **scope(level), name="empty")
     assert created["commands"] == [f"POST {path} name=empty"]
     assert created["after"] == {"name": "empty", "entries": []}
-    run_unchanged(cluster, **scope(level), name="empty")
+    cluster.unchanged(MODULE, **scope(level), name="empty")
     # Without entries the module manages the set and its comment only.
     cluster.api().post(f"{path}/empty", cidr="10.1.0.0/16")
     result = cluster.ok(MODULE, **scope(level), name="empty", comment="later")
     assert result["commands"] == [f"POST {path} name=empty rename=empty comment=later"]
     assert result["after"] == {"name": "empty", "comment": "later", "entries": ["10.1.0.0/16"]}
     # No comment given: the comment stays; an empty one removes it.
-    run_unchanged(cluster, **scope(level), name="empty", entries=["10.1.0.0/16"])
+    cluster.unchanged(MODULE, **scope(level), name="empty", entries=["10.1.0.0/16"])
     cleared = cluster.ok(MODULE, **scope(level), name="empty", comment="")
     assert cleared["commands"] == [f"POST {path} name=empty rename=empty comment=''"]
     assert sets(cluster, level) == {"empty": None}
@@ -207,7 +179,7 @@ def test_purge_false_adds_and_updates_only(cluster: ModuleRunner, level: str) ->
     assert result["commands"] == check["commands"] == [f"PUT {path}/mixed/192.0.2.1 nomatch=0 comment=gw", f"POST {path}/mixed cidr=198.51.100.0/24"]
     assert result["after"]["entries"] == ["10.0.0.0/8", {"cidr": "192.0.2.1", "comment": "gw"}, "198.51.100.0/24"]
     assert entries(cluster, level, "mixed") == ["10.0.0.0/8", "192.0.2.1 # gw", "198.51.100.0/24"]
-    run_unchanged(cluster, **args)
+    cluster.unchanged(MODULE, **args)
     # purge (the default) then removes what is not listed
     purged = cluster.ok(MODULE, **{**args, "purge": True})
     assert purged["commands"] == [f"DELETE {path}/mixed/10.0.0.0/8"]
@@ -253,7 +225,7 @@ def test_aggregate_merges_plain_entries(cluster: ModuleRunner, level: str) -> No
         "192.0.2.0/25",
         "2001:db8::/32",
     ]
-    run_unchanged(cluster, **args)
+    cluster.unchanged(MODULE, **args)
     # Without aggregate the same list is written as listed (and 10.0.0.77 is its own entry).
     plain = cluster.ok(MODULE, check=True, **{**args, "aggregate": False})
     assert f"POST {base(level)}/ipset/feed cidr=10.0.0.77" in plain["commands"]
@@ -266,8 +238,8 @@ def test_mixed_case_names_are_lowercased(cluster: ModuleRunner, level: str) -> N
     assert created["commands"] == [f"POST {path} name=webset", f"POST {path}/webset cidr=192.0.2.1"]
     assert created["after"]["name"] == "webset"
     assert sets(cluster, level) == {"webset": None}
-    run_unchanged(cluster, **scope(level), name="WEBSET", entries=["192.0.2.1"])
-    run_unchanged(cluster, **scope(level), name="webset", entries=["192.0.2.1"])
+    cluster.unchanged(MODULE, **scope(level), name="WEBSET", entries=["192.0.2.1"])
+    cluster.unchanged(MODULE, **scope(level), name="webset", entries=["192.0.2.1"])
     deleted = cluster.ok(MODULE, **scope(level), name="WebSet", state="absent")
     assert deleted["commands"] == [f"DELETE {path}/webset force=1"]
     assert sets(cluster, level) == {}
@@ -285,16 +257,16 @@ def test_alias_entries(cluster: ModuleRunner, level: str) -> None:
     assert sorted(result["commands"][1:]) == sorted(
         f"POST {base(level)}/ipset/named cidr={cidr.lstrip('!')}" + (" nomatch=1" if cidr.startswith("!") else "") for cidr in expected
     )
-    run_unchanged(cluster, **scope(level), name="named", entries=listed)
+    cluster.unchanged(MODULE, **scope(level), name="named", entries=listed)
     # an alias entry counts as its name: it is never merged
-    run_unchanged(cluster, **scope(level), name="named", entries=listed, aggregate=True)
+    cluster.unchanged(MODULE, **scope(level), name="named", entries=listed, aggregate=True)
 
 
 def test_guest_alias_is_not_found_at_the_datacenter(cluster: ModuleRunner) -> None:
     cluster.api().post("/nodes/pve1/qemu/100/firewall/aliases", name="db", cidr="10.0.0.5")
-    result = run_failing(cluster, name="named", entries=["db"])
+    result = cluster.fails(MODULE, name="named", entries=["db"])
     assert "entries[0]: cidr='db': no such alias 'db'" in result["msg"]
-    result = run_failing(cluster, name="named", entries=["guest/db"])
+    result = cluster.fails(MODULE, name="named", entries=["guest/db"])
     assert "entries[0]: cidr='guest/db': no such alias 'db'" in result["msg"]
 
 
@@ -340,7 +312,7 @@ def test_guest_rules_with_their_own_set_do_not_hold_the_datacenter_set(cluster: 
     # '+web' at VM 100 means the VM's own set, '+guest/web' too
     api.post("/nodes/pve1/qemu/100/firewall/rules", type="in", action="ACCEPT", source="+web", enable=1)
     api.post("/nodes/pve1/qemu/100/firewall/rules", type="in", action="ACCEPT", source="+guest/web", enable=1)
-    result = run_failing(cluster, level="vm", vmid=100, name="web", state="absent")
+    result = cluster.fails(MODULE, level="vm", vmid=100, name="web", state="absent")
     assert result["used_by"] == ["vm 100 rules[0] (source '+guest/web')", "vm 100 rules[1] (source '+web')"]
     deleted = cluster.ok(MODULE, name="web", state="absent")
     assert deleted["changed"] is True
@@ -355,7 +327,7 @@ def test_refused_delete_of_a_guest_set_in_use(cluster: ModuleRunner, level: str)
     cluster.ok(MODULE, name="backends", entries=["192.0.2.10"])
     cluster.api().post("/cluster/firewall/rules", type="in", action="ACCEPT", source="+backends", enable=1)
     cluster.api().post(f"{base(level)}/rules", type="out", action="ACCEPT", dest="+dc/backends", enable=1)
-    result = run_failing(cluster, **scope(level), name="backends", state="absent")
+    result = cluster.fails(MODULE, **scope(level), name="backends", state="absent")
     label = f"{level} {scope(level)['vmid']}"
     assert result["msg"].startswith(f"ipset 'backends' of {label} is still used by 1 rule: {label} rules[1] (dest '+backends')")
     assert "backends" in sets(cluster, level)
@@ -384,14 +356,14 @@ BAD_INPUTS = [
 @ALL_LEVELS
 @pytest.mark.parametrize(("args", "message"), BAD_INPUTS)
 def test_bad_input_fails_naming_field_and_value(cluster: ModuleRunner, level: str, args: dict[str, Any], message: str) -> None:
-    result = run_failing(cluster, **{**scope(level), "name": "web", **args})
+    result = cluster.fails(MODULE, **{**scope(level), "name": "web", **args})
     assert message in result["msg"]
     assert sets(cluster, level) == {}
 
 
 def test_every_problem_is_reported_at_once(cluster: ModuleRunner) -> None:
     cluster.ok(MODULE, name="keep", entries=["192.0.2.1"])
-    result = run_failing(cluster, name="keep", entries=["10.0.0.1", "bad/8", "10.0.0.0/0", {"cidr": "10.0.0.2", "x": 1}])
+    result = cluster.fails(MODULE, name="keep", entries=["10.0.0.1", "bad/8", "10.0.0.0/0", {"cidr": "10.0.0.2", "x": 1}])
     assert result["msg"].startswith("3 validation errors")
     assert [(error["location"], error["field"], error["value"]) for error in result["errors"]] == [
         ("entries[3]", "x", 1),
@@ -412,7 +384,7 @@ def test_every_problem_is_reported_at_once(cluster: ModuleRunner) -> None:
     ],
 )
 def test_bad_scope(cluster: ModuleRunner, args: dict[str, Any], message: str) -> None:
-    result = run_failing(cluster, name="web", entries=["10.0.0.1"], **args)
+    result = cluster.fails(MODULE, name="web", entries=["10.0.0.1"], **args)
     assert message in result["msg"]
 
 
@@ -463,7 +435,7 @@ def test_a_large_set_writes_only_the_difference(cluster: ModuleRunner) -> None:
     stored = cluster.api().get("/cluster/firewall/ipset/big")
     assert len(stored) == count
     assert sum(1 for item in stored if item.get("nomatch")) == 10
-    run_unchanged(cluster, name="big", entries=wanted)
+    cluster.unchanged(MODULE, name="big", entries=wanted)
 
 
 def methods_of(commands: list[str]) -> dict[str, int]:
@@ -487,7 +459,7 @@ def test_a_failed_write_reports_what_was_done_and_a_rerun_converges(cluster: Mod
     assert result["commands"] == ["POST /cluster/firewall/ipset name=web", "POST /cluster/firewall/ipset/web cidr=192.0.2.1"]
     rerun = cluster.ok(MODULE, **args)
     assert rerun["commands"] == ["POST /cluster/firewall/ipset/web cidr=192.0.2.2", "POST /cluster/firewall/ipset/web cidr=192.0.2.3"]
-    run_unchanged(cluster, **args)
+    cluster.unchanged(MODULE, **args)
 
 
 def test_a_concurrent_change_is_detected_by_the_digest(cluster: ModuleRunner, monkeypatch: pytest.MonkeyPatch) -> None:
