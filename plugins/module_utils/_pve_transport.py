@@ -142,19 +142,20 @@ class PveTransport:
             self._connection.close()
             self._connection = None
 
-    def local_address(self) -> Optional[str]:
-        """The address this client's connection comes from, as the node sees it (no NAT)."""
+    def _socket(self) -> Optional[socket.socket]:
         connection = self._open()
         if connection.sock is None:
             connection.connect()
-        sock = connection.sock
+        return connection.sock
+
+    def local_address(self) -> Optional[str]:
+        """The address this client's connection comes from, as the node sees it (no NAT)."""
+        sock = self._socket()
         return None if sock is None else str(sock.getsockname()[0])
 
     def peer_address(self) -> Optional[str]:
-        connection = self._open()
-        if connection.sock is None:
-            connection.connect()
-        sock = connection.sock
+        """The node address this client's connection goes to."""
+        sock = self._socket()
         return None if sock is None else str(sock.getpeername()[0])
 
     # -- authentication ------------------------------------------------------------------
