@@ -90,8 +90,9 @@ def _is_conflict(error: PveApiError, keyed: bool = False) -> bool:
     return False
 
 
-def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS) -> SyncError:
-    return SyncError(f"{label} changed under this run {times} times in a row (other writers at work); giving up", done)
+def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS, *, in_a_row: bool = False) -> SyncError:
+    how_often = f"{times} times in a row" if in_a_row else f"{times} times"
+    return SyncError(f"{label} changed under this run {how_often} (other writers at work); giving up", done)
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,7 +240,7 @@ def sync_rules(
         stalled = 0 if len(done) > written else stalled + 1
         if stalled < MAX_STALLED:
             time.sleep(random.uniform(0, min(2.0, BACKOFF * 2**stalled)))
-    raise _give_up(label, done, MAX_STALLED)
+    raise _give_up(label, done, MAX_STALLED, in_a_row=True)
 
 
 # --------------------------------------------------------------------------------------------
