@@ -22,6 +22,13 @@ _TEXT_OR_NUMBER = (str, int)
 UNSET_MARKERS = ("", "-")  # PVE's copy_rule_data: '' and '-' mean "not set"
 
 
+def line_break_errors(location: str, key: str, text: str | None) -> list[FieldError]:
+    """A line break in a value: PVE's API would store it and break the .fw line it is written on."""
+    if text is None or ("\n" not in text and "\r" not in text):
+        return []
+    return [FieldError(location, key, text, f"{key} cannot contain line breaks", "a single line of text")]
+
+
 class _Issues:
     def __init__(self) -> None:
         self.errors: list[FieldError] = []
@@ -48,9 +55,9 @@ class _Issues:
             self.add(location, key, value, f"{key} must be text", "a string (or a number for ports)")
             return None
         text = str(value)
-        if "\n" in text or "\r" in text:
-            # PVE's API would store it and break the .fw line it is written on.
-            self.add(location, key, value, f"{key} cannot contain line breaks", "a single line of text")
+        problems = line_break_errors(location, key, text)
+        if problems:
+            self.errors += problems
             return None
         return text
 

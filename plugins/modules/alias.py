@@ -128,7 +128,7 @@ from ..module_utils._normalise import normalise_alias, optional_text
 from ..module_utils._pve_transport import path_of
 from ..module_utils._sync import KeyedEndpoints, sync_keyed
 from ..module_utils._usage import alias_users
-from ..module_utils._user_input import alias_to_user
+from ..module_utils._user_input import alias_to_user, line_break_errors
 
 LEVELS = ("cluster", "vm", "ct")
 
@@ -150,8 +150,7 @@ class AliasModule:
                 parse_ip_or_cidr(cidr.strip())
             except AddressError as error:
                 errors.append(FieldError("alias", "cidr", cidr, str(error), ALIAS_CIDR_ACCEPTED))
-            if comment is not None and ("\n" in comment or "\r" in comment):
-                errors.append(FieldError("alias", "comment", comment, "comment cannot contain line breaks", "a single line of text"))
+            errors += line_break_errors("alias", "comment", comment)
         raise_if_errors(errors)
 
     def endpoints(self, api: FirewallApi, scope: Scope) -> KeyedEndpoints[Alias]:

@@ -174,7 +174,7 @@ from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, con
 from ..module_utils._normalise import normalise_ipset_entry, optional_text
 from ..module_utils._sync import KeyedEndpoints, SyncError, sync_keyed
 from ..module_utils._usage import ipset_users
-from ..module_utils._user_input import entries_from_user, ipset_to_user
+from ..module_utils._user_input import entries_from_user, ipset_to_user, line_break_errors
 
 LEVELS = ("cluster", "vm", "ct")
 
@@ -215,8 +215,7 @@ class IPSetModule:
         """The listed entries, checked and normalised (None when entries are not managed)."""
         errors: list[FieldError] = []
         comment = self.params["comment"]
-        if comment is not None and ("\n" in comment or "\r" in comment):
-            errors.append(FieldError("ipset", "comment", comment, "comment cannot contain line breaks", "a single line of text"))
+        errors += line_break_errors("ipset", "comment", comment)
         raw = self.params["entries"]
         entries, problems = entries_from_user(raw, "entries") if raw is not None else ((), [])
         errors += problems

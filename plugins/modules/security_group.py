@@ -223,7 +223,7 @@ from ..module_utils._pve_transport import PveApiError
 from ..module_utils._rule_validation import check_rule
 from ..module_utils._rule_states import target_list
 from ..module_utils._sync import SyncError, planned_rule_calls, sync_rules
-from ..module_utils._user_input import group_to_user, rules_from_user
+from ..module_utils._user_input import group_to_user, line_break_errors, rules_from_user
 
 STATES = ("merged", "overridden", "deleted", "absent", "gathered", "rendered", "parsed")
 GROUPS_PATH = "/cluster/firewall/groups"
@@ -273,8 +273,7 @@ class SecurityGroups:
             if value is not None:
                 errors += [replace(error, field=key) for error in check_name("group", value, key)]
         comment = self.params["comment"]
-        if comment is not None and ("\n" in comment or "\r" in comment):
-            errors.append(FieldError("comment", "comment", comment, "comment cannot contain line breaks", "a single line of text"))
+        errors += line_break_errors("comment", "comment", comment)
         if self.params["rename"] is not None and self.state == "absent":
             errors.append(FieldError("rename", "rename", self.params["rename"], "rename cannot be used with state=absent", "no rename, or another state"))
         rules, problems = rules_from_user(without_none(self.params["rules"]), "rules")
