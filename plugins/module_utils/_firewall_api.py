@@ -147,6 +147,12 @@ class FirewallApi:
     def __init__(self, transport: PveTransport) -> None:
         self.transport = transport
 
+    def __enter__(self) -> FirewallApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.transport.close()
+
     # -- plumbing --------------------------------------------------------------------------
 
     def get(self, path: str, **params: Union[str, int]) -> Any:

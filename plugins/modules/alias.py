@@ -204,11 +204,8 @@ class AliasModule:
 
     def run(self) -> dict[str, Any]:
         self.validate()
-        api = connect(self.module)
-        try:
+        with connect(self.module) as api:
             return self.online(api)
-        finally:
-            api.transport.close()
 
 
 def main() -> None:

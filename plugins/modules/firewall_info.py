@@ -174,7 +174,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope
-from ..module_utils._module_kit import EXPECTED_ERRORS, argument_spec, connect, fail
+from ..module_utils._module_kit import argument_spec, connect, run_and_exit
 from ..module_utils._user_input import file_to_user
 
 LEVELS = ["cluster", "node", "vm", "ct", "vnet"]
@@ -274,14 +274,11 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    api = connect(module)
-    try:
-        result = FirewallInfo(module).run(api)
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    finally:
-        api.transport.close()
-    module.exit_json(**result)
+    def work() -> dict[str, Any]:
+        with connect(module) as api:
+            return FirewallInfo(module).run(api)
+
+    run_and_exit(module, work)
 
 
 if __name__ == "__main__":

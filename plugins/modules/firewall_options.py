@@ -364,17 +364,16 @@ def main() -> None:
         supports_check_mode=True,
     )
     runner = FirewallOptions(module)
-    api = connect(module)
     try:
-        module.exit_json(**runner.run(api))
+        with connect(module) as api:
+            result = runner.run(api)
     except LockoutRefused as error:
         fail(module, ModuleFailure(f"refused: {error} (set allow_lockout to apply it anyway)"), **runner.report.values)
     except AccessLost as error:
         fail(module, ModuleFailure(str(error)), changed=True, **runner.report.values)
     except EXPECTED_ERRORS as error:
         fail(module, error, **runner.report.values)
-    finally:
-        api.transport.close()
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -257,11 +257,8 @@ class FirewallRules:
             return self.rendered()
         # Input errors fail before the first request (the guest's node lookup included).
         listed = self.listed_rules(self.offline_scope().rule_level) if self.state != "gathered" else ()
-        api = connect(self.module)
-        try:
+        with connect(self.module) as api:
             return self.online(api, listed)
-        finally:
-            api.transport.close()
 
 
 def main() -> None:

@@ -561,11 +561,8 @@ class FirewallSimulation:
         given = [option for option in FILE_SOURCES if self.params[option] is not None]
         if given:
             raise SimulationError(f"source=live reads the configuration from the cluster; {', '.join(given)} cannot be given with it")
-        api = self.api = connect(self.module)
-        try:
+        with connect(self.module) as self.api:
             return self.simulate()
-        finally:
-            api.transport.close()
 
     def simulate(self) -> dict[str, Any]:
         inventory = self.inventory()

@@ -317,14 +317,11 @@ class IPSetModule:
         return self.finish(scope, before, None)
 
     def run(self) -> dict[str, Any]:
-        api = connect(self.module)
-        try:
+        with connect(self.module) as api:
             scope = scope_from_params(api, self.params, allowed=LEVELS)
             if self.params["state"] == "absent":
                 return self.absent(api, scope)
             return self.present(api, scope)
-        finally:
-            api.transport.close()
 
 
 def main() -> None:

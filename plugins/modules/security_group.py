@@ -461,15 +461,12 @@ class SecurityGroups:
         if self.state == "rendered":
             return self.rendered()
         name, old, comment, listed = ("", None, None, ()) if self.state == "gathered" else self.validated()
-        api = connect(self.module)
-        try:
+        with connect(self.module) as api:
             if self.state == "gathered":
                 return self.gathered(api)
             if self.state == "absent":
                 return self.absent(api, name)
             return self.present(api, name, old, comment, listed)
-        finally:
-            api.transport.close()
 
 
 def main() -> None:
