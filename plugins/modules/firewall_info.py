@@ -274,6 +274,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
+
     def work() -> dict[str, Any]:
         with connect(module) as api:
             return FirewallInfo(module).run(api)
