@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from ._firewall_api import GUEST_TYPES, ApiCall, FirewallApi, Scope, Snapshot
-from ._pve_transport import PveApiError, path_of
-from ._sync import MAX_ATTEMPTS, SyncError, SyncResult
+from ._pve_transport import path_of
+from ._sync import SyncError, SyncResult, sync_object
 
 NIC_KEY = re.compile(r"net(\d+)")
 FIREWALL = "firewall"
@@ -136,25 +136,15 @@ def sync_nic_firewall(
     first: Optional[Snapshot[NicLines]] = None,
 ) -> SyncResult[NicLines]:
     """Set or clear the flag on ``names`` (default every NIC) with one PUT carrying the
-    config digest. Another writer's change in between makes PVE refuse the digest: the lines
-    are read again and the change planned anew on top of theirs, ``MAX_ATTEMPTS`` times."""
-    snapshot = first or read_nic_lines(api, scope)
-    before = dict(snapshot.items)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        missing = unknown_nics(snapshot.items, names or ())
+    config digest; another writer's change in between is read and planned on top of."""
+
+    def plan(lines: NicLines) -> Tuple[NicLines, Optional[ApiCall]]:
+        missing = unknown_nics(lines, names or ())
         if missing:  # removed by another writer since the names were checked
             raise SyncError(f"{scope.label} has no NIC {', '.join(missing)} any more (changed meanwhile)")
-        after = planned_lines(snapshot.items, enabled, names)
-        call = nic_call(scope, snapshot.items, after)
-        if call is None:
-            return SyncResult(before, after, (), attempt)
-        if check_mode:
-            return SyncResult(before, after, (call,), attempt)
-        try:
-            api.send(call, snapshot.digest)
-            return SyncResult(before, after, (call,), attempt)
-        except PveApiError as error:
-            if not error.is_digest_conflict:
-                raise SyncError(str(error)) from None
-            snapshot = read_nic_lines(api, scope)
-    raise SyncError(f"the NICs of {scope.label} changed under this run {MAX_ATTEMPTS} times in a row (other writers at work); giving up")
+        after = planned_lines(lines, enabled, names)
+        return after, nic_call(scope, lines, after)
+
+    return sync_object(
+        lambda: read_nic_lines(api, scope), plan, api.send, check_mode=check_mode, label=f"the NICs of {scope.label}", first=first
+    )

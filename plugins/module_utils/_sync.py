@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Optional, Tuple, TypeVar
+from typing import Dict, Generic, Optional, Tuple, TypeVar
 
 from ._api_mapping import options_to_api, rule_to_api, rule_update_params
 from ._firewall_api import ApiCall, FirewallApi, Snapshot
@@ -313,39 +313,57 @@ def sync_keyed(
 # Options
 
 
-def sync_options(
-    api: FirewallApi,
-    path: str,
-    level: str,
-    read: Callable[[], Snapshot[dict[str, OptionValue]]],
-    desired: Mapping[str, OptionValue],
-    reset: Sequence[str],
+def sync_object(
+    read: Callable[[], Snapshot[T]],
+    plan: Callable[[T], Tuple[T, Optional[ApiCall]]],
+    send: Callable[[ApiCall, Optional[str]], object],
     *,
     check_mode: bool,
     label: str,
-    send: Optional[Callable[[ApiCall, Optional[str]], None]] = None,
-    first: Optional[Snapshot[dict[str, OptionValue]]] = None,
-) -> SyncResult[dict[str, OptionValue]]:
-    """One PUT of the changed and reset keys; ``send`` may replace the plain write (auto-revert)."""
+    first: Optional[Snapshot[T]] = None,
+) -> SyncResult[T]:
+    """One object written with one PUT carrying its digest (options, a guest's config).
+
+    ``plan`` turns what was read into the state after and the PUT (None: nothing to write).
+    A digest conflict means another writer got in between: read again and plan on top of it.
+    """
     snapshot = first or read()
-    before = dict(snapshot.items)
+    before = snapshot.items
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        plan = plan_options(snapshot.items, desired, reset)
-        after = {key: value for key, value in snapshot.items.items() if key not in plan.delete}
-        after.update(plan.set)
-        if plan.is_empty:
+        after, call = plan(snapshot.items)
+        if call is None:
             return SyncResult(before, after, (), attempt)
-        call = ApiCall("PUT", path, options_to_api(level, plan.set, plan.delete))
         if check_mode:
             return SyncResult(before, after, (call,), attempt)
         try:
-            if send is None:
-                api.send(call, snapshot.digest)
-            else:
-                send(call, snapshot.digest)
+            send(call, snapshot.digest)
             return SyncResult(before, after, (call,), attempt)
         except PveApiError as error:
             if not _is_conflict(error):
                 raise SyncError(str(error)) from None
             snapshot = read()
     raise _give_up(label, ())
+
+
+def sync_options(
+    api: FirewallApi,
+    path: str,
+    level: str,
+    read: Callable[[], Snapshot[Dict[str, OptionValue]]],
+    desired: Mapping[str, OptionValue],
+    reset: Sequence[str],
+    *,
+    check_mode: bool,
+    label: str,
+    send: Optional[Callable[[ApiCall, Optional[str]], None]] = None,
+    first: Optional[Snapshot[Dict[str, OptionValue]]] = None,
+) -> SyncResult[Dict[str, OptionValue]]:
+    """One PUT of the changed and reset keys; ``send`` may replace the plain write (auto-revert)."""
+
+    def plan(current: Dict[str, OptionValue]) -> Tuple[Dict[str, OptionValue], Optional[ApiCall]]:
+        changes = plan_options(current, desired, reset)
+        after = {key: value for key, value in current.items() if key not in changes.delete}
+        after.update(changes.set)
+        return after, None if changes.is_empty else ApiCall("PUT", path, options_to_api(level, changes.set, changes.delete))
+
+    return sync_object(read, plan, send or api.send, check_mode=check_mode, label=label, first=first)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from conftest import ModuleRunner, run_examples
 
+from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
+
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator
 from ansible_collections.pve.firewall.tests.emulator.topology import DEFAULT_TOPOLOGY, topology_from_data
 
@@ -220,3 +222,28 @@ def test_host_enable_is_guarded_and_lockout_clients_are_honoured(guarded: Module
         "firewall_options", check=True, level="node", node="pve1", options={"enable": False}, lockout_clients=["127.0.0.9"], lockout_ports=[8006]
     )
     assert other.get("failed") and {access["client"] for access in other["lockout"]["accesses"]} == {"127.0.0.9"}
+
+
+def test_a_concurrent_edit_is_kept_and_the_change_planned_on_top(cluster: ModuleRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The PUT carries the digest of the read it was planned from: another writer that gets in
+    between makes PVE refuse it, and the module reads again and plans on top of their edit."""
+    api = cluster.api()
+    path = "/nodes/pve1/qemu/100/firewall/options"
+    original = FirewallApi.read_options
+    reads: list[int] = []
+
+    def read_then_someone_edits(self: FirewallApi, scope: Any) -> Any:
+        snapshot = original(self, scope)
+        if not reads:
+            api.put(path, log_level_in="info", policy_in="REJECT")  # after the module's read, before its write
+        reads.append(1)
+        return snapshot
+
+    monkeypatch.setattr(FirewallApi, "read_options", read_then_someone_edits)
+    seq = cluster.seq()
+    result = cluster.ok("firewall_options", level="vm", vmid=100, options={"enable": True, "policy_in": "DROP"})
+    assert [(entry["method"], entry["status"]) for entry in cluster.writes_since(seq)] == [("PUT", 200), ("PUT", 500), ("PUT", 200)]
+    stored = {key: value for key, value in api.get(path).items() if key != "digest"}
+    assert stored == {"enable": 1, "policy_in": "DROP", "log_level_in": "info"}  # theirs kept, ours on top
+    assert result["after"] == {"enable": True, "policy_in": "DROP", "log_level_in": "info"}
+    assert result["commands"] == [f"PUT {path} enable=1 policy_in=DROP"]
