@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Dict, Optional
 
-from ._firewall_api import ApiCall, FirewallApi, Scope
+from ._firewall_api import ApiCall, FirewallApi, Scope, serving_node
 from ._inventory import Inventory
 from ._lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
 from ._model import OptionValue
@@ -65,32 +65,26 @@ class AccessView:
 
 def analyse_change(api: FirewallApi, scope: Scope, after: Mapping[str, OptionValue], view: AccessView) -> LockoutReport:
     """The lockout report for the cluster as it would be with ``after`` as the scope's options."""
-    nodes = api.node_addresses()
+    status = api.cluster_status()
+    nodes = api.node_addresses(status)
     local = api.transport.local_address()
     clients = view.clients or ((local,) if local else ())
     if not clients:
         raise ValueError("cannot tell this client's address; give lockout_clients")
-    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes))  # guest rules cannot block a node
+    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)  # guest and vnet rules cannot block a node
     if scope.level == "cluster":
         config = replace(config, cluster=replace(config.cluster, options=dict(after)))
     else:
         hosts = dict(config.hosts)
         hosts[str(scope.node)] = replace(hosts[str(scope.node)], options=dict(after))
         config = replace(config, hosts=hosts)
-    serving = _serving_node(api)
+    serving = serving_node(status)
     node_addresses = {serving: api.transport.peer_address() or nodes[serving].address} if serving in nodes else {}
     operator = OperatorView(tuple(clients), node_addresses, tuple(view.ports))
     try:
         return analyse_lockout(config, Environment(Inventory(nodes, {})), operator)
     except VerdictError as error:
         raise ValueError(f"lockout analysis: {error}") from None
-
-
-def _serving_node(api: FirewallApi) -> Optional[str]:
-    for item in api.get("/cluster/status") or []:
-        if item.get("type") == "node" and str(item.get("local")) == "1":
-            return str(item["name"])
-    return None
 
 
 def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: Optional[str]) -> list[ApiCall]:

@@ -75,6 +75,13 @@ class Scope:
         """IP sets and aliases exist at the cluster and guest levels only (reference 1.1)."""
         return self.level in ("cluster", "vm", "ct")
 
+    @property
+    def config_path(self) -> str:
+        """The guest's configuration (its NICs carry the firewall flag)."""
+        if self.level not in GUEST_TYPES:
+            raise ValueError(f"{self.label} has no guest config")
+        return path_of("nodes", str(self.node), GUEST_TYPES[self.level], str(self.vmid), "config")
+
     def rules_path(self, group: Optional[str] = None) -> str:
         return f"{self.base}/groups/{path_of(group)[1:]}" if group else f"{self.base}/rules"
 
@@ -139,6 +146,11 @@ def nic_from_config(name: str, text: str, guest_type: str) -> Nic:
         model=model,
         tag=int(tag) if tag and tag.isdigit() else None,
     )
+
+
+def serving_node(status: Iterable[Mapping[str, Any]]) -> Optional[str]:
+    """The node that answered /cluster/status (``local: 1``)."""
+    return next((str(item["name"]) for item in status if item.get("type") == "node" and str(item.get("local")) == "1"), None)
 
 
 class FirewallApi:
@@ -294,18 +306,20 @@ class FirewallApi:
         return sorted(str(item["vnet"]) for item in self.get("/cluster/sdn/vnets") or [])
 
     def guest_config(self, vmid: int, guest_type: str, node: str) -> Guest:
-        config = self.get(path_of("nodes", node, guest_type, str(vmid), "config")) or {}
+        config = self.get(Scope("vm" if guest_type == "qemu" else "ct", node, vmid).config_path) or {}
         nics = tuple(
             nic_from_config(key, str(value), guest_type) for key, value in sorted(config.items(), key=lambda kv: (len(kv[0]), kv[0])) if _NIC_KEY.fullmatch(key)
         )
         tags = tuple(tag for tag in re.split(r"[;, ]+", str(config.get("tags", ""))) if tag)
         return Guest(vmid, guest_type, node, nics, str(config.get("name") or config.get("hostname") or ""), tags)
 
-    def node_addresses(self) -> dict[str, Node]:
-        """Nodes with the address /cluster/status gives and the network it lies in."""
+    def cluster_status(self) -> list[dict[str, Any]]:
+        return list(self.get("/cluster/status") or [])
+
+    def node_addresses(self, status: Optional[list[dict[str, Any]]] = None) -> dict[str, Node]:
+        """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
         nodes: dict[str, Node] = {}
-        status = self.get("/cluster/status") or []
-        for item in status:
+        for item in self.cluster_status() if status is None else status:
             if item.get("type") != "node" or not item.get("ip"):
                 continue
             name = str(item["name"])
@@ -332,13 +346,14 @@ class FirewallApi:
         guests = {vmid: self.guest_config(vmid, guest_type, node) for vmid, guest_type, node in self.guests()}
         return Inventory(self.node_addresses(), guests)
 
-    def gather(self, inventory: Inventory, *, nodes: Optional[Iterable[str]] = None) -> ClusterConfig:
-        """The whole cluster's firewall configuration, read through the API."""
+    def gather(self, inventory: Inventory, *, nodes: Optional[Iterable[str]] = None, vnets: bool = True) -> ClusterConfig:
+        """The whole cluster's firewall configuration, read through the API (vnets unless
+        ``vnets`` is False: their rules filter forwarded traffic only)."""
         cluster = self.read_file(Scope("cluster"))
         hosts = {node: self.read_file(Scope("node", node)) for node in (self.node_names() if nodes is None else nodes)}
         guests = {}
         for vmid, guest in sorted(inventory.guests.items()):
             level = "vm" if guest.type == "qemu" else "ct"
             guests[vmid] = GuestFirewall(vmid, Level(level), self.read_file(Scope(level, guest.node, vmid)))
-        vnets = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()}
-        return ClusterConfig(cluster, hosts, guests, vnets)
+        vnet_files = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()} if vnets else {}
+        return ClusterConfig(cluster, hosts, guests, vnet_files)

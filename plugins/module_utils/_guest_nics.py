@@ -24,8 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from ._firewall_api import GUEST_TYPES, ApiCall, FirewallApi, Scope, Snapshot
-from ._pve_transport import path_of
+from ._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
 from ._sync import SyncError, SyncResult, sync_object
 
 NIC_KEY = re.compile(r"net(\d+)")
@@ -98,15 +97,9 @@ def unknown_nics(lines: Mapping[str, str], names: Iterable[str]) -> list[str]:
     return [name for name in names if name not in lines]
 
 
-def config_path(scope: Scope) -> str:
-    if scope.level not in GUEST_TYPES:
-        raise ValueError(f"{scope.label} has no guest config")
-    return path_of("nodes", str(scope.node), GUEST_TYPES[scope.level], str(scope.vmid), "config")
-
-
 def read_nic_lines(api: FirewallApi, scope: Scope) -> Snapshot[NicLines]:
     """The guest's ``netN`` lines in NIC order, with the config digest a write must carry."""
-    config = api.get(config_path(scope)) or {}
+    config = api.get(scope.config_path) or {}
     lines = {str(key): str(value) for key, value in config.items() if NIC_KEY.fullmatch(str(key))}
     ordered = {name: lines[name] for name in sorted(lines, key=nic_order)}
     digest = config.get("digest")
@@ -116,7 +109,7 @@ def read_nic_lines(api: FirewallApi, scope: Scope) -> Snapshot[NicLines]:
 def nic_call(scope: Scope, before: Mapping[str, str], after: Mapping[str, str]) -> Optional[ApiCall]:
     """One PUT of the lines that change, or None when none does."""
     changed = {name: text for name, text in after.items() if before.get(name) != text}
-    return ApiCall("PUT", config_path(scope), changed) if changed else None
+    return ApiCall("PUT", scope.config_path, changed) if changed else None
 
 
 def diff_text(lines: Mapping[str, str], path: str) -> str:

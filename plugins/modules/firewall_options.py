@@ -206,7 +206,7 @@ from ..module_utils._access_guard import (
 )
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._guest_nics import NIC_KEY, NicLines, config_path, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
+from ..module_utils._guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
 from ..module_utils._options import option_spec
 from ..module_utils._planner import plan_options
@@ -288,7 +288,7 @@ class FirewallOptions:
             outcome = sync_nic_firewall(api, scope, bool(self.params["nic_firewall"]), self.params["nics"], check_mode=self.module.check_mode, first=first)
         except SyncError as error:
             raise SyncError(str(error), [*done, *error.done]) from None
-        path = config_path(scope)
+        path = scope.config_path
 
         def following(text: str, lines: NicLines) -> str:  # a blank line after the [OPTIONS] text
             added = diff_text(lines, path)

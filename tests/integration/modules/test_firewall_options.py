@@ -184,6 +184,9 @@ def test_a_policy_that_cuts_off_the_operator_is_refused_with_a_fix(guarded: Modu
     assert {access["status"] for access in lost} == {"lost"} and {access["port"] for access in lost} == {8006, 22}
     assert "ipset management" in lost[0]["fix"] or "add a rule" in lost[0]["fix"]
     assert guarded.writes_since(seq) == []
+    paths = [entry["path"] for entry in guarded.requests_since(seq)]
+    assert paths.count("/cluster/status") == 1  # node addresses and the serving node from one read
+    assert not [path for path in paths if "/sdn/vnets/" in path]  # vnet rules filter forwarded traffic only
     assert _reach(guarded) == "open"
 
 

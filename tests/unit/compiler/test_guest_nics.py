@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import ApiCall, Scope
 from ansible_collections.pve.firewall.plugins.module_utils._guest_nics import (
     NicLine,
-    config_path,
     diff_text,
     nic_call,
     planned_lines,
@@ -76,9 +75,9 @@ def test_only_the_named_nics_are_planned_and_one_put_carries_the_changed_ones() 
 
 
 def test_paths_and_diff_text() -> None:
-    assert config_path(Scope("ct", "pve2", 201)) == "/nodes/pve2/lxc/201/config"
+    assert Scope("ct", "pve2", 201).config_path == "/nodes/pve2/lxc/201/config"
     with pytest.raises(ValueError, match="no guest config"):
-        config_path(Scope("node", "pve1"))
+        Scope("node", "pve1").config_path  # pylint: disable=expression-not-assigned
     assert diff_text({"net0": "name=eth0,firewall=1"}, "/nodes/pve2/lxc/201/config") == "# /nodes/pve2/lxc/201/config\nnet0: name=eth0,firewall=1\n"
     assert diff_text({}, "/x") == ""
     assert str(ApiCall("PUT", "/nodes/pve1/qemu/100/config", {"net0": REALISTIC})) == f"PUT /nodes/pve1/qemu/100/config net0={REALISTIC}"
