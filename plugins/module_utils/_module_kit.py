@@ -6,16 +6,18 @@ validate with the compiler, plan and write with ``_sync`` and report through ``R
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Dict, NoReturn, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ._addresses import is_alias_reference
 from ._config_validation import ReferenceScope
-from ._errors import FieldError, FirewallValidationError
+from ._errors import FieldError, FirewallValidationError, raise_if_errors
 from ._firewall_api import ApiCall, FirewallApi, Scope, ScopeError
-from ._fw_format import render_fw
+from ._fw_format import ParsedFile, parse_fw, render_fw
 from ._model import FileKind, FirewallFile, Rule
 from ._pve_transport import ConnectionSettings, PveApiError, PveTransport
 from ._rule_validation import References, check_rule
@@ -186,6 +188,23 @@ def check_rules(rules: Sequence[Rule], scope_level: Any, refs: Optional[Referenc
 
 # --------------------------------------------------------------------------------------------
 # Results: one tracker feeds changed, diff, commands and before/after.
+
+
+_SECTION = re.compile(r"^\s*\[", re.MULTILINE)
+_LINE = re.compile(r"line (\d+)$")
+
+
+def parse_running_config(text: str, kind: FileKind, header: Optional[str], checks: Callable[[ParsedFile], Iterable[FieldError]]) -> ParsedFile:
+    """The ``.fw`` text of ``state: parsed``. Lines without a section get ``header``; every
+    line PVE would refuse or skip, and every problem ``checks`` finds, fails the task naming
+    its line in the text as given."""
+    shift = 0
+    if header and not _SECTION.search(text):
+        text, shift = f"{header}\n{text}", 1
+    parsed = parse_fw(text, kind, filename="running_config", lenient=True)
+    errors = [*parsed.warnings, *checks(parsed)]
+    raise_if_errors(replace(error, location=_LINE.sub(lambda found: f"line {int(found.group(1)) - shift}", error.location)) for error in errors)
+    return parsed
 
 
 def fw_text(kind: FileKind, **parts: Any) -> str:

@@ -150,15 +150,14 @@ parsed:
   elements: dict
 """
 
-import re
-from dataclasses import replace
+from collections.abc import Iterator
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import FirewallApi, Scope, ScopeError
-from ..module_utils._fw_format import parse_fw
+from ..module_utils._fw_format import ParsedFile
 from ..module_utils._model import Rule
 from ..module_utils._module_kit import (
     RULE_SUBOPTIONS,
@@ -167,6 +166,7 @@ from ..module_utils._module_kit import (
     check_rules,
     connect,
     fw_text,
+    parse_running_config,
     rule_references,
     run_and_exit,
     scope_from_params,
@@ -177,9 +177,6 @@ from ..module_utils._rule_validation import check_rule
 from ..module_utils._rule_states import RULE_STATES, target_list
 from ..module_utils._sync import planned_rule_calls, sync_rules
 from ..module_utils._user_input import rule_to_user, rules_from_user
-
-_SECTION = re.compile(r"^\s*\[", re.MULTILINE)
-_LINE = re.compile(r"line (\d+)$")
 
 
 class FirewallRules:
@@ -212,20 +209,13 @@ class FirewallRules:
         text = self.params["running_config"]
         if text is None:
             raise_if_errors([FieldError("running_config", "running_config", None, "missing property", "the .fw text to parse")])
-        shift = 0
-        if not _SECTION.search(text):
-            text, shift = "[RULES]\n" + text, 1
 
-        def located(error: FieldError) -> FieldError:  # line numbers of the text as given
-            return replace(error, location=_LINE.sub(lambda match: f"line {int(match.group(1)) - shift}", error.location))
+        def checks(parsed: ParsedFile) -> Iterator[FieldError]:
+            for index, rule in enumerate(parsed.file.rules):
+                where = f"running_config line {parsed.lines.get(('rules', index), 0)}"
+                yield from check_rule(rule, scope.rule_level, location=where, api_schema=False).errors
 
-        parsed = parse_fw(text, scope.file_kind, filename="running_config", lenient=True)
-        # A line PVE would refuse (or keep with errors and skip) fails here, naming it.
-        errors = list(parsed.warnings)
-        for index, rule in enumerate(parsed.file.rules):
-            where = f"running_config line {parsed.lines.get(('rules', index), 0)}"
-            errors += check_rule(rule, scope.rule_level, location=where, api_schema=False).errors
-        raise_if_errors(map(located, errors))
+        parsed = parse_running_config(text, scope.file_kind, "[RULES]", checks)
         return self.report.result(parsed=[rule_to_user(normalise_rule(rule)) for rule in parsed.file.rules])
 
     def rendered(self) -> dict[str, Any]:

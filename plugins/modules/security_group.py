@@ -194,8 +194,8 @@ parsed:
   elements: dict
 """
 
-import re
 from dataclasses import replace
+from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 from ansible.module_utils.basic import AnsibleModule
@@ -204,16 +204,17 @@ from ..module_utils._api_mapping import comment_update_params, named_object_para
 from ..module_utils._config_validation import check_name
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._fw_format import parse_fw
+from ..module_utils._fw_format import ParsedFile
 from ..module_utils._model import FileKind, Level, Rule, SecurityGroup
 from ..module_utils._module_kit import (
-    RULE_SUBOPTIONS,
     ModuleFailure,
+    RULE_SUBOPTIONS,
     Report,
     argument_spec,
     check_rules,
     connect,
     fw_text,
+    parse_running_config,
     rule_references,
     run_and_exit,
     without_none,
@@ -227,8 +228,6 @@ from ..module_utils._user_input import group_to_user, line_break_errors, rules_f
 
 STATES = ("merged", "overridden", "deleted", "absent", "gathered", "rendered", "parsed")
 GROUPS_PATH = "/cluster/firewall/groups"
-_SECTION = re.compile(r"^\s*\[", re.MULTILINE)
-_LINE = re.compile(r"line (\d+)$")
 _CLUSTER = Scope("cluster")
 
 
@@ -290,22 +289,17 @@ class SecurityGroups:
     def parsed(self) -> dict[str, Any]:
         text = self.params["running_config"]
         name = self._checked_name("name")
-        shift = 0
-        if name and not _SECTION.search(text):
-            text, shift = f"[group {name}]\n" + text, 1
 
-        def located(error: FieldError) -> FieldError:  # line numbers of the text as given
-            return replace(error, location=_LINE.sub(lambda match: f"line {int(match.group(1)) - shift}", error.location))
+        def chosen(parsed: ParsedFile) -> tuple[SecurityGroup, ...]:
+            return tuple(group for group in parsed.file.groups if name is None or group.name == name)
 
-        parsed = parse_fw(text, FileKind.CLUSTER, filename="running_config", lenient=True)
-        groups = tuple(group for group in parsed.file.groups if name is None or group.name == name)
-        # A line PVE would refuse (or keep with errors and skip) fails here, naming it.
-        errors = list(parsed.warnings)
-        for group in groups:
-            for index, rule in enumerate(group.rules):
-                where = f"running_config line {parsed.lines.get(('groups', group.name, index), 0)}"
-                errors += check_rule(rule, Level.GROUP, location=where, api_schema=False).errors
-        raise_if_errors(map(located, errors))
+        def checks(parsed: ParsedFile) -> Iterator[FieldError]:
+            for group in chosen(parsed):
+                for index, rule in enumerate(group.rules):
+                    where = f"running_config line {parsed.lines.get(('groups', group.name, index), 0)}"
+                    yield from check_rule(rule, Level.GROUP, location=where, api_schema=False).errors
+
+        groups = chosen(parse_running_config(text, FileKind.CLUSTER, f"[group {name}]" if name else None, checks))
         groups = tuple(SecurityGroup(group.name, group.comment, tuple(map(normalise_rule, group.rules))) for group in groups)
         return self.report.result(parsed=[group_to_user(group) for group in groups])
 
