@@ -131,7 +131,7 @@ def _check_options(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
         yield from normalise_option(level, key, value, location=locate(("options", key)))[1]
 
 
-def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
+def check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
     seen: set[str] = set()
     for index, alias in enumerate(fw.aliases):
         where = locate(("aliases", index))
@@ -140,7 +140,7 @@ def _check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
             yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
 
 
-def _check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> Iterator[FieldError]:
+def check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> Iterator[FieldError]:
     refs = scope.references(check_groups=False)
     seen_sets: set[str] = set()
     for ipset in fw.ipsets:
@@ -201,7 +201,7 @@ def validate_file(
     else:
         check_refs = True
     scope = ReferenceScope(cluster, fw if fw.kind is FileKind.GUEST else None)
-    errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *_check_aliases(fw, locate), *_check_ipsets(fw, scope, locate)]
+    errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *check_aliases(fw, locate), *check_ipsets(fw, scope, locate)]
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None
     for index, rule in enumerate(fw.rules):

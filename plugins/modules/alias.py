@@ -117,12 +117,11 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._addresses import AddressError, parse_ip_or_cidr
 from ..module_utils._api_mapping import alias_to_api, alias_update_params
-from ..module_utils._config_validation import ALIAS_CIDR_ACCEPTED, check_name
-from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._config_validation import check_aliases, check_name
+from ..module_utils._errors import raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._model import Alias
+from ..module_utils._model import Alias, FileKind, FirewallFile
 from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
 from ..module_utils._normalise import normalise_alias, optional_text
 from ..module_utils._pve_transport import path_of
@@ -143,14 +142,12 @@ class AliasModule:
         self.key: str = self.params["name"].lower()
 
     def validate(self) -> None:
-        errors = list(check_name("alias", self.params["name"], "alias"))
-        cidr, comment = self.params["cidr"], self.params["comment"]
+        name, cidr, comment = self.params["name"], self.params["cidr"], self.params["comment"]
         if self.params["state"] == "present":
-            try:
-                parse_ip_or_cidr(cidr.strip())
-            except AddressError as error:
-                errors.append(FieldError("alias", "cidr", cidr, str(error), ALIAS_CIDR_ACCEPTED))
-            errors += line_break_errors("alias", "comment", comment)
+            listed = FirewallFile(FileKind.CLUSTER, aliases=(Alias(name, cidr.strip(), comment),))
+            errors = [*check_aliases(listed, lambda _path: "alias"), *line_break_errors("alias", "comment", comment)]
+        else:
+            errors = list(check_name("alias", name, "alias"))
         raise_if_errors(errors)
 
     def endpoints(self, api: FirewallApi, scope: Scope) -> KeyedEndpoints[Alias]:

@@ -166,7 +166,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ..module_utils._aggregate import aggregate_entries
 from ..module_utils._addresses import is_alias_reference
 from ..module_utils._api_mapping import comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
-from ..module_utils._config_validation import ReferenceScope, _check_ipsets, check_name
+from ..module_utils._config_validation import ReferenceScope, check_ipsets, check_name
 from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._model import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
@@ -180,7 +180,7 @@ LEVELS = ("cluster", "vm", "ct")
 
 
 def _locate(path: tuple[object, ...]) -> str:
-    """Locations of _check_ipsets as the module's options: the set, then entries[i]."""
+    """Locations of check_ipsets as the module's options: the set, then entries[i]."""
     return f"entries[{path[2]}]" if len(path) == 3 else "ipset"
 
 
@@ -223,7 +223,7 @@ class IPSetModule:
         cluster_file = FirewallFile(FileKind.CLUSTER, aliases=aliases[0] if aliases else ())
         own = FirewallFile(FileKind.GUEST, aliases=aliases[1] if aliases else ()) if scope.level != "cluster" else None
         listed = FirewallFile(scope.file_kind, ipsets=(IPSet(self.params["name"], comment, entries),))
-        errors += _check_ipsets(listed, ReferenceScope(cluster_file, own), _locate)
+        errors += check_ipsets(listed, ReferenceScope(cluster_file, own), _locate)
         raise_if_errors(errors)
         if raw is None:
             return None
