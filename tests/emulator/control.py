@@ -160,7 +160,7 @@ class ControlApi:
             lines += [self._entry_line(node, entry) for entry in data.get("entries", [])]
             logs.append(node, lines)
             return {"added": len(lines)}
-        return logs.query(node, limit=0, now=self.emulator.clock.now())[1]
+        return logs.query(node, limit=0)[1]
 
     def _entry_line(self, node: str, entry: Mapping[str, Any]) -> str:
         """A structured entry in pvefw-logger's format (defaults: a dropped SYN to the API)."""

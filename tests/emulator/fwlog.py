@@ -12,7 +12,6 @@ appended to ``<state>/log/<node>/pve-firewall.log`` so that it survives a restar
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +38,10 @@ def line_time(line: str) -> float | None:
         return datetime.strptime(f"{words[3]} {words[4]}", _TIME_FORMAT).timestamp()
     except ValueError:
         return None
+
+
+def _in_window(stamp: float, since: int | None, until: int | None) -> bool:
+    return not (since and stamp < since) and not (until and stamp > until)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,6 @@ class FirewallLog:
         limit: int | None = None,
         since: int | None = None,
         until: int | None = None,
-        now: float | None = None,
     ) -> tuple[int, list[dict[str, object]]]:
         """``(total, [{n, t}])`` with PVE's semantics: ``n`` is the 1-based index among the
         matching lines, ``limit`` 0 means all, no match gives one "no content" line."""
@@ -114,10 +116,11 @@ class FirewallLog:
             lines = list(self._node_lines(node))
         if vmid is not None:
             lines = [line for line in lines if line.startswith(f"{vmid} ")]
-        if since is not None or until is not None:
-            low = since or 0
-            high = until if until is not None else (now if now is not None else time.time())
-            lines = [line for line in lines if (stamp := line_time(line)) is not None and low <= stamp <= high]
+        if since or until:
+            # dump_fw_logfile tests each bound for Perl truth: 0 is no bound, and without
+            # `until` there is no upper bound at all; a line whose time does not parse counts
+            # as time 0 (str2time's undef), so `since` drops it and `until` alone keeps it
+            lines = [line for line in lines if _in_window(line_time(line) or 0, since, until)]
         first = start or 0
         count = DEFAULT_LIMIT if limit is None else limit
         chosen = lines[first:] if count == 0 else lines[first : first + count]

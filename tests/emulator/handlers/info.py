@@ -94,7 +94,6 @@ def _log(call: Call, node: str, vmid: int | None) -> Result:
         limit=params.get("limit"),
         since=params.get("since"),
         until=params.get("until"),
-        now=call.ctx.clock.now(),
     )
     return Result(lines, {"total": total})
 

@@ -285,6 +285,20 @@ def test_logs_filter_page_and_select_by_time(api: ApiClient, control: ControlCli
     assert api.get(f"{CT}/log") == [{"n": 1, "t": "no content"}]
 
 
+def test_log_time_bounds_follow_perl_truth(api: ApiClient, control: ControlClient) -> None:
+    """dump_fw_logfile: a bound of 0 is no bound, no `until` means no upper bound (not "now"),
+    and a line without a readable time counts as time 0."""
+    control.add_log("pve1", lines=["0 5 - garbage"], entries=[{"time": _at(20, 1)}, {"time": _at(22, 1)}])
+    control.add_log("pve1", entries=[{"time": 4102444800.0}])  # 2100, after the emulator's clock
+
+    def stamps(**bounds: int) -> list[str]:
+        return [line["t"].split(" ")[3] if line["t"].count(" ") > 4 else line["t"] for line in api.get("/nodes/pve1/firewall/log", **bounds)]
+
+    assert stamps(since=int(_at(21, 0))) == ["22/Nov/2025:01:00:00", "01/Jan/2100:00:00:00"]
+    assert stamps(until=int(_at(21, 0))) == ["0 5 - garbage", "20/Nov/2025:01:00:00"]
+    assert len(stamps(since=0, until=0)) == 4
+
+
 # -- around the firewall ---------------------------------------------------------------------------
 
 
