@@ -148,6 +148,11 @@ def nic_from_config(name: str, text: str, guest_type: str) -> Nic:
     )
 
 
+def guest_tags(text: Any) -> tuple[str, ...]:
+    """PVE's tag list (``web;prod``; older versions also split on commas and spaces)."""
+    return tuple(tag for tag in re.split(r"[;, ]+", str(text or "")) if tag)
+
+
 def serving_node(status: Iterable[Mapping[str, Any]]) -> Optional[str]:
     """The node that answered /cluster/status (``local: 1``)."""
     return next((str(item["name"]) for item in status if item.get("type") == "node" and str(item.get("local")) == "1"), None)
@@ -271,6 +276,14 @@ class FirewallApi:
     def macros(self) -> list[dict[str, Any]]:
         return sorted(self.get("/cluster/firewall/macros") or [], key=lambda item: str(item.get("macro")))
 
+    # -- firewall logs -------------------------------------------------------------------
+
+    def read_log(self, scope: Scope, **params: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, [{n, t}])`` of a node's or guest's log as PVE answers (reference 1.7):
+        ``total`` counts every matching line, the placeholder "no content" line included."""
+        answer = self.transport.answer("GET", f"{scope.base}/log", params) or {}
+        return int(answer.get("total") or 0), list(answer.get("data") or [])
+
     # -- whole files ---------------------------------------------------------------------
 
     def read_file(self, scope: Scope, parts: Optional[Iterable[str]] = None) -> FirewallFile:
@@ -310,7 +323,7 @@ class FirewallApi:
         nics = tuple(
             nic_from_config(key, str(value), guest_type) for key, value in sorted(config.items(), key=lambda kv: (len(kv[0]), kv[0])) if _NIC_KEY.fullmatch(key)
         )
-        tags = tuple(tag for tag in re.split(r"[;, ]+", str(config.get("tags", ""))) if tag)
+        tags = guest_tags(config.get("tags"))
         return Guest(vmid, guest_type, node, nics, str(config.get("name") or config.get("hostname") or ""), tags)
 
     def cluster_status(self) -> list[dict[str, Any]]:

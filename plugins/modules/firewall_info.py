@@ -139,7 +139,8 @@ nodes:
 guests:
   description:
     - The firewall per guest id (as a string), each with C(vmid), C(type) (C(qemu) or C(lxc)),
-      C(level) (C(vm) or C(ct)), C(node), C(name) and the included parts of C(options),
+      C(level) (C(vm) or C(ct)), C(node), C(name), C(tags) (PVE's guest tags, a list) and the
+      included parts of C(options),
       C(rules), C(ipsets), C(aliases) and C(refs).
   returned: when O(levels) has V(vm) or V(ct)
   type: dict
@@ -150,6 +151,7 @@ guests:
       level: vm
       node: pve1
       name: web1
+      tags: [web]
       options: {enable: true}
       rules: [{type: in, action: ACCEPT, macro: HTTPS}]
       ipsets: []
@@ -173,7 +175,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope
+from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope, guest_tags
 from ..module_utils._module_kit import argument_spec, connect, run_and_exit
 from ..module_utils._user_input import file_to_user
 
@@ -226,7 +228,16 @@ class FirewallInfo:
             if guest_type not in ("qemu", "lxc") or item.get("vmid") is None:
                 continue
             level = "vm" if guest_type == "qemu" else "ct"
-            found.append({"vmid": int(item["vmid"]), "type": guest_type, "level": level, "node": str(item["node"]), "name": str(item.get("name") or "")})
+            found.append(
+                {
+                    "vmid": int(item["vmid"]),
+                    "type": guest_type,
+                    "level": level,
+                    "node": str(item["node"]),
+                    "name": str(item.get("name") or ""),
+                    "tags": list(guest_tags(item.get("tags"))),
+                }
+            )
         return sorted(found, key=lambda guest: guest["vmid"])
 
     def run(self, api: FirewallApi) -> dict[str, Any]:

@@ -174,6 +174,35 @@ options:
             C(nftables) set to 1), which is not evaluated.
         type: str
         choices: [ACCEPT, DROP, REJECT, UNEVALUATED]
+  changes:
+    description:
+      - A firewall tree to lay over the configuration before anything is evaluated, so that
+        the packets and the lockout check answer for the cluster as it will be once the tree is
+        applied - the preflight of a rollout. Nothing is written.
+      - The tree has the shape RV(pve.firewall.firewall_info#module:cluster) and its siblings
+        return - C(cluster), C(nodes), C(guests) and C(vnets), each firewall with C(options),
+        C(rules), C(ipsets), C(aliases) and (datacenter) C(groups); guests may add
+        C(nic_firewall) (the C(firewall) flag of all their NICs). Keys only C(firewall_info)
+        returns (C(refs), C(vmid), C(name), ...) are ignored.
+      - Per firewall named, the options given are set and the others stay; C(rules) replace the
+        list or are merged into it (O(changes_rules_state)); each IP set, alias and group listed
+        replaces the one of its name, others stay unless O(changes_prune). Parts not named stay.
+      - A problem the tree brings in (a rule naming a missing IP set, a node the cluster does
+        not have, ...) fails the task naming its place in the tree.
+    type: dict
+  changes_rules_state:
+    description:
+      - How the rule lists of O(changes) apply - V(overridden) makes each list exactly so,
+        V(merged) adds and updates rules as M(pve.firewall.firewall_rule) with C(state=merged) does.
+    type: str
+    choices: [overridden, merged]
+    default: overridden
+  changes_prune:
+    description:
+      - Remove the IP sets, aliases and groups of each firewall in O(changes) that names those
+        parts but does not list them.
+    type: bool
+    default: false
   lockout_check:
     description:
       - Check that the operator keeps access to every node under the configuration.
@@ -342,6 +371,27 @@ failed_expectations:
   type: list
   elements: str
   sample: ["no SSH from the internet: expected DROP, got ACCEPT (host pve1 IN: cluster rule pos 0: IN ACCEPT -p tcp -dport 22)"]
+changes:
+  description: What O(changes) changes, when given.
+  returned: when changes is given
+  type: dict
+  contains:
+    files:
+      description: The firewalls whose configuration differs (C(cluster), C(node pve1), C(vm 100), C(vnet vnet1)).
+      type: list
+      elements: str
+      sample: [cluster, vm 100]
+    node_access:
+      description:
+        - Whether the change can decide if the nodes accept new connections (the datacenter or a
+          node firewall changes), so that a rollout should arm PVE's auto-revert first.
+      type: bool
+      sample: true
+nodes:
+  description: The nodes of the inventory with their C(address) and C(local_network).
+  returned: always
+  type: dict
+  sample: {pve1: {address: 192.0.2.11, local_network: 192.0.2.0/24}}
 lockout:
   description: The lockout report, when O(lockout_check) is given.
   returned: when lockout_check is given
@@ -372,12 +422,22 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as test_env
 from ansible_collections.pve.firewall.plugins.module_utils._config_validation import validate_config
 from ansible_collections.pve.firewall.plugins.module_utils._corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
+from ansible_collections.pve.firewall.plugins.module_utils._errors import raise_if_errors
 from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
 from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import LoadedConfig, config_from_texts, load_fw_dir
 from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory
 from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._lockout import LockoutReport, OperatorView, analyse_lockout
 from ansible_collections.pve.firewall.plugins.module_utils._model import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from ansible_collections.pve.firewall.plugins.module_utils._tree import (
+    apply_nic_flags,
+    apply_tree,
+    changed_files,
+    touches_node_access,
+    tree_from_user,
+    tree_problems,
+    unknown_objects,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._module_kit import CONNECTION_ARGS, EXPECTED_ERRORS, connect, fail
 from ansible_collections.pve.firewall.plugins.module_utils._user_input import file_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
@@ -564,9 +624,23 @@ class FirewallSimulation:
         with connect(self.module) as self.api:
             return self.simulate()
 
+    def apply_changes(self, config: ClusterConfig, inventory: Inventory) -> tuple[ClusterConfig, Inventory, dict[str, Any]]:
+        """The configuration and inventory as they will be once O(changes) is applied."""
+        tree, errors = tree_from_user(self.params["changes"], "changes")
+        errors += unknown_objects(tree, inventory, tuple(sorted(config.vnets)), "changes")
+        if errors:
+            raise SimulationError(f"changes: {_problems(errors)}")
+        after = apply_tree(config, tree, inventory, self.params["changes_rules_state"], self.params["changes_prune"])
+        raise_if_errors(tree_problems(tree, config, after, "changes"))
+        summary = {"files": changed_files(config, after), "node_access": touches_node_access(config, after)}
+        return after, apply_nic_flags(inventory, tree), summary
+
     def simulate(self) -> dict[str, Any]:
         inventory = self.inventory()
         config = self.configuration(inventory)
+        changes = None
+        if self.params["changes"] is not None:
+            config, inventory, changes = self.apply_changes(config, inventory)
         environment = Environment(inventory, self.corosync(inventory), self.params["now"])
         engine = VerdictEngine(config, environment)
         results = [self.packet_result(engine, inventory, index, spec) for index, spec in enumerate(self.params["packets"])]
@@ -577,6 +651,9 @@ class FirewallSimulation:
             if not result["passed"]
         ]
         output: dict[str, Any] = {"changed": False, "results": results, "failed_expectations": failed}
+        output["nodes"] = {name: {"address": node.address, "local_network": node.local_network} for name, node in sorted(inventory.nodes.items())}
+        if changes is not None:
+            output["changes"] = changes
         if self.params["lockout_check"] is not None:
             report = self.lockout(config, environment)
             output["lockout"] = {
@@ -636,6 +713,9 @@ def argument_spec() -> dict[str, Any]:
         "corosync_conf": {"type": "str"},
         "now": {"type": "float"},
         "packets": {"type": "list", "elements": "dict", "default": [], "options": packet},
+        "changes": {"type": "dict"},
+        "changes_rules_state": {"type": "str", "default": "overridden", "choices": ["overridden", "merged"]},
+        "changes_prune": {"type": "bool", "default": False},
         "lockout_check": {"type": "dict", "options": lockout},
         **{key: dict(value) for key, value in CONNECTION_ARGS.items()},
     }

@@ -146,6 +146,7 @@ VM100 = {
     "level": "vm",
     "node": "pve1",
     "name": "web1",
+    "tags": ["web"],
     "options": {"enable": True, "policy_in": "DROP", "dhcp": False},
     "rules": [
         {"type": "in", "action": "ACCEPT", "macro": "HTTPS", "iface": "net0"},
@@ -168,6 +169,7 @@ CT200 = {
     "level": "ct",
     "node": "pve1",
     "name": "dns1",
+    "tags": ["infra"],
     "options": {"enable": True},
     "rules": [{"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "+management"}],
     "ipsets": [],
@@ -176,9 +178,9 @@ CT200 = {
 }
 VNET1 = {"options": {"enable": True, "policy_forward": "DROP"}, "rules": [{"type": "forward", "action": "ACCEPT", "macro": "DNS"}]}
 GUEST_HEADS = {
-    "101": {"vmid": 101, "type": "qemu", "level": "vm", "node": "pve2", "name": "web2"},
-    "102": {"vmid": 102, "type": "qemu", "level": "vm", "node": "pve3", "name": "db1"},
-    "201": {"vmid": 201, "type": "lxc", "level": "ct", "node": "pve2", "name": "proxy1"},
+    "101": {"vmid": 101, "type": "qemu", "level": "vm", "node": "pve2", "name": "web2", "tags": ["web"]},
+    "102": {"vmid": 102, "type": "qemu", "level": "vm", "node": "pve3", "name": "db1", "tags": ["db"]},
+    "201": {"vmid": 201, "type": "lxc", "level": "ct", "node": "pve2", "name": "proxy1", "tags": ["infra", "web"]},
 }
 
 # Where each level's rules and options live, for the round trips.
@@ -295,14 +297,14 @@ def test_include_chooses_the_parts_and_saves_the_requests(cluster: ModuleRunner)
     result = info(cluster, include=["rules"])
     assert result["cluster"] == {"rules": CLUSTER_RULES}
     assert result["nodes"]["pve1"] == {"rules": PVE1["rules"]}
-    assert result["guests"]["100"] == {"vmid": 100, "type": "qemu", "level": "vm", "node": "pve1", "name": "web1", "rules": VM100["rules"]}
+    assert result["guests"]["100"] == {"vmid": 100, "type": "qemu", "level": "vm", "node": "pve1", "name": "web1", "tags": ["web"], "rules": VM100["rules"]}
     assert result["vnets"]["vnet1"] == {"rules": VNET1["rules"]}
     paths = [entry["path"] for entry in cluster.requests_since(seq)]
     assert not [path for path in paths if path.endswith(("/options", "/ipset", "/aliases", "/refs", "/groups"))]
 
     result = info(cluster, levels=["cluster", "vm"], vmids=[100], include=["ipsets", "aliases", "groups", "options"])
     assert result["cluster"] == {key: CLUSTER[key] for key in ("options", "groups", "ipsets", "aliases")}
-    assert result["guests"]["100"] == {**{key: VM100[key] for key in ("vmid", "type", "level", "node", "name", "options", "ipsets", "aliases")}}
+    assert result["guests"]["100"] == {**{key: VM100[key] for key in ("vmid", "type", "level", "node", "name", "tags", "options", "ipsets", "aliases")}}
     refs = info(cluster, levels=["vm"], vmids=[100], include=["refs"])
     assert refs["guests"]["100"]["refs"] == VM100["refs"]
 
