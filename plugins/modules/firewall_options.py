@@ -86,6 +86,18 @@ options:
         auto-revert and confirm only after a new connection succeeded.
     type: bool
     default: true
+  arm_auto_revert:
+    description:
+      - At level V(cluster) only - write the datacenter's C(enable) as PVE's auto-revert
+        timestamp and do not confirm it. The firewall is then on, and PVE switches it off by
+        itself about 60 seconds later unless a later task confirms with C(enable) set to C(1).
+      - Each run writes a fresh timestamp (it always reports a change), so a rollout re-arms
+        before each step to keep the safety net up while it applies, verifies access over new
+        connections, and only then confirms. Role M(pve.firewall.safe_rollout) does exactly that.
+      - Cannot be combined with C(enable) in O(options) or O(reset). The lockout analysis runs
+        as for turning the firewall on.
+    type: bool
+    default: false
   nic_firewall:
     description:
       - At level V(vm) or V(ct) only - turn the C(firewall) flag of the guest's network devices
@@ -128,6 +140,18 @@ EXAMPLES = r"""
     options:
       log_level_in: info
       protection_synflood: true
+
+- name: Arm PVE's 60-second auto-revert before a risky change (confirm later with enable true)
+  pve.firewall.firewall_options:
+    level: cluster
+    arm_auto_revert: true
+
+- name: Confirm - the firewall stays on
+  pve.firewall.firewall_options:
+    level: cluster
+    options:
+      enable: true
+    auto_revert: false
 
 - name: A VM gets its own firewall, no DHCP server, strict MAC filter, and every NIC filtered
   pve.firewall.firewall_options:
@@ -196,6 +220,7 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._access_guard import (
+    AUTO_REVERT_ENABLE,
     AccessLost,
     AccessView,
     LockoutRefused,
@@ -234,6 +259,13 @@ class FirewallOptions:
                 errors.append(FieldError("reset", "reset", key, f"no such option '{key}'", f"an option of the {level} level"))
             elif key in (self.params["options"] or {}):
                 errors.append(FieldError("reset", "reset", key, f"option '{key}' is both set and reset", "each key in options or in reset"))
+        if self.params["arm_auto_revert"]:
+            if self.params["level"] != "cluster":
+                message = f"only valid at level cluster (level is {self.params['level']})"
+                errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, message, "level: cluster"))
+            elif "enable" in (self.params["options"] or {}) or "enable" in reset:
+                errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with enable in options or reset", "one of them"))
+            options["enable"] = AUTO_REVERT_ENABLE
         raise_if_errors(errors)
         return options, reset
 
@@ -321,6 +353,8 @@ class FirewallOptions:
         if not plan.is_empty and touches_access(scope, plan.set, plan.delete):
             after = {key: value for key, value in first.items.items() if key not in plan.delete}
             after.update(plan.set)
+            if int(after.get("enable") or 0) > 1:
+                after["enable"] = 1  # a fresh auto-revert timestamp: the firewall is on
             self.guard(api, scope, after)
         made: list[ApiCall] = []
 
@@ -356,6 +390,7 @@ def main() -> None:
                 "lockout_clients": {"type": "list", "elements": "str", "default": []},
                 "lockout_ports": {"type": "list", "elements": "int", "default": [8006, 22]},
                 "auto_revert": {"type": "bool", "default": True},
+                "arm_auto_revert": {"type": "bool", "default": False},
                 "nic_firewall": {"type": "bool"},
                 "nics": {"type": "list", "elements": "str"},
             }
