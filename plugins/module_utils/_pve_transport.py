@@ -218,6 +218,11 @@ class PveTransport:
         return response.status, response.reason, answer
 
     def request(self, method: str, path: str, params: Optional[Mapping[str, Union[str, int]]] = None) -> Any:
+        answer = self.answer(method, path, params)
+        return answer.get("data") if isinstance(answer, dict) else None
+
+    def answer(self, method: str, path: str, params: Optional[Mapping[str, Union[str, int]]] = None) -> Any:
+        """The whole JSON answer: ``data`` and what PVE sets beside it (``total`` of a log)."""
         write = method not in READ_METHODS
         headers = self._headers(write)
         encoded = urlencode({key: str(value) for key, value in (params or {}).items()})
@@ -238,4 +243,4 @@ class PveTransport:
                 message = str(answer.get("message") or reason)
                 errors = answer.get("errors") if isinstance(answer.get("errors"), dict) else None
             raise PveApiError(method, path, status, message, errors)
-        return answer.get("data") if isinstance(answer, dict) else None
+        return answer
