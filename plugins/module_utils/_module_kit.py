@@ -7,6 +7,7 @@ validate with the compiler, plan and write with ``_sync`` and report through ``R
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, Dict, NoReturn, Optional
@@ -19,6 +20,7 @@ from ._errors import FieldError, FirewallValidationError, raise_if_errors
 from ._firewall_api import ApiCall, FirewallApi, Scope, ScopeError
 from ._fw_format import ParsedFile, parse_fw, render_fw
 from ._model import FileKind, FirewallFile, Rule
+from ._normalise import normalise_rule
 from ._pve_transport import ConnectionSettings, PveApiError, PveTransport
 from ._rule_validation import References, check_rule
 from ._sync import SyncError
@@ -183,6 +185,28 @@ def check_rules(rules: Sequence[Rule], scope_level: Any, refs: Optional[Referenc
     errors: list[FieldError] = []
     for index, rule in enumerate(rules):
         errors += check_rule(rule, scope_level, location=f"{location}[{index}]", refs=refs).errors
+    return errors
+
+
+def check_written_rules(api: FirewallApi, scope: Scope, scope_level: Any, listed: Sequence[Rule], current: Sequence[Rule], location: str) -> list[FieldError]:
+    """The reference checks of the listed rules a run may write: those not already in the
+    list (``current``, as read) as they are. A rule that is there is written by no plan (PVE
+    took it when it was made), so a run that finds every listed rule in place reads no
+    reference list: a rerun costs one read. The rules' own checks ran offline before."""
+    have = Counter(current)
+    fresh: list[int] = []
+    for index, rule in enumerate(listed):
+        key = normalise_rule(rule)
+        if have[key] > 0:
+            have[key] -= 1
+        else:
+            fresh.append(index)
+    if not fresh:
+        return []
+    refs = rule_references(api, scope, [listed[index] for index in fresh])
+    errors: list[FieldError] = []
+    for index in fresh:
+        errors += check_rule(listed[index], scope_level, location=f"{location}[{index}]", refs=refs).errors
     return errors
 
 

@@ -6,8 +6,10 @@ someone else changed the same object in between.
 * Ordered rule lists: every write that addresses a position carries the digest of a read
   that showed exactly what the plan predicts at that point, so it can never hit the wrong
   rule. POSTs need no such read (PVE inserts at 0 and ignores their digest), so a run of
-  them is read back once, before the next positional write and at the end. A read-back that
-  differs means another writer was at work: the rest is re-planned from what is there.
+  them is read back once, before the next positional write and at the end (a plan that ends
+  with a positional write needs no read at the end: its digest vouched for the list). A
+  read-back that differs means another writer was at work: the rest is re-planned from what
+  is there.
 * Keyed collections (ipset entries, aliases): writes name their object, so positions cannot
   go wrong. The first write carries the digest where PVE accepts one; a later write that
   finds its object gone (or already there) marks a concurrent change, and the rest is
@@ -217,18 +219,23 @@ def sync_rules(
         if check_mode or not plan:
             return SyncResult(before, desired, tuple(done) + tuple(rule_call(path, op) for op in plan), attempt)
         expected = list(snapshot.items)
-        unverified = False
+        stale = unverified = False  # digest outdated by a write; a POST made since the last read
         try:
             for op in plan:
-                if unverified and not isinstance(op, CreateItem):
+                if stale and not isinstance(op, CreateItem):
                     snapshot = _read_back(api, path, expected)
-                    unverified = False
+                    stale = unverified = False
                 call = rule_call(path, op)
                 # POST inserts at 0 whatever the list holds, and PVE ignores its digest
                 api.send(call, None if isinstance(op, CreateItem) else snapshot.digest)
                 done.append(call)
                 apply_list_operation(expected, op)
-                unverified = True
+                stale = True
+                unverified = unverified or isinstance(op, CreateItem)
+            if not unverified:
+                # the last write carried the digest of a read that showed ``expected`` before
+                # it: PVE applied it to exactly that list, so its result needs no read
+                return SyncResult(before, tuple(expected), tuple(done), attempt)
             snapshot = _read_back(api, path, expected)
             return SyncResult(before, snapshot.items, tuple(done), attempt)
         except ConcurrentChange as change:

@@ -15,8 +15,9 @@ description:
   - Plans the fewest API writes (create, update in place, move, delete) that turn the current
     list into the desired one, and carries them out with PVE's digest, so a concurrent change
     is detected and the rest of the plan is made anew.
-  - Validates every listed rule, references to IP sets, aliases and security groups included,
-    before the first write; a bad rule fails the task naming the field and value, and nothing
+  - Validates every listed rule before the first write, and the references to IP sets,
+    aliases and security groups of every rule it is to write (a rule already in the list as
+    listed is not written); a bad rule fails the task naming the field and value, and nothing
     is written.
   - Rules of security groups are managed with M(pve.firewall.security_group).
 author:
@@ -164,10 +165,10 @@ from ..module_utils._module_kit import (
     Report,
     argument_spec,
     check_rules,
+    check_written_rules,
     connect,
     fw_text,
     parse_running_config,
-    rule_references,
     run_and_exit,
     scope_from_params,
     without_none,
@@ -231,11 +232,17 @@ class FirewallRules:
         path = scope.rules_path()
         if self.state == "gathered":
             return self.report.result(gathered=[rule_to_user(rule) for rule in api.read_rules(path).items])
+        first = api.read_rules(path)
         if self.state != "deleted":
-            raise_if_errors(check_rules(listed, scope.rule_level, rule_references(api, scope, listed), "rules"))
+            raise_if_errors(check_written_rules(api, scope, scope.rule_level, listed, first.items, "rules"))
         desired = tuple(map(normalise_rule, listed))
         outcome = sync_rules(
-            api, path, lambda current: target_list(self.state, current, desired), check_mode=self.module.check_mode, label=f"the rules of {scope.label}"
+            api,
+            path,
+            lambda current: target_list(self.state, current, desired),
+            check_mode=self.module.check_mode,
+            label=f"the rules of {scope.label}",
+            first=first,
         )
         self.report.record(outcome.calls, fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
         return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])

@@ -14,9 +14,10 @@ description:
     comment and its ordered rule list; creates, renames and removes groups.
   - Rules are planned and written as M(pve.firewall.firewall_rule) does it, with the fewest
     API writes and PVE's digest, so a concurrent change is detected and the plan made anew.
-  - Validates the name and every listed rule, references to IP sets and aliases of the
-    datacenter included, before the first write; a bad input fails the task naming the field
-    and value, and nothing is written.
+  - Validates the name and every listed rule before the first write, and the references to
+    IP sets and aliases of the datacenter of every rule it is to write (a rule already in the
+    group as listed is not written); a bad input fails the task naming the field and value,
+    and nothing is written.
   - Rules that use a group (C(GROUP name) rules at the datacenter, a node, a guest or a vnet)
     are managed with M(pve.firewall.firewall_rule).
 author:
@@ -212,10 +213,10 @@ from ..module_utils._module_kit import (
     Report,
     argument_spec,
     check_rules,
+    check_written_rules,
     connect,
     fw_text,
     parse_running_config,
-    rule_references,
     run_and_exit,
     without_none,
 )
@@ -398,13 +399,13 @@ class SecurityGroups:
                 raise_if_errors(
                     [FieldError("rename", "rename", old, f"security group '{old}' does not exist (nor does '{name}')", "the current name of a group")]
                 )
-        if self.state != "deleted":
-            raise_if_errors(check_rules(listed, Level.GROUP, rule_references(api, _CLUSTER, listed), "rules"))
         existing = source or current
         if existing is None and self.state == "deleted":
             return self.report.result(before=None, after=None)
         empty: tuple[Rule, ...] = ()
         rules = api.read_rules(_CLUSTER.rules_path(existing.name)) if existing else Snapshot(empty)
+        if self.state != "deleted":
+            raise_if_errors(check_written_rules(api, _CLUSTER, Level.GROUP, listed, rules.items, "rules"))
         before = SecurityGroup(existing.name, existing.comment, rules.items) if existing else None
         wanted_comment = self.wanted_comment(existing, comment)
         if existing is None:
