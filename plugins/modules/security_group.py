@@ -418,8 +418,10 @@ class SecurityGroups:
         elif wanted_comment != existing.comment:
             self.write(api, ApiCall("POST", GROUPS_PATH, comment_update_params("group", name, wanted_comment)), snapshot.digest)
 
-        # After a group-level write the rules are read anew, unless nothing is written at all.
-        first = rules if self.check_mode or not self.done else None
+        # After a group-level write the rules are read anew, unless nothing is written at all
+        # or the write created the group: a new group has no rules (one another writer adds
+        # meanwhile shows in the read that follows the POSTs, as in any list).
+        first = rules if self.check_mode or not self.done or existing is None else None
         desired = tuple(map(normalise_rule, listed))
         _before_rules, after_rules = self.sync(
             api,

@@ -108,3 +108,16 @@ def test_a_security_group_rerun_reads_the_group_list_and_its_rules(cluster: Modu
     seq = cluster.seq()
     cluster.unchanged("security_group", name="db", comment="databases", state="overridden", rules=rules)
     assert calls(cluster, seq) == ["GET /cluster/firewall/groups", "GET /cluster/firewall/groups/db"]
+
+
+def test_a_new_security_group_is_created_filled_and_read_back_once(cluster: ModuleRunner) -> None:
+    seq = cluster.seq()
+    cluster.ok("security_group", name="db", comment="databases", state="overridden", rules=[rule(1), rule(2)])
+    assert calls(cluster, seq) == [
+        "GET /cluster/firewall/groups",
+        "POST /cluster/firewall/groups",
+        "POST /cluster/firewall/groups/db",
+        "POST /cluster/firewall/groups/db",
+        "GET /cluster/firewall/groups/db",
+    ]
+    assert [item["dport"] for item in cluster.api().get("/cluster/firewall/groups/db")] == ["2001", "2002"]
