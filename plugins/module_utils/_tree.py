@@ -26,6 +26,7 @@ from ._config_validation import located, validate_config, validate_file
 from ._errors import FieldError
 from ._inventory import Inventory
 from ._model import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from ._normalise import normalise_file
 from ._rule_states import merged
 from ._user_input import FILE_KEYS, file_from_user
 
@@ -132,14 +133,14 @@ def _by_name(current: tuple[Any, ...], desired: tuple[Any, ...], prune: bool) ->
 
 
 def apply_file(current: FirewallFile, desired: DesiredFile, rules_state: str = "overridden", prune: bool = False) -> FirewallFile:
-    """``current`` after applying one firewall of a tree."""
-    fw, parts = desired.file, desired.parts
+    """``current`` after applying one firewall of a tree (in canonical form, as PVE keeps it)."""
+    fw, parts = normalise_file(desired.file), desired.parts
     options = dict(current.options)
     options.update(fw.options)
     rules = current.rules
     if "rules" in parts:
         rules = fw.rules if rules_state == "overridden" else merged(current.rules, fw.rules)
-    return replace(
+    applied = replace(
         current,
         options=options,
         rules=rules,
@@ -147,6 +148,7 @@ def apply_file(current: FirewallFile, desired: DesiredFile, rules_state: str = "
         aliases=_by_name(current.aliases, fw.aliases, prune) if "aliases" in parts else current.aliases,
         groups=_by_name(current.groups, fw.groups, prune) if "groups" in parts else current.groups,
     )
+    return normalise_file(applied)
 
 
 def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], location: str = "tree") -> list[FieldError]:
@@ -197,17 +199,40 @@ def apply_nic_flags(inventory: Inventory, tree: Tree) -> Inventory:
     return replace(inventory, guests=guests)
 
 
+def _differs(before: FirewallFile | None, after: FirewallFile) -> bool:
+    return normalise_file(before or FirewallFile(after.kind)) != normalise_file(after)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One firewall the tree changes: its label and where PVE keeps it, before and after."""
+
+    label: str
+    path: str
+    before: FirewallFile
+    after: FirewallFile
+
+
+def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange]:
+    """The firewalls that differ, datacenter and nodes first, each in canonical form."""
+    pairs = [("cluster", "/etc/pve/firewall/cluster.fw", before.cluster, after.cluster)]
+    pairs += [(f"node {node}", f"/etc/pve/nodes/{node}/host.fw", before.hosts.get(node), fw) for node, fw in sorted(after.hosts.items())]
+    pairs += [
+        (f"{guest.level.value} {vmid}", f"/etc/pve/firewall/{vmid}.fw", before.guests[vmid].file if vmid in before.guests else None, guest.file)
+        for vmid, guest in sorted(after.guests.items())
+    ]
+    pairs += [(f"vnet {vnet}", f"/etc/pve/sdn/firewall/{vnet}.fw", before.vnets.get(vnet), fw) for vnet, fw in sorted(after.vnets.items())]
+    changes = []
+    for label, path, old, new in pairs:
+        old_fw, new_fw = normalise_file(old or FirewallFile(new.kind)), normalise_file(new)
+        if old_fw != new_fw:
+            changes.append(FileChange(label, path, old_fw, new_fw))
+    return changes
+
+
 def changed_files(before: ClusterConfig, after: ClusterConfig) -> list[str]:
     """Labels of the firewalls that differ, datacenter and nodes first."""
-    labels = ["cluster"] if before.cluster != after.cluster else []
-    labels += [f"node {node}" for node in sorted(after.hosts) if before.hosts.get(node, FirewallFile(FileKind.HOST)) != after.hosts[node]]
-    labels += [
-        f"{guest.level.value} {vmid}"
-        for vmid, guest in sorted(after.guests.items())
-        if vmid not in before.guests or before.guests[vmid].file != guest.file
-    ]
-    labels += [f"vnet {vnet}" for vnet in sorted(after.vnets) if before.vnets.get(vnet, FirewallFile(FileKind.VNET)) != after.vnets[vnet]]
-    return labels
+    return [change.label for change in file_changes(before, after)]
 
 
 def touches_node_access(before: ClusterConfig, after: ClusterConfig) -> bool:

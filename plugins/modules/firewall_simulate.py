@@ -35,8 +35,10 @@ attributes:
     support: full
     description: The module only reads its input; check mode changes nothing about it.
   diff_mode:
-    support: none
-    description: There is nothing to compare.
+    support: partial
+    description:
+      - With O(changes), shows each firewall the changes touch before and after, as the C(.fw)
+        file PVE keeps (the review of a rollout); otherwise there is nothing to compare.
 options:
   source:
     description:
@@ -425,6 +427,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._corosync import Coro
 from ansible_collections.pve.firewall.plugins.module_utils._errors import raise_if_errors
 from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
 from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import LoadedConfig, config_from_texts, load_fw_dir
+from ansible_collections.pve.firewall.plugins.module_utils._fw_format import render_fw
 from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory
 from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._lockout import LockoutReport, OperatorView, analyse_lockout
@@ -432,7 +435,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._model import Cluster
 from ansible_collections.pve.firewall.plugins.module_utils._tree import (
     apply_nic_flags,
     apply_tree,
-    changed_files,
+    file_changes,
     touches_node_access,
     tree_from_user,
     tree_problems,
@@ -482,6 +485,7 @@ class FirewallSimulation:
         self.params = module.params
         self.warnings: list[str] = []
         self.api: FirewallApi | None = None  # the connection, with source live
+        self.diff: list[dict[str, str]] = []  # what O(changes) changes, per file, in diff mode
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -632,7 +636,13 @@ class FirewallSimulation:
             raise SimulationError(f"changes: {_problems(errors)}")
         after = apply_tree(config, tree, inventory, self.params["changes_rules_state"], self.params["changes_prune"])
         raise_if_errors(tree_problems(tree, config, after, "changes"))
-        summary = {"files": changed_files(config, after), "node_access": touches_node_access(config, after)}
+        changes = file_changes(config, after)
+        summary: dict[str, Any] = {"files": [change.label for change in changes], "node_access": touches_node_access(config, after)}
+        if self.module._diff:
+            self.diff = [
+                {"before_header": change.path, "after_header": change.path, "before": render_fw(change.before), "after": render_fw(change.after)}
+                for change in changes
+            ]
         return after, apply_nic_flags(inventory, tree), summary
 
     def simulate(self) -> dict[str, Any]:
@@ -654,6 +664,8 @@ class FirewallSimulation:
         output["nodes"] = {name: {"address": node.address, "local_network": node.local_network} for name, node in sorted(inventory.nodes.items())}
         if changes is not None:
             output["changes"] = changes
+            if self.diff:
+                output["diff"] = self.diff
         if self.params["lockout_check"] is not None:
             report = self.lockout(config, environment)
             output["lockout"] = {

@@ -1,0 +1,168 @@
+"""The roles safe_rollout and hardened_defaults, run by ansible-playbook against an emulator
+whose nodes judge every new connection (a bad policy really locks the controller out).
+
+* a change that would cut the controller off is refused before any write;
+* a forced bad change (preflight off) is applied with PVE's auto-revert armed, the
+  verification fails, the firewall reverts by itself, access comes back and the snapshot is
+  restored, and the play fails with a report;
+* a good change is applied, verified and confirmed, and a rerun writes nothing.
+
+While the controller is locked out, a helper thread moves the emulator's clock on by 61 s, as
+if the 60 s of the auto-revert had passed; that is the only thing the test does to the cluster
+during a run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ModuleRunner, run_playbook
+
+from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator
+from ansible_collections.pve.firewall.tests.emulator.topology import DEFAULT_TOPOLOGY, topology_from_data
+
+CONTROLLER = "127.0.0.1"  # where ansible-playbook's connections come from
+
+ADMIN_TREE = {
+    "cluster": {
+        "options": {"enable": True, "policy_in": "DROP"},
+        "ipsets": [{"name": "admins", "entries": [CONTROLLER, "198.51.100.0/24"]}],
+        "rules": [
+            {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "+admins", "comment": "gui"},
+            {"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "+admins"},
+        ],
+    },
+    "guests": {"100": {"options": {"enable": True}, "rules": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}], "nic_firewall": True}},
+}
+LOCKOUT_TREE = {"cluster": {"options": {"enable": True, "policy_in": "DROP"}, "rules": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}]}}
+
+
+@pytest.fixture
+def guarded(make_pve_emulator: Callable[..., RunningEmulator]) -> ModuleRunner:
+    """Nodes whose local network does not hold the controller: only rules keep it in."""
+    nodes = [{"name": node["name"], "local_network": "192.0.2.0/24"} for node in DEFAULT_TOPOLOGY["nodes"]]
+    return ModuleRunner(make_pve_emulator(topology=topology_from_data({**DEFAULT_TOPOLOGY, "nodes": nodes}), tls=True, judging=True))
+
+
+def role_vars(runner: ModuleRunner, work: Path, **more: Any) -> dict[str, Any]:
+    _, api_port, ssh_port = runner.pve.node_host()
+    return {
+        "safe_rollout_verify_api_port": api_port,
+        "safe_rollout_verify_ssh_port": ssh_port,
+        "safe_rollout_verify_timeout": 2,
+        "safe_rollout_settle_time": 0,
+        "safe_rollout_revert_wait": 60,
+        "safe_rollout_snapshot_dir": str(work / "snapshots"),
+        **more,
+    }
+
+
+def rollout(runner: ModuleRunner, work: Path, role: str = "pve.firewall.safe_rollout", **role_vars_: Any) -> tuple[Any, list[dict[str, Any]]]:
+    task = {"name": "roll out", "ansible.builtin.include_role": {"name": role}, "vars": role_vars(runner, work, **role_vars_)}
+    return run_playbook(work, [task], runner.env)
+
+
+@contextmanager
+def revert_clock_while_locked_out(runner: ModuleRunner) -> Iterator[list[float]]:
+    """Advance the emulator's clock by 61 s whenever the controller has been locked out of
+    pve1's API for a moment: PVE's auto-revert, without waiting a minute."""
+    advanced: list[float] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        locked_since = None
+        while not stop.wait(0.3):
+            action = runner.control.judge(CONTROLLER, "pve1", 8006)["action"]
+            if action == "ACCEPT":
+                locked_since = None
+            elif locked_since is None:
+                locked_since = time.monotonic()
+            elif time.monotonic() - locked_since > 1.5:
+                runner.control.advance_clock(61)
+                advanced.append(61)
+                locked_since = None
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield advanced
+    finally:
+        stop.set()
+        thread.join()
+
+
+def gathered(runner: ModuleRunner) -> dict[str, Any]:
+    info = runner.ok("firewall_info", include=["options", "rules", "groups", "ipsets", "aliases"])
+    return {key: info[key] for key in ("cluster", "nodes", "guests", "vnets")}
+
+
+def seed(runner: ModuleRunner) -> None:
+    """A cluster that already has a firewall: the datacenter on, access by rule, one IP set."""
+    runner.ok("ipset", name="office", entries=[CONTROLLER])
+    runner.ok("firewall_rule", rules=[{"type": "in", "action": "ACCEPT", "source": "+office", "proto": "tcp", "dport": "8006,22"}])
+    runner.ok("firewall_options", level="cluster", options={"enable": True, "policy_in": "DROP"})
+
+
+def test_a_change_that_locks_the_controller_out_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
+    seq = guarded.seq()
+    completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE)
+    assert completed.returncode != 0
+    assert "the lockout check failed" in completed.stdout and "0 of 6 accesses kept" in completed.stdout
+    assert guarded.writes_since(seq) == []
+    assert not (tmp_path / "snapshots").exists()
+
+
+def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guarded: ModuleRunner, tmp_path: Path) -> None:
+    seed(guarded)
+    before = gathered(guarded)
+    with revert_clock_while_locked_out(guarded) as advanced:
+        completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE, safe_rollout_preflight=False)
+    output = completed.stdout
+    assert completed.returncode != 0, output[-3000:]
+    assert "rollout failed and was rolled back" in output, output[-3000:]
+    # the connection of a later step (or the verification) was cut off, and the report says which
+    report = output[output.index("rollout failed and was rolled back") :]
+    assert "no answer from" in report or "Reach each node" in report, report[:2000]
+    assert advanced, "the controller was never locked out, so nothing was reverted"
+    after = gathered(guarded)
+    assert after == before  # the snapshot is back: rules, IP set, options (enable 1 again)
+    assert guarded.control.judge(CONTROLLER, "pve1", 8006)["action"] == "ACCEPT"
+    snapshots = list((tmp_path / "snapshots").glob("firewall-*.yml"))
+    assert len(snapshots) == 1 and "office" in snapshots[0].read_text()
+
+
+def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_nothing(guarded: ModuleRunner, tmp_path: Path) -> None:
+    seed(guarded)
+    completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    options = guarded.api().get("/cluster/firewall/options")
+    assert options["enable"] == 1 and options["policy_in"] == "DROP"  # confirmed, not a timestamp
+    rules = guarded.api().get("/cluster/firewall/rules")
+    assert [rule.get("comment") for rule in rules][:1] == ["gui"] and len(rules) == 2  # overridden: the seed rule is gone
+    assert "firewall=1" in guarded.api().get("/nodes/pve1/qemu/100/config")["net0"]
+    guarded.control.advance_clock(61)
+    assert guarded.api().get("/cluster/firewall/options")["enable"] == 1  # no revert pending
+
+    seq = guarded.seq()
+    (tmp_path / "again").mkdir()
+    again, _ = rollout(guarded, tmp_path / "again", safe_rollout_tree=ADMIN_TREE)
+    role_output = again.stdout.split("TASK [collect the results]")[0]  # the harness's own task writes a file
+    assert again.returncode == 0 and "changed:" not in role_output, role_output[-3000:]
+    assert guarded.writes_since(seq) == []
+
+
+def test_check_mode_writes_nothing_and_shows_the_changes(guarded: ModuleRunner, tmp_path: Path) -> None:
+    seed(guarded)
+    seq = guarded.seq()
+    task = {"name": "roll out", "ansible.builtin.include_role": {"name": "pve.firewall.safe_rollout"}, "vars": role_vars(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)}
+    completed, _ = run_playbook(tmp_path, [task], guarded.env, check=True, diff=True)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "+IN ACCEPT -source +admins -p tcp -dport 8006 # gui" in completed.stdout  # the preflight's diff of cluster.fw
+    assert "/etc/pve/firewall/100.fw" in completed.stdout
+    assert guarded.writes_since(seq) == []
