@@ -156,10 +156,9 @@ bench-emulator: venv collection  ## requests per second the PVE API emulator ser
 	$(call header,bench-emulator,python tests/bench/bench_emulator.py)
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_emulator.py
 
-demo:  ## run the end-to-end demo against the PVE API emulator (not there yet)
-	@echo "make demo: not available yet: it arrives with the roles (the modules are in plugins/modules, the emulator in tests/emulator)."
-	@echo "See README.md (\"What works today\")."
-	@exit 1
+demo: venv collection  ## the main job: harden an emulated 3-node cluster with pve.firewall.harden and show the result
+	$(call header,demo,python tools/demo.py)
+	$(PY) tools/demo.py
 
 clean:  ## remove .venv, .build and every cache
 	rm -rf $(VENV) $(BUILD) .cache .pytest_cache .hypothesis .mypy_cache .ruff_cache .ansible tests/output
