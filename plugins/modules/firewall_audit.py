@@ -244,17 +244,11 @@ from ..module_utils._errors import FieldError, raise_if_errors
 from ..module_utils._firewall_api import FirewallApi, Scope
 from ..module_utils._inventory import Guest, Inventory
 from ..module_utils._model import ClusterConfig, FirewallFile
-from ..module_utils._module_kit import ModuleFailure, argument_spec, connect, run_and_exit
+from ..module_utils._module_kit import ModuleFailure, argument_spec, connect, run_and_exit, unknown_names
 from ..module_utils._pve_transport import PveApiError, path_of
 
 CHECK_CODES = list(CHECKS)
 GUEST_LEVELS = {"qemu": "vm", "lxc": "ct"}
-
-
-def _unknown(option: str, what: str, asked: List[Any], known: List[Any]) -> List[FieldError]:
-    accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
-    message = f"no such {what} in the cluster"
-    return [FieldError(f"{option}[{index}]", option, value, message, accepted) for index, value in enumerate(asked) if value not in known]
 
 
 def _bound(fw: Optional[FirewallFile]) -> bool:
@@ -275,8 +269,8 @@ class FirewallAudit:
         params = self.params
         nodes = api.node_names()
         guests = api.guests()
-        errors = _unknown("nodes", "node", params["nodes"] or [], nodes)
-        errors += _unknown("vmids", "guest", params["vmids"] or [], [vmid for vmid, _type, _node in guests])
+        errors = unknown_names("nodes", "node", params["nodes"] or [], nodes)
+        errors += unknown_names("vmids", "guest", params["vmids"] or [], [vmid for vmid, _type, _node in guests])
         if params["max_rules_per_guest"] < 0:
             errors.append(FieldError("max_rules_per_guest", "max_rules_per_guest", params["max_rules_per_guest"], "must not be negative", "0 or more"))
         raise_if_errors(errors)

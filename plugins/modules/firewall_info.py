@@ -174,9 +174,9 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import FieldError, raise_if_errors
+from ..module_utils._errors import raise_if_errors
 from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope, guest_tags
-from ..module_utils._module_kit import argument_spec, connect, run_and_exit
+from ..module_utils._module_kit import argument_spec, connect, run_and_exit, unknown_names
 from ..module_utils._user_input import file_to_user
 
 LEVELS = ["cluster", "node", "vm", "ct", "vnet"]
@@ -190,12 +190,6 @@ _LEVEL_PARTS = {
     "ct": ("options", "rules", "ipsets", "aliases", "refs"),
     "vnet": ("options", "rules"),
 }
-
-
-def _unknown(option: str, what: str, asked: list[Any], known: list[Any]) -> list[FieldError]:
-    accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
-    message = f"no such {what} in the cluster"
-    return [FieldError(f"{option}[{index}]", option, value, message, accepted) for index, value in enumerate(asked) if value not in known]
 
 
 class FirewallInfo:
@@ -245,9 +239,9 @@ class FirewallInfo:
         nodes = api.node_names() if "node" in self.levels or params["nodes"] else []
         guests = self.guests(api) if self.levels & set(GUEST_TYPES) or params["vmids"] else []
         vnets = api.vnet_names() if "vnet" in self.levels or params["vnets"] else []
-        errors = _unknown("nodes", "node", params["nodes"] or [], nodes)
-        errors += _unknown("vmids", "guest", params["vmids"] or [], [guest["vmid"] for guest in guests])
-        errors += _unknown("vnets", "vnet", params["vnets"] or [], vnets)
+        errors = unknown_names("nodes", "node", params["nodes"] or [], nodes)
+        errors += unknown_names("vmids", "guest", params["vmids"] or [], [guest["vmid"] for guest in guests])
+        errors += unknown_names("vnets", "vnet", params["vnets"] or [], vnets)
         raise_if_errors(errors)
 
         result: dict[str, Any] = {"changed": False}

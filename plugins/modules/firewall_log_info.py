@@ -343,14 +343,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ..module_utils._errors import FieldError, FirewallValidationError, raise_if_errors
 from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope
 from ..module_utils._fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
-from ..module_utils._module_kit import argument_spec, connect, run_and_exit
-
-
-def _unknown(option: str, what: str, asked: list[Any], known: list[Any]) -> list[FieldError]:
-    accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
-    return [
-        FieldError(f"{option}[{index}]", option, value, f"no such {what} in the cluster", accepted) for index, value in enumerate(asked) if value not in known
-    ]
+from ..module_utils._module_kit import argument_spec, connect, run_and_exit, unknown_names
 
 
 class FirewallLogInfo:
@@ -388,8 +381,8 @@ class FirewallLogInfo:
         asked_guests: Optional[list[int]] = params["vmids"]
         nodes = api.node_names() if asked_nodes is not None or asked_guests is None else []
         guests = {vmid: (guest_type, node) for vmid, guest_type, node in api.guests()} if asked_guests else {}
-        errors = _unknown("nodes", "node", asked_nodes or [], nodes)
-        errors += _unknown("vmids", "guest", asked_guests or [], sorted(guests))
+        errors = unknown_names("nodes", "node", asked_nodes or [], nodes)
+        errors += unknown_names("vmids", "guest", asked_guests or [], sorted(guests))
         raise_if_errors(errors)
         read_nodes = list(dict.fromkeys(asked_nodes)) if asked_nodes is not None else (nodes if asked_guests is None else [])
         scopes = [Scope("node", node) for node in read_nodes]
