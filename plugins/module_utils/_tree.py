@@ -230,6 +230,15 @@ def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange
     return changes
 
 
+def nic_flag_changes(inventory: Inventory, tree: Tree) -> list[int]:
+    """The guests whose NICs' firewall flag the tree changes."""
+    return sorted(
+        vmid
+        for vmid, flag in tree.nic_firewall.items()
+        if vmid in inventory.guests and any(nic.firewall != flag for nic in inventory.guests[vmid].nics)
+    )
+
+
 def changed_files(before: ClusterConfig, after: ClusterConfig) -> list[str]:
     """Labels of the firewalls that differ, datacenter and nodes first."""
     return [change.label for change in file_changes(before, after)]

@@ -383,6 +383,11 @@ changes:
       type: list
       elements: str
       sample: [cluster, vm 100]
+    nics:
+      description: The guests whose NICs' C(firewall) flag O(changes) turns on or off (C(nic_firewall)).
+      type: list
+      elements: int
+      sample: [100]
     node_access:
       description:
         - Whether the change can decide if the nodes accept new connections (the datacenter or a
@@ -436,6 +441,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._tree import (
     apply_nic_flags,
     apply_tree,
     file_changes,
+    nic_flag_changes,
     touches_node_access,
     tree_from_user,
     tree_problems,
@@ -637,7 +643,11 @@ class FirewallSimulation:
         after = apply_tree(config, tree, inventory, self.params["changes_rules_state"], self.params["changes_prune"])
         raise_if_errors(tree_problems(tree, config, after, "changes"))
         changes = file_changes(config, after)
-        summary: dict[str, Any] = {"files": [change.label for change in changes], "node_access": touches_node_access(config, after)}
+        summary: dict[str, Any] = {
+            "files": [change.label for change in changes],
+            "nics": nic_flag_changes(inventory, tree),
+            "node_access": touches_node_access(config, after),
+        }
         if self.module._diff:
             self.diff = [
                 {"before_header": change.path, "after_header": change.path, "before": render_fw(change.before), "after": render_fw(change.after)}

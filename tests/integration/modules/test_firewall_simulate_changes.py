@@ -44,7 +44,7 @@ def test_a_drop_policy_without_access_rules_is_reported_before_anything_is_writt
     result = preflight(guarded, {"cluster": {"options": {"enable": 1, "policy_in": "DROP"}}}, lockout_check={"fail_on_lockout": True})
     assert result.get("failed") is True and "the lockout check failed" in result["msg"]
     assert {access["status"] for access in result["lockout"]["accesses"]} == {"lost"}
-    assert result["changes"] == {"files": ["cluster"], "node_access": True}
+    assert result["changes"] == {"files": ["cluster"], "nics": [], "node_access": True}
     assert "enable" not in guarded.api().get("/cluster/firewall/options")  # nothing written
 
 
@@ -64,10 +64,11 @@ def test_guest_changes_do_not_touch_node_access_and_nic_flags_count(cluster: Mod
     packet = {"from": "outside", "to": "ct201", "dport": 22}
     cluster.api().put("/cluster/firewall/options", enable=1)
     without = preflight(cluster, {"guests": {"201": guest}}, packets=[packet])
-    assert without["changes"] == {"files": ["ct 201"], "node_access": False}
+    assert without["changes"] == {"files": ["ct 201"], "nics": [], "node_access": False}
     assert without["results"][0]["verdict"] == "ACCEPT"  # unfiltered NIC
     flagged = preflight(cluster, {"guests": {"201": {**guest, "nic_firewall": True}}}, packets=[packet])
     assert flagged["results"][0]["verdict"] == "DROP"
+    assert flagged["changes"]["nics"] == [201]
 
 
 def test_rules_merge_or_override(cluster: ModuleRunner) -> None:
@@ -87,7 +88,7 @@ def test_a_gathered_cluster_changes_nothing(cluster: ModuleRunner) -> None:
     info = cluster.ok("firewall_info")
     tree = {key: info[key] for key in ("cluster", "nodes", "guests", "vnets")}
     result = preflight(cluster, tree, changes_prune=True)
-    assert result["changes"] == {"files": [], "node_access": False}
+    assert result["changes"] == {"files": [], "nics": [], "node_access": False}
 
 
 def test_prune_removes_unlisted_objects(cluster: ModuleRunner) -> None:
