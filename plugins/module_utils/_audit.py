@@ -499,8 +499,6 @@ class _Compiler:
 # Macros and address runs
 
 
-
-
 def _port_key(text: Optional[str]) -> PortKey:
     if not text:
         return None

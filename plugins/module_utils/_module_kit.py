@@ -69,7 +69,9 @@ def unknown_names(option: str, what: str, asked: Sequence[Any], known: Sequence[
     """One error per asked name (node, guest id, vnet) the cluster does not have, naming the
     option, its position and the value, with what exists."""
     accepted = ", ".join(map(str, known)) or f"no {what} exists in this cluster"
-    return [FieldError(f"{option}[{index}]", option, value, f"no such {what} in the cluster", accepted) for index, value in enumerate(asked) if value not in known]
+    message = f"no such {what} in the cluster"
+    return [FieldError(f"{option}[{index}]", option, value, message, accepted) for index, value in enumerate(asked) if value not in known]
+
 
 def without_none(items: Optional[Sequence[Dict[str, Any]]]) -> list[Dict[str, Any]]:
     """Sub-option dicts without the keys Ansible filled with None (the user did not set them)."""

@@ -160,7 +160,8 @@ def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], lo
     ]
     for vmid in sorted({*tree.guests, *tree.nic_firewall}):
         if vmid not in inventory.guests:
-            errors.append(FieldError(f"{location}.guests.{vmid}", "guests", vmid, f"no guest {vmid} in the cluster", ", ".join(map(str, sorted(inventory.guests)))))
+            known = ", ".join(map(str, sorted(inventory.guests)))
+            errors.append(FieldError(f"{location}.guests.{vmid}", "guests", vmid, f"no guest {vmid} in the cluster", known))
     errors += [
         FieldError(f"{location}.vnets.{vnet}", "vnets", vnet, f"no vnet {vnet} in the cluster", ", ".join(vnets) or "none")
         for vnet in tree.vnets
@@ -269,7 +270,8 @@ def tree_problems(tree: Tree, before: ClusterConfig, after: ClusterConfig, locat
         errors += validate_file(desired.file, cluster=after.cluster, locate=located(f"{location}.nodes.{node}"))
     for vmid, desired in sorted(tree.guests.items()):
         guest = after.guests[vmid]
-        errors += validate_file(_with_existing(desired.file, guest.file), cluster=after.cluster, locate=located(f"{location}.guests.{vmid}"), guest_level=guest.level)
+        with_sets = _with_existing(desired.file, guest.file)
+        errors += validate_file(with_sets, cluster=after.cluster, locate=located(f"{location}.guests.{vmid}"), guest_level=guest.level)
     for vnet, desired in sorted(tree.vnets.items()):
         errors += validate_file(desired.file, cluster=after.cluster, locate=located(f"{location}.vnets.{vnet}"))
     if errors:

@@ -55,7 +55,7 @@ def guarded(make_pve_emulator: Callable[..., RunningEmulator]) -> ModuleRunner:
 
 
 def role_vars(runner: ModuleRunner, work: Path, **more: Any) -> dict[str, Any]:
-    _, api_port, ssh_port = runner.pve.node_host()
+    api_port, ssh_port = runner.pve.node_host()[1:]
     return {
         "safe_rollout_verify_api_port": api_port,
         "safe_rollout_verify_ssh_port": ssh_port,
@@ -67,9 +67,9 @@ def role_vars(runner: ModuleRunner, work: Path, **more: Any) -> dict[str, Any]:
     }
 
 
-def rollout(runner: ModuleRunner, work: Path, role: str = "pve.firewall.safe_rollout", **role_vars_: Any) -> tuple[Any, list[dict[str, Any]]]:
-    task = {"name": "roll out", "ansible.builtin.include_role": {"name": role}, "vars": role_vars(runner, work, **role_vars_)}
-    return run_playbook(work, [task], runner.env)
+def rollout(runner: ModuleRunner, work: Path, role: str = "pve.firewall.safe_rollout", **variables: Any) -> subprocess.CompletedProcess[str]:
+    task = {"name": "roll out", "ansible.builtin.include_role": {"name": role}, "vars": role_vars(runner, work, **variables)}
+    return run_playbook(work, [task], runner.env)[0]
 
 
 @contextmanager
@@ -115,7 +115,7 @@ def seed(runner: ModuleRunner) -> None:
 
 def test_a_change_that_locks_the_controller_out_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
     seq = guarded.seq()
-    completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE)
+    completed = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE)
     assert completed.returncode != 0
     assert "the lockout check failed" in completed.stdout and "0 of 6 accesses kept" in completed.stdout
     assert guarded.writes_since(seq) == []
@@ -126,7 +126,7 @@ def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guar
     seed(guarded)
     before = gathered(guarded)
     with revert_clock_while_locked_out(guarded) as advanced:
-        completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE, safe_rollout_preflight=False)
+        completed = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE, safe_rollout_preflight=False)
     output = completed.stdout
     assert completed.returncode != 0, output[-3000:]
     assert "rollout failed and was rolled back" in output, output[-3000:]
@@ -145,7 +145,7 @@ def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guar
 
 def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_nothing(guarded: ModuleRunner, tmp_path: Path) -> None:
     seed(guarded)
-    completed, _ = rollout(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)
+    completed = rollout(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)
     assert completed.returncode == 0, completed.stdout[-3000:]
     options = guarded.api().get("/cluster/firewall/options")
     assert options["enable"] == 1 and options["policy_in"] == "DROP"  # confirmed, not a timestamp
@@ -157,7 +157,7 @@ def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_noth
 
     seq = guarded.seq()
     (tmp_path / "again").mkdir()
-    again, _ = rollout(guarded, tmp_path / "again", safe_rollout_tree=ADMIN_TREE)
+    again = rollout(guarded, tmp_path / "again", safe_rollout_tree=ADMIN_TREE)
     role_output = again.stdout.split("TASK [collect the results]")[0]  # the harness's own task writes a file
     assert again.returncode == 0 and "changed:" not in role_output, role_output[-3000:]
     assert guarded.writes_since(seq) == []
@@ -166,8 +166,9 @@ def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_noth
 def test_check_mode_writes_nothing_and_shows_the_changes(guarded: ModuleRunner, tmp_path: Path) -> None:
     seed(guarded)
     seq = guarded.seq()
-    task = {"name": "roll out", "ansible.builtin.include_role": {"name": "pve.firewall.safe_rollout"}, "vars": role_vars(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)}
-    completed, _ = run_playbook(tmp_path, [task], guarded.env, check=True, diff=True)
+    variables = role_vars(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)
+    task = {"name": "roll out", "ansible.builtin.include_role": {"name": "pve.firewall.safe_rollout"}, "vars": variables}
+    completed = run_playbook(tmp_path, [task], guarded.env, check=True, diff=True)[0]
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "+IN ACCEPT -source +admins -p tcp -dport 8006 # gui" in completed.stdout  # the preflight's diff of cluster.fw
     assert "/etc/pve/firewall/100.fw" in completed.stdout
@@ -226,7 +227,7 @@ def test_hardened_defaults_turn_all_three_switches_on_for_the_guests_they_manage
         hardened_defaults_guest_groups=[{"groups": ["web"], "tags": ["web"]}],
     )
     task = {"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}
-    completed, _ = run_playbook(tmp_path, [task], guarded.env)
+    completed = run_playbook(tmp_path, [task], guarded.env)[0]
     assert completed.returncode == 0, completed.stdout[-3000:]
     api = guarded.api()
     assert api.get("/cluster/firewall/options")["enable"] == 1
