@@ -210,7 +210,9 @@ def canonical_ipset_cidr(text: str) -> str:
     if match is None:
         return format_network(parse_ip_or_cidr(text))
     first, second, third, fourth, prefix_text = match.groups()
-    prefix = 32 if prefix_text is None else int(prefix_text)
+    if prefix_text is None:
+        return match.group(0)  # a host address in this spelling is already canonical
+    prefix = int(prefix_text)
     value = ((int(first) << 24) | (int(second) << 16) | (int(third) << 8) | int(fourth)) & ((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF)
     address = f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     return address if prefix == 32 else f"{address}/{prefix}"

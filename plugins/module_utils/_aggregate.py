@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
+from socket import inet_aton
 from typing import Dict, List, Optional, Set, Tuple
 
 from ._addresses import format_network, is_alias_reference, parse_ip_or_cidr
@@ -30,8 +31,7 @@ def _parse(text: str) -> Tuple[int, Block]:
         network = ipaddress.ip_network(text)
         return 6, (int(network.network_address), network.prefixlen)
     address, _slash, prefix = text.partition("/")
-    first, second, third, fourth = (int(part) for part in address.split("."))
-    return 4, ((first << 24) | (second << 16) | (third << 8) | fourth, int(prefix) if prefix else 32)
+    return 4, (int.from_bytes(inet_aton(address), "big"), int(prefix) if prefix else 32)
 
 
 def _text(family: int, block: Block) -> str:
@@ -82,6 +82,7 @@ def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[st
     """
     kept: List[IPSetEntry] = []
     plain: Dict[int, List[Block]] = {4: [], 6: []}
+    texts: Dict[Tuple[int, Block], str] = {}  # the listed text of each block: most come out unmerged
     nomatch: Dict[int, Dict[int, Set[int]]] = {4: {}, 6: {}}
     for entry in entries:
         alias = is_alias_reference(entry.cidr)
@@ -90,6 +91,7 @@ def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[st
         else:
             family, block = _parse(entry.cidr)
             plain[family].append(block)
+            texts[family, block] = entry.cidr
         if entry.nomatch:
             cidr = resolve_alias(entry.cidr) if alias else entry.cidr
             if cidr is not None:
@@ -104,7 +106,7 @@ def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[st
         for block in plain[family]:
             (pinned if lengths and _inside_any(block, bits, nomatch[family], lengths) else free).append(block)
         for block in collapse(free, bits) + pinned:
-            text = _text(family, block)
+            text = texts.get((family, block)) or _text(family, block)
             if text not in kept_cidrs:
                 result.append(IPSetEntry(text))
     return tuple(result)
