@@ -140,6 +140,19 @@ def check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
             yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
 
 
+def check_ipset_address(cidr: str, where: str, accepted: str = IPSET_CIDR_ACCEPTED) -> tuple[str, FieldError | None]:
+    """An address or CIDR as an ipset entry (not an alias name): its canonical form and no
+    error, or "" and the error PVE gives for it. Shared by check_ipsets and blocklist parsing."""
+    try:
+        # One parse per entry: sets of tens of thousands of entries are validated.
+        canonical = canonical_ipset_cidr(cidr)
+    except AddressError as error:
+        return "", FieldError(where, "cidr", cidr, str(error), accepted)
+    if canonical.endswith("/0"):
+        return "", FieldError(where, "cidr", cidr, "a zero prefix is not allowed in ipset entries", "a prefix of /1 or longer")
+    return canonical, None
+
+
 def check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> Iterator[FieldError]:
     refs = scope.references(check_groups=False)
     seen_sets: set[str] = set()
@@ -159,14 +172,9 @@ def check_ipsets(fw: FirewallFile, scope: ReferenceScope, locate: Locator) -> It
                     yield FieldError(where, "cidr", cidr, f"no such alias '{spec.name}'", "an alias defined at this level or the datacenter")
                 canonical = normalise_ipset_cidr(cidr)
             else:
-                try:
-                    # One parse per entry: sets of tens of thousands of entries are validated.
-                    canonical = canonical_ipset_cidr(cidr)
-                except AddressError as error:
-                    yield FieldError(where, "cidr", cidr, str(error), IPSET_CIDR_ACCEPTED)
-                    continue
-                if canonical.endswith("/0"):
-                    yield FieldError(where, "cidr", cidr, "a zero prefix is not allowed in ipset entries", "a prefix of /1 or longer")
+                canonical, problem = check_ipset_address(cidr, where)
+                if problem is not None:
+                    yield problem
                     continue
             if canonical in seen:
                 yield FieldError(where, "cidr", cidr, f"duplicate ipset entry for '{canonical}'", "each address once per ipset")
