@@ -156,6 +156,25 @@ bench-emulator: venv collection  ## requests per second the PVE API emulator ser
 	$(call header,bench-emulator,python tests/bench/bench_emulator.py)
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_emulator.py
 
+# community.proxmox (from the ansible package) and proxmoxer in a virtualenv of their own
+COMPARE_VENV := $(BUILD)/compare-venv
+COMPARE_STAMP := $(COMPARE_VENV)/.requirements-installed
+
+$(COMPARE_STAMP): requirements/compare.txt
+	$(call header,bench-compare,$(PYTHON) -m venv .build/compare-venv + requirements/compare.txt)
+	rm -rf $(COMPARE_VENV)
+	$(PYTHON) -m venv $(COMPARE_VENV)
+	$(COMPARE_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(COMPARE_VENV)/bin/python -m pip install --quiet --no-deps -r requirements/compare.txt
+	$(COMPARE_VENV)/bin/python -m pip check
+	@touch $@
+
+.PHONY: bench-compare
+bench-compare: venv collection $(COMPARE_STAMP)  ## pve.firewall vs community.proxmox on the same jobs; writes docs/benchmarks.md (BENCH_COMPARE_ARGS='--runs 1')
+	$(call header,bench-compare,python tests/bench/bench_compare.py $(BENCH_COMPARE_ARGS))
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_compare.py --doc docs/benchmarks.md \
+	  --command "make bench-compare$(if $(BENCH_COMPARE_ARGS), BENCH_COMPARE_ARGS='$(BENCH_COMPARE_ARGS)')" $(BENCH_COMPARE_ARGS)
+
 demo: venv collection  ## the main job: harden an emulated 3-node cluster with pve.firewall.harden and show the result
 	$(call header,demo,python tools/demo.py)
 	$(PY) tools/demo.py
