@@ -118,7 +118,7 @@ options:
     choices: [in, out, forward]
   summary_top:
     description:
-      - How many items RV(summary.top_sources) and RV(summary.top_blocked_ports) list; V(0)
+      - How many items C(top_sources) and C(top_blocked_ports) of RV(summary) list; V(0)
         lists all.
     type: int
     default: 10
