@@ -305,7 +305,7 @@ def print_table(rows: list[Row]) -> None:
 
 
 def markdown_table(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for column in HEADER) + "|"]
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join(["---"] * len(HEADER)) + "|"]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in table_rows(rows)]
     return "\n".join(lines)
 
