@@ -129,6 +129,19 @@ def cluster(pve_tls: RunningEmulator) -> Iterator[ModuleRunner]:
     pve_tls.close_clients()
 
 
+def playbook_environment(work: Path, env: dict[str, str]) -> dict[str, str]:
+    """The environment of an ansible-playbook run in ``work``: ``env`` (the PROXMOX_*
+    connection), this interpreter, the collection under development, temporary files in ``work``."""
+    return {
+        **os.environ,
+        **env,
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".build"),
+        "ANSIBLE_LOCAL_TEMP": str(work / "tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+
+
 def run_playbook(
     work: Path, tasks: list[dict[str, Any]], env: dict[str, str], *, check: bool = False, diff: bool = False
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
@@ -148,15 +161,7 @@ def run_playbook(
     command = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", "localhost,", "-c", "local", str(playbook)]
     command += ["--check"] if check else []
     command += ["--diff"] if diff else []
-    environment = {
-        **os.environ,
-        **env,
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".build"),
-        "ANSIBLE_LOCAL_TEMP": str(work / "tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-    }
-    completed = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=work, timeout=300, check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, env=playbook_environment(work, env), cwd=work, timeout=300, check=False)
     results = json.loads(output.read_text()) if output.exists() else []
     return completed, [result for result in results if result is not None]
 
