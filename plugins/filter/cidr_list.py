@@ -12,8 +12,8 @@ author:
   - pve.firewall maintainers (@pve-firewall)
 description:
   - Reads a list in the format public blocklists use (FireHOL netsets, Spamhaus DROP, plain
-    feeds) and returns its addresses in the shape the O(pve.firewall.ipset#module:entries)
-    of an IP set take.
+    feeds) and returns its addresses as a list for the O(pve.firewall.ipset#module:entries)
+    option.
   - One IPv4 or IPv6 address or CIDR per line. Blank lines are skipped, and V(#) or V(;)
     starts a comment anywhere on a line, so V(192.0.2.0/24 ; SBL123) is the entry
     V(192.0.2.0/24).
