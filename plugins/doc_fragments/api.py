@@ -80,6 +80,17 @@ attributes:
     description: Use C(group/pve.firewall.firewall) in C(module_defaults) to set the connection once.
 """
 
+    # Modules that only read: check mode changes nothing about them, and there is no diff.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: There is nothing to compare.
+"""
+
     # Which firewall a module works on.
     SCOPE = r"""
 options:

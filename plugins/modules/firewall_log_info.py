@@ -28,13 +28,7 @@ author:
 extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it runs the same in check mode.
-  diff_mode:
-    support: none
-    description: There is nothing to compare.
+  - pve.firewall.api.READ_ONLY
 options:
   nodes:
     description:
