@@ -18,7 +18,7 @@ Parts a file does not name stay as they are. Guests may carry ``nic_firewall`` (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, Tuple
 
@@ -34,7 +34,6 @@ TREE_KEYS = ("cluster", "nodes", "guests", "vnets")
 # What firewall_info returns besides the firewall's own parts; read-only, ignored on input.
 INFO_KEYS = ("refs",)
 GUEST_INFO_KEYS = ("vmid", "type", "level", "node", "name", "tags", "refs")
-RULES_STATES = ("overridden", "merged")
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,6 @@ class Tree:
     vnets: Mapping[str, DesiredFile] = field(default_factory=dict)
     nic_firewall: Mapping[int, bool] = field(default_factory=dict)
 
-    @property
-    def is_empty(self) -> bool:
-        return self.cluster is None and not (self.hosts or self.guests or self.vnets or self.nic_firewall)
 
 
 def _desired_file(kind: FileKind, data: object, location: str, ignored: Tuple[str, ...], errors: list[FieldError]) -> DesiredFile | None:
@@ -240,15 +236,10 @@ def nic_flag_changes(inventory: Inventory, tree: Tree) -> list[int]:
     )
 
 
-def changed_files(before: ClusterConfig, after: ClusterConfig) -> list[str]:
-    """Labels of the firewalls that differ, datacenter and nodes first."""
-    return [change.label for change in file_changes(before, after)]
-
-
-def touches_node_access(before: ClusterConfig, after: ClusterConfig) -> bool:
-    """Whether the change can decide if nodes accept new connections: the datacenter file
+def touches_node_access(changes: Sequence[FileChange]) -> bool:
+    """Whether the changes can decide if nodes accept new connections: the datacenter file
     (options, rules, the groups, ipsets and aliases they use) or a host file changes."""
-    return any(label == "cluster" or label.startswith("node ") for label in changed_files(before, after))
+    return any(change.label == "cluster" or change.label.startswith("node ") for change in changes)
 
 
 def _with_existing(desired: FirewallFile, after: FirewallFile) -> FirewallFile:

@@ -646,7 +646,7 @@ class FirewallSimulation:
         summary: dict[str, Any] = {
             "files": [change.label for change in changes],
             "nics": nic_flag_changes(inventory, tree),
-            "node_access": touches_node_access(config, after),
+            "node_access": touches_node_access(changes),
         }
         if self.module._diff:
             self.diff = [
