@@ -245,3 +245,21 @@ def test_hardened_defaults_turn_all_three_switches_on_for_the_guests_they_manage
         ],
     )
     assert result["failed_expectations"] == []
+
+
+def test_a_canary_node_is_written_and_verified_before_the_other_nodes(guarded: ModuleRunner, tmp_path: Path) -> None:
+    seed(guarded)
+    rule = [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "9000", "comment": "metrics"}]
+    tree = {"nodes": {node: {"rules": rule} for node in ("pve1", "pve2", "pve3")}}
+    seq = guarded.seq()
+    completed = rollout(guarded, tmp_path, safe_rollout_tree=tree, safe_rollout_canary_node="pve2")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    log = guarded.requests_since(seq)
+    host_writes = [(index, entry["path"].split("/")[2]) for index, entry in enumerate(log) if entry["method"] == "POST" and "/firewall/rules" in entry["path"]]
+    nodes = [node for index, node in host_writes]
+    assert nodes[0] == "pve2" and sorted(nodes) == ["pve1", "pve2", "pve3"]
+    canary_done = host_writes[0][0]
+    others_start = min(index for index, node in host_writes if node != "pve2")
+    # the verification's new connection to pve2 (no credentials: 401) comes between
+    between = [entry for entry in log[canary_done:others_start] if entry["path"].endswith("/version") and entry["node"] == "pve2"]
+    assert between, [(entry["method"], entry["path"], entry["node"]) for entry in log[canary_done:others_start]]
