@@ -53,7 +53,6 @@ class Tree:
     nic_firewall: Mapping[int, bool] = field(default_factory=dict)
 
 
-
 def _desired_file(kind: FileKind, data: object, location: str, ignored: Tuple[str, ...], errors: list[FieldError]) -> DesiredFile | None:
     if data is None:
         data = {}
