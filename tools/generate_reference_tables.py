@@ -3,10 +3,10 @@
 The compiler must not read PVE's reference files or ``/etc`` at run time (the Ansible controller
 may be macOS or another distribution), so the data is embedded in three generated modules:
 
-* ``_macros_data.py`` from ``pve-firewall-macros.json`` (the 86 standard macros);
-* ``_options_data.py`` from ``pve-api-firewall-schema.json`` (the PUT parameters of every
+* ``macros_data.py`` from ``pve-firewall-macros.json`` (the 86 standard macros);
+* ``options_data.py`` from ``pve-api-firewall-schema.json`` (the PUT parameters of every
   options endpoint);
-* ``_netbase_data.py`` from Debian netbase's ``/etc/protocols``, ``/etc/services`` and
+* ``netbase_data.py`` from Debian netbase's ``/etc/protocols``, ``/etc/services`` and
   ``/etc/ethertypes``, read with the same regular expressions pve-firewall uses, so the
   tables hold exactly what PVE accepts.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-MODULE_UTILS = REPO / "plugins" / "module_utils"
+REFERENCE_TABLES = REPO / "plugins" / "module_utils" / "_reference"
 DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
 
 HEADER = '''"""{title}
@@ -277,9 +277,9 @@ def render_netbase(etc: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 
 TABLES: dict[str, tuple[str, Callable[[argparse.Namespace], str]]] = {
-    "macros": ("_macros_data.py", lambda args: render_macros(args.reference)),
-    "options": ("_options_data.py", lambda args: render_options(args.reference)),
-    "netbase": ("_netbase_data.py", lambda args: render_netbase(args.etc)),
+    "macros": ("macros_data.py", lambda args: render_macros(args.reference)),
+    "options": ("options_data.py", lambda args: render_options(args.reference)),
+    "netbase": ("netbase_data.py", lambda args: render_netbase(args.etc)),
 }
 
 
@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="directory of the PVE reference JSON files"
     )
     parser.add_argument("--etc", type=Path, default=Path("/etc"), help="directory of Debian netbase's files")
-    parser.add_argument("--output", type=Path, default=MODULE_UTILS, help="where the generated modules go")
+    parser.add_argument("--output", type=Path, default=REFERENCE_TABLES, help="where the generated modules go")
     parser.add_argument("--only", choices=sorted(TABLES), action="append", help="generate only these tables")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a module is stale")
     args = parser.parse_args(argv)

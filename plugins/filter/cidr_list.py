@@ -66,7 +66,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.utils.display import Display
 
-from ansible_collections.pve.firewall.plugins.module_utils._cidr_list import describe_invalid, parse_cidr_list
+from ..module_utils._compiler.cidr_list import describe_invalid, parse_cidr_list
 
 display = Display()
 

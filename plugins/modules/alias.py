@@ -117,17 +117,17 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._api_mapping import alias_to_api, alias_update_params
-from ..module_utils._config_validation import check_aliases, check_name
-from ..module_utils._errors import raise_if_errors
-from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._model import Alias, FileKind, FirewallFile
-from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
-from ..module_utils._normalise import normalise_alias, optional_text
-from ..module_utils._pve_transport import path_of
-from ..module_utils._sync import KeyedEndpoints, sync_keyed
-from ..module_utils._usage import alias_users
-from ..module_utils._user_input import alias_to_user, line_break_errors
+from ..module_utils._compiler.api_mapping import alias_to_api, alias_update_params
+from ..module_utils._compiler.config_validation import check_aliases, check_name
+from ..module_utils._model.errors import raise_if_errors
+from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._model.objects import Alias, FileKind, FirewallFile
+from ..module_utils._module_kit.kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
+from ..module_utils._compiler.normalise import normalise_alias, optional_text
+from ..module_utils._api.transport import path_of
+from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
+from ..module_utils._api.usage import alias_users
+from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
 
 LEVELS = ("cluster", "vm", "ct")
 

@@ -233,13 +233,13 @@ from typing import Any, Dict, FrozenSet, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._audit import CHECKS, LEVELS, SEVERITIES, AuditFacts, AuditScope, AuditSettings, at_or_above, audit, counts, severity_rank, summary_lines
-from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import FirewallApi, Scope
-from ..module_utils._inventory import Guest, Inventory
-from ..module_utils._model import ClusterConfig, FirewallFile
-from ..module_utils._module_kit import ModuleFailure, argument_spec, connect, run_and_exit, unknown_names
-from ..module_utils._pve_transport import PveApiError, path_of
+from ..module_utils._analysis.audit import CHECKS, LEVELS, SEVERITIES, AuditFacts, AuditScope, AuditSettings, at_or_above, audit, counts, severity_rank, summary_lines
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._model.inventory import Guest, Inventory
+from ..module_utils._model.objects import ClusterConfig, FirewallFile
+from ..module_utils._module_kit.kit import ModuleFailure, argument_spec, connect, run_and_exit, unknown_names
+from ..module_utils._api.transport import PveApiError, path_of
 
 CHECK_CODES = list(CHECKS)
 GUEST_LEVELS = {"qemu": "vm", "lxc": "ct"}

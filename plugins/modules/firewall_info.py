@@ -168,10 +168,10 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import raise_if_errors
-from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope, guest_tags
-from ..module_utils._module_kit import argument_spec, connect, run_and_exit, unknown_names
-from ..module_utils._user_input import file_to_user
+from ..module_utils._model.errors import raise_if_errors
+from ..module_utils._api.service import GUEST_TYPES, FirewallApi, Scope, guest_tags
+from ..module_utils._module_kit.kit import argument_spec, connect, run_and_exit, unknown_names
+from ..module_utils._compiler.user_input import file_to_user
 
 LEVELS = ["cluster", "node", "vm", "ct", "vnet"]
 PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros"]

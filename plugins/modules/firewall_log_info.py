@@ -334,10 +334,10 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import FieldError, FirewallValidationError, raise_if_errors
-from ..module_utils._firewall_api import GUEST_TYPES, FirewallApi, Scope
-from ..module_utils._fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
-from ..module_utils._module_kit import argument_spec, connect, run_and_exit, unknown_names
+from ..module_utils._model.errors import FieldError, FirewallValidationError, raise_if_errors
+from ..module_utils._api.service import GUEST_TYPES, FirewallApi, Scope
+from ..module_utils._analysis.fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
+from ..module_utils._module_kit.kit import argument_spec, connect, run_and_exit, unknown_names
 
 
 class FirewallLogInfo:

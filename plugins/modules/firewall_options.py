@@ -219,7 +219,7 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._access_guard import (
+from ..module_utils._api.access_guard import (
     AUTO_REVERT_ENABLE,
     AccessLost,
     AccessView,
@@ -229,15 +229,15 @@ from ..module_utils._access_guard import (
     report_dict,
     touches_access,
 )
-from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
-from ..module_utils._module_kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
-from ..module_utils._options import option_spec
-from ..module_utils._planner import plan_options
-from ..module_utils._pve_transport import PveApiError
-from ..module_utils._sync import SyncError, sync_options
-from ..module_utils._user_input import options_from_user
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
+from ..module_utils._module_kit.kit import EXPECTED_ERRORS, ModuleFailure, Report, argument_spec, connect, fail, fw_text, scope_from_params
+from ..module_utils._compiler.options import option_spec
+from ..module_utils._plan.planner import plan_options
+from ..module_utils._api.transport import PveApiError
+from ..module_utils._api.sync import SyncError, sync_options
+from ..module_utils._compiler.user_input import options_from_user
 
 GUEST_LEVELS = ("vm", "ct")
 

@@ -156,11 +156,11 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import FirewallApi, Scope, ScopeError
-from ..module_utils._fw_format import ParsedFile
-from ..module_utils._model import Rule
-from ..module_utils._module_kit import (
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._api.service import FirewallApi, Scope, ScopeError
+from ..module_utils._compiler.fw_format import ParsedFile
+from ..module_utils._model.objects import Rule
+from ..module_utils._module_kit.kit import (
     RULE_SUBOPTIONS,
     Report,
     argument_spec,
@@ -173,11 +173,11 @@ from ..module_utils._module_kit import (
     scope_from_params,
     without_none,
 )
-from ..module_utils._normalise import normalise_rule
-from ..module_utils._rule_validation import check_rule
-from ..module_utils._rule_states import RULE_STATES, target_list
-from ..module_utils._sync import planned_rule_calls, sync_rules
-from ..module_utils._user_input import rule_to_user, rules_from_user
+from ..module_utils._compiler.normalise import normalise_rule
+from ..module_utils._compiler.rule_validation import check_rule
+from ..module_utils._plan.rule_states import RULE_STATES, target_list
+from ..module_utils._api.sync import planned_rule_calls, sync_rules
+from ..module_utils._compiler.user_input import rule_to_user, rules_from_user
 
 
 class FirewallRules:

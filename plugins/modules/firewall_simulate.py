@@ -426,18 +426,18 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as test_env
-from ansible_collections.pve.firewall.plugins.module_utils._config_validation import validate_config
-from ansible_collections.pve.firewall.plugins.module_utils._corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
-from ansible_collections.pve.firewall.plugins.module_utils._errors import raise_if_errors
-from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
-from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import LoadedConfig, config_from_texts, load_fw_dir
-from ansible_collections.pve.firewall.plugins.module_utils._fw_format import render_fw
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory
-from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user
-from ansible_collections.pve.firewall.plugins.module_utils._lockout import LockoutReport, OperatorView, analyse_lockout
-from ansible_collections.pve.firewall.plugins.module_utils._model import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
-from ansible_collections.pve.firewall.plugins.module_utils._tree import (
+from ..module_utils._engine import test_suite_env as test_env
+from ..module_utils._compiler.config_validation import validate_config
+from ..module_utils._model.corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
+from ..module_utils._model.errors import raise_if_errors
+from ..module_utils._api.service import FirewallApi
+from ..module_utils._compiler.fw_dir import LoadedConfig, config_from_texts, load_fw_dir
+from ..module_utils._compiler.fw_format import render_fw
+from ..module_utils._model.inventory import Guest, Inventory
+from ..module_utils._compiler.inventory_input import inventory_from_user
+from ..module_utils._engine.lockout import LockoutReport, OperatorView, analyse_lockout
+from ..module_utils._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from ..module_utils._plan.tree import (
     apply_nic_flags,
     apply_tree,
     file_changes,
@@ -447,9 +447,9 @@ from ansible_collections.pve.firewall.plugins.module_utils._tree import (
     tree_problems,
     unknown_objects,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._module_kit import CONNECTION_ARGS, EXPECTED_ERRORS, connect, fail
-from ansible_collections.pve.firewall.plugins.module_utils._user_input import file_from_user
-from ansible_collections.pve.firewall.plugins.module_utils._verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
+from ..module_utils._module_kit.kit import CONNECTION_ARGS, EXPECTED_ERRORS, connect, fail
+from ..module_utils._compiler.user_input import file_from_user
+from ..module_utils._engine.verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
 
 TEXT_OPTIONS = ("cluster_fw", "host_fw", "hosts_fw", "guests_fw")
 FILE_SOURCES = ("fw_dir", "config", *TEXT_OPTIONS)

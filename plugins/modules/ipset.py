@@ -163,18 +163,18 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._aggregate import aggregate_entries
-from ..module_utils._addresses import is_alias_reference
-from ..module_utils._api_mapping import comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
-from ..module_utils._config_validation import ReferenceScope, check_ipsets, check_name
-from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._model import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
-from ..module_utils._module_kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
-from ..module_utils._normalise import normalise_ipset_entry, optional_text
-from ..module_utils._sync import KeyedEndpoints, SyncError, sync_keyed
-from ..module_utils._usage import ipset_users
-from ..module_utils._user_input import entries_from_user, ipset_to_user, line_break_errors
+from ..module_utils._plan.aggregate import aggregate_entries
+from ..module_utils._compiler.addresses import is_alias_reference
+from ..module_utils._compiler.api_mapping import comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
+from ..module_utils._compiler.config_validation import ReferenceScope, check_ipsets, check_name
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
+from ..module_utils._module_kit.kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
+from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
+from ..module_utils._api.sync import KeyedEndpoints, SyncError, sync_keyed
+from ..module_utils._api.usage import ipset_users
+from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
 
 LEVELS = ("cluster", "vm", "ct")
 

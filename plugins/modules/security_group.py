@@ -201,13 +201,13 @@ from typing import Any, Callable, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._api_mapping import comment_update_params, named_object_params
-from ..module_utils._config_validation import check_name
-from ..module_utils._errors import FieldError, raise_if_errors
-from ..module_utils._firewall_api import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._fw_format import ParsedFile
-from ..module_utils._model import FileKind, Level, Rule, SecurityGroup
-from ..module_utils._module_kit import (
+from ..module_utils._compiler.api_mapping import comment_update_params, named_object_params
+from ..module_utils._compiler.config_validation import check_name
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
+from ..module_utils._compiler.fw_format import ParsedFile
+from ..module_utils._model.objects import FileKind, Level, Rule, SecurityGroup
+from ..module_utils._module_kit.kit import (
     ModuleFailure,
     RULE_SUBOPTIONS,
     Report,
@@ -220,12 +220,12 @@ from ..module_utils._module_kit import (
     run_and_exit,
     without_none,
 )
-from ..module_utils._normalise import normalise_rule, optional_text
-from ..module_utils._pve_transport import PveApiError
-from ..module_utils._rule_validation import check_rule
-from ..module_utils._rule_states import target_list
-from ..module_utils._sync import SyncError, planned_rule_calls, sync_rules
-from ..module_utils._user_input import group_to_user, line_break_errors, rules_from_user
+from ..module_utils._compiler.normalise import normalise_rule, optional_text
+from ..module_utils._api.transport import PveApiError
+from ..module_utils._compiler.rule_validation import check_rule
+from ..module_utils._plan.rule_states import target_list
+from ..module_utils._api.sync import SyncError, planned_rule_calls, sync_rules
+from ..module_utils._compiler.user_input import group_to_user, line_break_errors, rules_from_user
 
 STATES = ("merged", "overridden", "deleted", "absent", "gathered", "rendered", "parsed")
 GROUPS_PATH = "/cluster/firewall/groups"

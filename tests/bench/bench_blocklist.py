@@ -39,8 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / ".build"))
 
-from ansible_collections.pve.firewall.plugins.module_utils._fw_format import render_fw  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile, IPSet, IPSetEntry, Rule  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import render_fw  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, IPSetEntry, Rule  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator, start_in_process  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.modules import module_connection  # noqa: E402
 

@@ -44,12 +44,12 @@ _make_collection_importable()
 
 import yaml  # noqa: E402
 
-from ansible_collections.pve.firewall.plugins.module_utils import _pve_test_env as env  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._corosync import Corosync, parse_corosync_conf  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._fw_dir import load_fw_dir  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Inventory  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._inventory_input import inventory_from_user  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._verdict import (  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, parse_corosync_conf  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import load_fw_dir  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.inventory_input import inventory_from_user  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import (  # noqa: E402
     VERDICTS,
     Endpoint,
     Packet,

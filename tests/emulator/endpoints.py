@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ansible_collections.pve.firewall.plugins.module_utils._model import LOG_LEVELS
-from ansible_collections.pve.firewall.plugins.module_utils._options_data import SCHEMA_OPTIONS
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import LOG_LEVELS
+from ansible_collections.pve.firewall.plugins.module_utils._reference.options_data import SCHEMA_OPTIONS
 
 from .handlers import aliases, cluster, groups, info, ipsets, options, rules
 from .nics import MAX_NICS

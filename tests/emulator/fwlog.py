@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ansible_collections.pve.firewall.plugins.module_utils._model import LOG_LEVELS
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import LOG_LEVELS
 
 NO_CONTENT = "no content"
 DEFAULT_LIMIT = 50

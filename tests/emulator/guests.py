@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from types import MappingProxyType
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory
 
 from .nics import NIC_KEY, nic_from_text
 from .topology import Topology

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Nic
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Nic
 
 NIC_KEY = re.compile(r"net(\d+)")
 MAX_NICS = 32  # qemu-server's MAX_NETS and pve-container's MAX_LXC_NETWORKS

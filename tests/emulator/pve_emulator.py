@@ -24,7 +24,7 @@ _REPO = Path(__file__).resolve().parents[2]
 def _make_importable() -> None:
     """Make ``ansible_collections.pve.firewall`` importable when run as a script."""
     try:
-        import ansible_collections.pve.firewall.plugins.module_utils._model  # noqa: F401
+        import ansible_collections.pve.firewall.plugins.module_utils._model.objects  # noqa: F401
         return
     except ImportError:
         pass

@@ -26,8 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw, render_fw
-from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind, FirewallFile, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw, render_fw
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, Rule
 
 from .errors import ApiFailure
 from .knobs import Clock, Settings

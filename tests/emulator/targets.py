@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest
-from ansible_collections.pve.firewall.plugins.module_utils._model import Level
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Level
 
 from .context import Call
 from .errors import ApiFailure

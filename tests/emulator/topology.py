@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest, Inventory, Nic, Node
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory, Nic, Node
 
 from .nics import NicFormatError, check_nic, nic_from_text, nic_text
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ansible_collections.pve.firewall.plugins.module_utils._addresses import (
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import (
     AddressError,
     AliasRef,
     canonical_ipset_cidr,
@@ -17,11 +17,11 @@ from ansible_collections.pve.firewall.plugins.module_utils._addresses import (
     parse_address_spec,
     parse_ip_or_cidr,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._api_mapping import RULE_API_FIELDS
-from ansible_collections.pve.firewall.plugins.module_utils._errors import FieldError
-from ansible_collections.pve.firewall.plugins.module_utils._macros import canonical_macro_name
-from ansible_collections.pve.firewall.plugins.module_utils._model import Alias, FirewallFile, IPSetEntry, Level, Rule
-from ansible_collections.pve.firewall.plugins.module_utils._rule_validation import References, check_rule
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.api_mapping import RULE_API_FIELDS
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError
+from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import canonical_macro_name
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FirewallFile, IPSetEntry, Level, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
 
 from .digests import with_digest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ansible_collections.pve.firewall.plugins.module_utils._model import Alias, FirewallFile
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FirewallFile
 
 from ..context import Call
 from ..digests import list_digest

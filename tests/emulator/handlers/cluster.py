@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from ansible_collections.pve.firewall.plugins.module_utils._inventory import Guest
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest
 
 from ..context import Call
 from ..digests import object_digest

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ansible_collections.pve.firewall.plugins.module_utils._model import FirewallFile, Rule, SecurityGroup
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FirewallFile, Rule, SecurityGroup
 
 from ..context import Call
 from ..digests import list_digest

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._macros import MACROS
-from ansible_collections.pve.firewall.plugins.module_utils._model import FirewallFile
+from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import MACROS
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FirewallFile
 
 from ..context import Call
 from ..routes import Handler, Result

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ansible_collections.pve.firewall.plugins.module_utils._addresses import (
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import (
     AliasRef,
     canonical_ipset_cidr,
     is_alias_reference,
     parse_address_spec,
     parse_ip_or_cidr,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._model import FirewallFile, IPSet, IPSetEntry
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FirewallFile, IPSet, IPSetEntry
 
 from ..context import Call
 from ..digests import list_digest

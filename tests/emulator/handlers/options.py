@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ansible_collections.pve.firewall.plugins.module_utils._options import normalise_option
-from ansible_collections.pve.firewall.plugins.module_utils._options_data import SCHEMA_OPTIONS
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.options import normalise_option
+from ansible_collections.pve.firewall.plugins.module_utils._reference.options_data import SCHEMA_OPTIONS
 
 from ..context import Call
 from ..digests import object_digest

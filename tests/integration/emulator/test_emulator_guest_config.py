@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from emulator_helpers import MODIFIED, assert_failure, assert_param_error
 
-from ansible_collections.pve.firewall.plugins.module_utils._verdict import Endpoint, Environment, Packet, VerdictEngine
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Endpoint, Environment, Packet, VerdictEngine
 from ansible_collections.pve.firewall.tests.emulator.client import ApiClient
 from ansible_collections.pve.firewall.tests.emulator.fixtures import READ_ONLY_TOKEN, RunningEmulator, start_process, stop_process
 from ansible_collections.pve.firewall.tests.emulator.lockout import cluster_config

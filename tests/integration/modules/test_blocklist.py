@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.pve.firewall.plugins.module_utils._addresses import format_network
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import format_network
 from ansible_collections.pve.firewall.tests.bench.bench_blocklist import make_feed, seeded_cluster_fw
 from conftest import ModuleRunner, methods, playbook_environment
 

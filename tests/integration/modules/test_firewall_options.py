@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import ModuleRunner, run_examples
 
-from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
+from ansible_collections.pve.firewall.plugins.module_utils._api.service import FirewallApi
 
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator
 from ansible_collections.pve.firewall.tests.emulator.topology import DEFAULT_TOPOLOGY, topology_from_data

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils._firewall_api import FirewallApi
+from ansible_collections.pve.firewall.plugins.module_utils._api.service import FirewallApi
 from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
 
 MODULE = "ipset"

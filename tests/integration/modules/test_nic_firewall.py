@@ -12,7 +12,7 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from conftest import ModuleRunner
 
-from ansible_collections.pve.firewall.plugins.module_utils._guest_nics import read_nic_lines
+from ansible_collections.pve.firewall.plugins.module_utils._api.guest_nics import read_nic_lines
 
 VM = "/nodes/pve1/qemu/100/config"
 CT = "/nodes/pve2/lxc/201/config"

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils import _sync
-from ansible_collections.pve.firewall.plugins.module_utils._normalise import normalise_rule
-from ansible_collections.pve.firewall.plugins.module_utils._planner import apply_list_operation
-from ansible_collections.pve.firewall.plugins.module_utils._user_input import rules_from_user
+from ansible_collections.pve.firewall.plugins.module_utils._api import sync as _sync
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_rule
+from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import apply_list_operation
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import rules_from_user
 from conftest import ModuleRunner, run_playbook
 
 MODULE = "firewall_rule"

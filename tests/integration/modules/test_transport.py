@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import ModuleRunner
 
-from ansible_collections.pve.firewall.plugins.module_utils._pve_transport import ConnectionSettings, PveApiError, PveTransport
+from ansible_collections.pve.firewall.plugins.module_utils._api.transport import ConnectionSettings, PveApiError, PveTransport
 from ansible_collections.pve.firewall.tests.emulator.fixtures import PASSWORD, TOKEN, USER
 
 

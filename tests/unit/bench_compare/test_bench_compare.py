@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils._fw_format import parse_fw
-from ansible_collections.pve.firewall.plugins.module_utils._model import FileKind
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind
 from ansible_collections.pve.firewall.tests.bench.compare import playbooks, spec
 
 

@@ -1,0 +1,109 @@
+"""Guarding the operator's access around option changes that can cut it off.
+
+Before a change that decides whether the nodes accept new connections (the cluster or host
+``enable``, the input and output policies, the backend switch), the whole configuration is
+read, the change applied to it offline, and the lockout analysis asks whether the operator
+still reaches every node on the management ports. Enabling the cluster firewall can go
+through PVE's auto-revert (reference 5.4): store a timestamp, prove access over a new
+connection, then confirm with 1; if the proof fails, PVE switches the firewall off again
+within about 60 seconds by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Optional
+
+from .service import ApiCall, FirewallApi, Scope, serving_node
+from .._model.inventory import Inventory
+from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
+from .._model.objects import OptionValue
+from .transport import PveApiError, PveTransport
+from .._engine.verdict import Environment, VerdictError
+
+# Options whose change can decide whether a node accepts the operator's connections.
+ACCESS_OPTIONS = {"cluster": frozenset({"enable", "policy_in", "policy_out"}), "node": frozenset({"enable", "nftables"})}
+AUTO_REVERT_ENABLE = 2  # any value > 1 makes PVE store a timestamp and revert after 60 s
+
+
+class LockoutRefused(Exception):
+    """The change would cut the operator off; carries the report."""
+
+    def __init__(self, report: LockoutReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+
+class AccessLost(Exception):
+    """Access failed right after the firewall was enabled with auto-revert."""
+
+
+def touches_access(scope: Scope, changed: Mapping[str, OptionValue], deleted: Sequence[str]) -> bool:
+    keys = ACCESS_OPTIONS.get(scope.level, frozenset())
+    return bool(keys & (set(changed) | set(deleted)))
+
+
+def report_dict(report: LockoutReport) -> Dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "summary": report.summary(),
+        "accesses": [
+            {"node": access.node, "node_address": access.node_address, "client": access.client, "port": access.port, "status": access.status, "fix": access.fix}
+            for access in report.accesses
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class AccessView:
+    """Who must keep access: the client addresses and the ports, as the options say."""
+
+    clients: tuple[str, ...] = ()
+    ports: tuple[int, ...] = DEFAULT_PORTS
+
+
+def analyse_change(api: FirewallApi, scope: Scope, after: Mapping[str, OptionValue], view: AccessView) -> LockoutReport:
+    """The lockout report for the cluster as it would be with ``after`` as the scope's options."""
+    status = api.cluster_status()
+    nodes = api.node_addresses(status)
+    local = api.transport.local_address()
+    clients = view.clients or ((local,) if local else ())
+    if not clients:
+        raise ValueError("cannot tell this client's address; give lockout_clients")
+    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)  # guest and vnet rules cannot block a node
+    if scope.level == "cluster":
+        config = replace(config, cluster=replace(config.cluster, options=dict(after)))
+    else:
+        hosts = dict(config.hosts)
+        hosts[str(scope.node)] = replace(hosts[str(scope.node)], options=dict(after))
+        config = replace(config, hosts=hosts)
+    serving = serving_node(status)
+    node_addresses = {serving: api.transport.peer_address() or nodes[serving].address} if serving in nodes else {}
+    operator = OperatorView(tuple(clients), node_addresses, tuple(view.ports))
+    try:
+        return analyse_lockout(config, Environment(Inventory(nodes, {})), operator)
+    except VerdictError as error:
+        raise ValueError(f"lockout analysis: {error}") from None
+
+
+def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: Optional[str]) -> list[ApiCall]:
+    """PUT with ``enable`` as a timestamp, prove access over a new connection, confirm with 1.
+
+    Returns the calls made. If the proof fails, nothing more is sent: PVE reverts by itself.
+    """
+    first = ApiCall(call.method, call.path, {**call.params, "enable": AUTO_REVERT_ENABLE})
+    api.send(first, digest)
+    probe = PveTransport(api.transport.settings)
+    try:
+        probe.request("GET", call.path)
+        confirm = ApiCall("PUT", call.path, {"enable": 1})
+        FirewallApi(probe).send(confirm)
+    except PveApiError as error:
+        raise AccessLost(
+            f"the firewall was enabled with auto-revert, but a new connection then failed ({error}); "
+            "PVE switches the firewall off again within about 60 seconds"
+        ) from None
+    finally:
+        probe.close()
+    return [first, confirm]

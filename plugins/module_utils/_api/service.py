@@ -1,0 +1,372 @@
+"""The PVE firewall API as a service: scopes, typed reads and the write calls (reference 1).
+
+The second layer of the client. It speaks in the compiler's model (rules, entries, aliases,
+options) and in ``ApiCall`` values, so that modules plan with the compiler and show the calls
+they make or would make. Everything read goes through ``_api_mapping`` and so compares equal
+to normalised user input. No Ansible imports beyond the transport's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Dict, Generic, Optional, Tuple, TypeVar, Union
+
+from .._compiler.api_mapping import alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
+from .._model.inventory import Guest, Inventory, Nic, Node
+from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, GuestFirewall, IPSet, IPSetEntry, Level, OptionValue, Rule, SecurityGroup
+from .._compiler.options import option_level
+from .transport import PveApiError, PveTransport, path_of
+
+T = TypeVar("T")
+Params = Dict[str, Union[str, int]]
+
+LEVELS = ("cluster", "node", "vm", "ct", "vnet")
+GUEST_TYPES = {"vm": "qemu", "ct": "lxc"}
+_RULE_LEVELS = {"cluster": Level.CLUSTER, "node": Level.HOST, "vm": Level.VM, "ct": Level.CT, "vnet": Level.VNET}
+_FILE_KINDS = {"cluster": FileKind.CLUSTER, "node": FileKind.HOST, "vm": FileKind.GUEST, "ct": FileKind.GUEST, "vnet": FileKind.VNET}
+FILE_PARTS = ("options", "rules", "aliases", "ipsets", "groups")
+
+
+class ScopeError(ValueError):
+    """A scope that names no firewall (missing node, unknown guest, wrong level)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One firewall of the cluster: the datacenter, a node, a guest or an SDN vnet."""
+
+    level: str
+    node: Optional[str] = None
+    vmid: Optional[int] = None
+    vnet: Optional[str] = None
+
+    @property
+    def base(self) -> str:
+        if self.level == "cluster":
+            return "/cluster/firewall"
+        if self.level == "node":
+            return path_of("nodes", str(self.node), "firewall")
+        if self.level in GUEST_TYPES:
+            return path_of("nodes", str(self.node), GUEST_TYPES[self.level], str(self.vmid), "firewall")
+        return path_of("cluster", "sdn", "vnets", str(self.vnet), "firewall")
+
+    @property
+    def label(self) -> str:
+        return {"cluster": "cluster", "node": f"node {self.node}", "vnet": f"vnet {self.vnet}"}.get(self.level, f"{self.level} {self.vmid}")
+
+    @property
+    def rule_level(self) -> Level:
+        return _RULE_LEVELS[self.level]
+
+    @property
+    def file_kind(self) -> FileKind:
+        return _FILE_KINDS[self.level]
+
+    @property
+    def option_level(self) -> str:
+        return option_level(self.rule_level)
+
+    @property
+    def has_sets(self) -> bool:
+        """IP sets and aliases exist at the cluster and guest levels only (reference 1.1)."""
+        return self.level in ("cluster", "vm", "ct")
+
+    @property
+    def config_path(self) -> str:
+        """The guest's configuration (its NICs carry the firewall flag)."""
+        if self.level not in GUEST_TYPES:
+            raise ValueError(f"{self.label} has no guest config")
+        return path_of("nodes", str(self.node), GUEST_TYPES[self.level], str(self.vmid), "config")
+
+    def rules_path(self, group: Optional[str] = None) -> str:
+        return f"{self.base}/groups/{path_of(group)[1:]}" if group else f"{self.base}/rules"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One API request a module makes or would make (the ``commands`` it returns)."""
+
+    method: str
+    path: str
+    params: Mapping[str, Union[str, int]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        shown = " ".join(f"{key}={shlex.quote(str(value))}" for key, value in self.params.items() if key != "digest")
+        return f"{self.method} {self.path}" + (f" {shown}" if shown else "")
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    """What one GET returned, with the digest a write planned from it must carry."""
+
+    items: T
+    digest: Optional[str] = None
+
+
+def _digest(data: Any) -> Optional[str]:
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return data[0].get("digest")
+    if isinstance(data, dict):
+        return data.get("digest")
+    return None
+
+
+_NIC_KEY = re.compile(r"net\d+")
+
+
+def nic_from_config(name: str, text: str, guest_type: str) -> Nic:
+    """A ``netN`` line of a guest config (qemu ``virtio=MAC,bridge=..``, lxc ``name=eth0,hwaddr=..``)."""
+    values: dict[str, str] = {}
+    model = "veth"
+    mac = ""
+    for part in text.split(","):
+        key, _sep, value = part.partition("=")
+        values[key.strip()] = value.strip()
+    if guest_type == "qemu":
+        for key, value in values.items():
+            if re.fullmatch(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", value):
+                model, mac = key, value
+                break
+    else:
+        mac = values.get("hwaddr", "")
+    ip = values.get("ip") if values.get("ip") not in (None, "dhcp", "manual") else None
+    ip6 = values.get("ip6") if values.get("ip6") not in (None, "dhcp", "auto", "manual") else None
+    tag = values.get("tag")
+    return Nic(
+        name=name,
+        bridge=values.get("bridge", ""),
+        mac=mac,
+        firewall=values.get("firewall") == "1",
+        ip=ip,
+        ip6=ip6,
+        model=model,
+        tag=int(tag) if tag and tag.isdigit() else None,
+    )
+
+
+def guest_tags(text: Any) -> tuple[str, ...]:
+    """PVE's tag list (``web;prod``; older versions also split on commas and spaces)."""
+    return tuple(tag for tag in re.split(r"[;, ]+", str(text or "")) if tag)
+
+
+def serving_node(status: Iterable[Mapping[str, Any]]) -> Optional[str]:
+    """The node that answered /cluster/status (``local: 1``)."""
+    return next((str(item["name"]) for item in status if item.get("type") == "node" and str(item.get("local")) == "1"), None)
+
+
+class FirewallApi:
+    """Typed access to every firewall endpoint through one transport."""
+
+    def __init__(self, transport: PveTransport) -> None:
+        self.transport = transport
+
+    def __enter__(self) -> FirewallApi:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.transport.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def get(self, path: str, **params: Union[str, int]) -> Any:
+        return self.transport.request("GET", path, params)
+
+    def send(self, call: ApiCall, digest: Optional[str] = None) -> Any:
+        params = dict(call.params)
+        if digest:
+            params["digest"] = digest
+        return self.transport.request(call.method, call.path, params)
+
+    # -- scopes ------------------------------------------------------------------------------
+
+    def guest_node(self, vmid: int, level: str) -> str:
+        """The node a guest runs on now, from /cluster/resources (so migrated guests are found)."""
+        for resource in self.get("/cluster/resources", type="vm") or []:
+            if str(resource.get("vmid")) != str(vmid):
+                continue
+            found_type = resource.get("type")
+            if found_type != GUEST_TYPES[level]:
+                other = "vm" if found_type == "qemu" else "ct"
+                raise ScopeError(f"vmid {vmid} is a {found_type} guest: use level: {other}")
+            return str(resource["node"])
+        raise ScopeError(f"vmid {vmid}: no such guest in the cluster (/cluster/resources lists none)")
+
+    def scope(self, level: str, node: Optional[str] = None, vmid: Optional[int] = None, vnet: Optional[str] = None) -> Scope:
+        """A checked scope; a guest's node is looked up when not given."""
+        if level not in LEVELS:
+            raise ScopeError(f"level: '{level}' is not one of {', '.join(LEVELS)}")
+        if level == "node" and not node:
+            raise ScopeError("level node needs node")
+        if level in GUEST_TYPES:
+            if vmid is None:
+                raise ScopeError(f"level {level} needs vmid")
+            return Scope(level, node or self.guest_node(vmid, level), vmid)
+        if level == "vnet":
+            if not vnet:
+                raise ScopeError("level vnet needs vnet")
+            return Scope(level, vnet=vnet)
+        return Scope(level, node if level == "node" else None)
+
+    # -- rules -------------------------------------------------------------------------------
+
+    def read_rules(self, path: str) -> Snapshot[Tuple[Rule, ...]]:
+        data = self.get(path) or []
+        return Snapshot(tuple(rule_from_api(item) for item in data), _digest(data))
+
+    @staticmethod
+    def rule_problems(data: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Rules PVE keeps from a hand-edited file although they are invalid (``errors``)."""
+        return [f"rules[{item.get('pos')}]: {item['errors']}" for item in data if item.get("errors")]
+
+    # -- options -----------------------------------------------------------------------------
+
+    def read_options(self, scope: Scope) -> Snapshot[Dict[str, OptionValue]]:
+        data = self.get(f"{scope.base}/options") or {}
+        return Snapshot(options_from_api(scope.option_level, data), _digest(data))
+
+    # -- ipsets ------------------------------------------------------------------------------
+
+    def list_ipsets(self, scope: Scope) -> Snapshot[Tuple[IPSet, ...]]:
+        """The sets without their entries (name and comment)."""
+        data = self.get(f"{scope.base}/ipset") or []
+        return Snapshot(tuple(ipset_from_api(item) for item in data), _digest(data))
+
+    def read_entries(self, scope: Scope, name: str) -> Snapshot[Tuple[IPSetEntry, ...]]:
+        data = self.get(self.ipset_path(scope, name)) or []
+        return Snapshot(tuple(ipset_entry_from_api(item) for item in data), _digest(data))
+
+    @staticmethod
+    def ipset_path(scope: Scope, name: str) -> str:
+        return f"{scope.base}/ipset/{path_of(name)[1:]}"
+
+    @staticmethod
+    def entry_path(scope: Scope, name: str, cidr: str) -> str:
+        return f"{scope.base}/ipset/{path_of(name)[1:]}{path_of(cidr, keep_slash=True)}"
+
+    def read_ipsets(self, scope: Scope) -> Tuple[IPSet, ...]:
+        return tuple(IPSet(ipset.name, ipset.comment, self.read_entries(scope, ipset.name).items) for ipset in self.list_ipsets(scope).items)
+
+    # -- aliases -----------------------------------------------------------------------------
+
+    def read_aliases(self, scope: Scope) -> Snapshot[Tuple[Alias, ...]]:
+        data = self.get(f"{scope.base}/aliases") or []
+        return Snapshot(tuple(alias_from_api(item) for item in data), _digest(data))
+
+    # -- groups ------------------------------------------------------------------------------
+
+    def list_groups(self) -> Snapshot[Tuple[SecurityGroup, ...]]:
+        data = self.get("/cluster/firewall/groups") or []
+        return Snapshot(tuple(group_from_api(item) for item in data), _digest(data))
+
+    def read_groups(self) -> Tuple[SecurityGroup, ...]:
+        cluster = Scope("cluster")
+        return tuple(
+            SecurityGroup(group.name, group.comment, self.read_rules(cluster.rules_path(group.name)).items) for group in self.list_groups().items
+        )
+
+    # -- refs and macros ---------------------------------------------------------------------
+
+    def refs(self, scope: Scope) -> list[dict[str, Any]]:
+        return list(self.get(f"{scope.base}/refs") or [])
+
+    def macros(self) -> list[dict[str, Any]]:
+        return sorted(self.get("/cluster/firewall/macros") or [], key=lambda item: str(item.get("macro")))
+
+    # -- firewall logs -------------------------------------------------------------------
+
+    def read_log(self, scope: Scope, **params: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, [{n, t}])`` of a node's or guest's log as PVE answers (reference 1.7):
+        ``total`` counts every matching line, the placeholder "no content" line included."""
+        answer = self.transport.answer("GET", f"{scope.base}/log", params) or {}
+        return int(answer.get("total") or 0), list(answer.get("data") or [])
+
+    # -- whole files ---------------------------------------------------------------------
+
+    def read_file(self, scope: Scope, parts: Optional[Iterable[str]] = None) -> FirewallFile:
+        """Everything one level holds, as the compiler's file model; with ``parts`` (of
+        options, rules, aliases, ipsets, groups) only those are read, the rest stays empty."""
+        wanted = frozenset(FILE_PARTS if parts is None else parts)
+        options = self.read_options(scope).items if "options" in wanted else {}
+        rules = self.read_rules(scope.rules_path()).items if "rules" in wanted else ()
+        aliases: Tuple[Alias, ...] = ()
+        ipsets: Tuple[IPSet, ...] = ()
+        groups: Tuple[SecurityGroup, ...] = ()
+        if scope.has_sets:
+            aliases = self.read_aliases(scope).items if "aliases" in wanted else ()
+            ipsets = self.read_ipsets(scope) if "ipsets" in wanted else ()
+        if scope.level == "cluster" and "groups" in wanted:
+            groups = self.read_groups()
+        return FirewallFile(scope.file_kind, options, aliases, ipsets, rules, groups)
+
+    # -- inventory -----------------------------------------------------------------------
+
+    def node_names(self) -> list[str]:
+        return sorted(str(item["node"]) for item in self.get("/nodes") or [])
+
+    def guests(self) -> list[tuple[int, str, str]]:
+        """(vmid, qemu|lxc, node) of every guest."""
+        found = []
+        for item in self.get("/cluster/resources", type="vm") or []:
+            if item.get("type") in ("qemu", "lxc") and item.get("vmid") is not None:
+                found.append((int(item["vmid"]), str(item["type"]), str(item["node"])))
+        return sorted(found)
+
+    def vnet_names(self) -> list[str]:
+        return sorted(str(item["vnet"]) for item in self.get("/cluster/sdn/vnets") or [])
+
+    def guest_config(self, vmid: int, guest_type: str, node: str) -> Guest:
+        config = self.get(Scope("vm" if guest_type == "qemu" else "ct", node, vmid).config_path) or {}
+        nics = tuple(
+            nic_from_config(key, str(value), guest_type) for key, value in sorted(config.items(), key=lambda kv: (len(kv[0]), kv[0])) if _NIC_KEY.fullmatch(key)
+        )
+        tags = guest_tags(config.get("tags"))
+        return Guest(vmid, guest_type, node, nics, str(config.get("name") or config.get("hostname") or ""), tags)
+
+    def cluster_status(self) -> list[dict[str, Any]]:
+        return list(self.get("/cluster/status") or [])
+
+    def node_addresses(self, status: Optional[list[dict[str, Any]]] = None) -> dict[str, Node]:
+        """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
+        nodes: dict[str, Node] = {}
+        for item in self.cluster_status() if status is None else status:
+            if item.get("type") != "node" or not item.get("ip"):
+                continue
+            name = str(item["name"])
+            nodes[name] = Node(name, str(item["ip"]), self._local_network(name, str(item["ip"])))
+        return nodes
+
+    def _local_network(self, node: str, address: str) -> Optional[str]:
+        """The network of the interface holding the node's address (PVE's local_network)."""
+        try:
+            interfaces = self.get(path_of("nodes", node, "network")) or []
+        except PveApiError:
+            return None
+        for interface in interfaces:
+            for key in ("cidr", "cidr6"):
+                text = interface.get(key)
+                if not text:
+                    continue
+                network = ipaddress.ip_interface(str(text))
+                if str(network.ip) == address:
+                    return str(network.network)
+        return None
+
+    def inventory(self) -> Inventory:
+        guests = {vmid: self.guest_config(vmid, guest_type, node) for vmid, guest_type, node in self.guests()}
+        return Inventory(self.node_addresses(), guests)
+
+    def gather(self, inventory: Inventory, *, nodes: Optional[Iterable[str]] = None, vnets: bool = True) -> ClusterConfig:
+        """The whole cluster's firewall configuration, read through the API (vnets unless
+        ``vnets`` is False: their rules filter forwarded traffic only)."""
+        cluster = self.read_file(Scope("cluster"))
+        hosts = {node: self.read_file(Scope("node", node)) for node in (self.node_names() if nodes is None else nodes)}
+        guests = {}
+        for vmid, guest in sorted(inventory.guests.items()):
+            level = "vm" if guest.type == "qemu" else "ct"
+            guests[vmid] = GuestFirewall(vmid, Level(level), self.read_file(Scope(level, guest.node, vmid)))
+        vnet_files = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()} if vnets else {}
+        return ClusterConfig(cluster, hosts, guests, vnet_files)

@@ -1,0 +1,376 @@
+"""Carrying out plans against the API, safely under concurrent writers.
+
+The third layer's engine: read, plan with the compiler's planner, write, and re-plan when
+someone else changed the same object in between.
+
+* Ordered rule lists: every write that addresses a position carries the digest of a read
+  that showed exactly what the plan predicts at that point, so it can never hit the wrong
+  rule. POSTs need no such read (PVE inserts at 0 and ignores their digest), so a run of
+  them is read back once, before the next positional write and at the end (a plan that ends
+  with a positional write needs no read at the end: its digest vouched for the list). A
+  read-back that differs means another writer was at work: the rest is re-planned from what
+  is there.
+* Keyed collections (ipset entries, aliases): writes name their object, so positions cannot
+  go wrong. The first write carries the digest where PVE accepts one; a later write that
+  finds its object gone (or already there) marks a concurrent change, and the rest is
+  re-planned from a new read. No read-back per write: a 50,000-entry set stays cheap.
+* Options: one PUT with the digest.
+
+A digest conflict (PVE's HTTP 500 "detected modified configuration") or a read-back that
+differs leads to a new read and plan, at most ``MAX_ATTEMPTS`` times in all. A rule list
+gives up only after ``MAX_STALLED`` attempts in a row that wrote nothing (a busy writer
+interrupts every plan, yet each attempt gets further), or ``MAX_ROUNDS`` attempts in all;
+after each interrupted attempt it waits a random, growing while, so that two writers that
+keep meeting fall out of step and the one that got in first can finish.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, Generic, Optional, Tuple, TypeVar
+
+from .._compiler.api_mapping import options_to_api, rule_to_api, rule_update_params
+from .service import ApiCall, FirewallApi, Snapshot
+from .._model.objects import OptionValue, Rule
+from .._plan.planner import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
+from .transport import PveApiError
+
+T = TypeVar("T")
+V = TypeVar("V")
+MAX_ATTEMPTS = 4
+MAX_STALLED = 8
+# Attempts of a rule list sync in all: bounds runs that keep undoing each other's writes.
+MAX_ROUNDS = 50
+BACKOFF = 0.05  # seconds, doubled per attempt in a row that wrote nothing, at most 2 s
+# Answers to keyed writes that mean "someone else changed this collection meanwhile".
+_KEYED_CONFLICTS = ("already exists", "no such")
+
+
+class ConcurrentChange(Exception):
+    """What was read back is not what the plan predicted; carries that read."""
+
+    def __init__(self, snapshot: Snapshot[Tuple[Rule, ...]]) -> None:
+        super().__init__("the list changed meanwhile")
+        self.snapshot = snapshot
+
+
+class SyncError(Exception):
+    """A plan could not be carried out; ``done`` lists the calls that were made."""
+
+    def __init__(self, message: str, done: Sequence[ApiCall] = ()) -> None:
+        self.done = tuple(done)
+        text = message
+        if done:
+            text += f" (after {len(done)} successful write{'s' if len(done) != 1 else ''}; a rerun converges from here)"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class SyncResult(Generic[T]):
+    """The state before, the state after (or as it would be in check mode) and the calls."""
+
+    before: T
+    after: T
+    calls: Tuple[ApiCall, ...] = ()
+    attempts: int = 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.calls)
+
+
+def _is_conflict(error: PveApiError, keyed: bool = False) -> bool:
+    if error.is_digest_conflict:
+        return True
+    if keyed and error.status == 400:
+        text = " ".join([error.message, *error.errors.values()])
+        return any(marker in text for marker in _KEYED_CONFLICTS)
+    return False
+
+
+def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS, *, in_a_row: bool = False) -> SyncError:
+    how_often = f"{times} times in a row" if in_a_row else f"{times} times"
+    return SyncError(f"{label} changed under this run {how_often} (other writers at work); giving up", done)
+
+
+# --------------------------------------------------------------------------------------------
+# Ordered rule lists
+
+
+def rule_call(path: str, op: ListOperation[Rule]) -> ApiCall:
+    """The request that carries out one planned list operation."""
+    if isinstance(op, CreateItem):
+        return ApiCall("POST", path, rule_to_api(op.item))
+    if isinstance(op, UpdateItem):
+        return ApiCall("PUT", f"{path}/{op.pos}", rule_update_params(op.before, op.after))
+    if isinstance(op, MoveItem):
+        return ApiCall("PUT", f"{path}/{op.pos}", {"moveto": op.moveto})
+    return ApiCall("DELETE", f"{path}/{op.pos}")
+
+
+def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapshot[Tuple[Rule, ...]]:
+    """The list as it is now, which must be what the writes so far predict."""
+    snapshot = api.read_rules(path)
+    if snapshot.items != tuple(expected):
+        raise ConcurrentChange(snapshot)
+    return snapshot
+
+
+def _rewrites_a_staying_rule(current: Sequence[Rule], plan: Sequence[ListOperation[Rule]], wanted: Counter[Rule]) -> bool:
+    """Whether ``plan`` rewrites or deletes a copy of a rule that ``wanted`` still needs."""
+    have = Counter(current)
+    for op in plan:
+        if isinstance(op, (UpdateItem, DeleteItem)):
+            gone = op.before if isinstance(op, UpdateItem) else op.item
+            if have[gone] <= wanted[gone]:
+                return True
+            have[gone] -= 1
+        if isinstance(op, (UpdateItem, CreateItem)):
+            have[op.after if isinstance(op, UpdateItem) else op.item] += 1
+    return False
+
+
+def _content_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
+    """Writes that give ``items`` the rules of ``desired`` in some order, touching only rules
+    that go: each is rewritten into a missing rule or deleted; rules still missing are POSTed."""
+    surplus = Counter(items) - Counter(desired)
+    missing = list((Counter(desired) - Counter(items)).elements())
+    first: dict[Rule, int] = {}
+    for index, rule in enumerate(desired):
+        first.setdefault(rule, index)
+    missing.sort(key=first.__getitem__)
+    going = []
+    for pos in range(len(items) - 1, -1, -1):  # the last copies of a rule go
+        if surplus[items[pos]] > 0:
+            surplus[items[pos]] -= 1
+            going.append(pos)
+    going.sort()
+    rewritten, deleted = going[: len(missing)], going[len(missing) :]
+    ops: list[ListOperation[Rule]] = [UpdateItem(pos, items[pos], missing.pop(0)) for pos in rewritten]
+    ops += [DeleteItem(pos, items[pos]) for pos in reversed(deleted)]  # bottom up: positions hold
+    ops += [CreateItem(item) for item in reversed(missing)]  # each POST goes on top
+    for op in ops:
+        apply_list_operation(items, op)
+    return ops
+
+
+def _order_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
+    """Moves alone that put the rules of ``items`` in the order of ``desired``."""
+    ops: list[ListOperation[Rule]] = []
+    for target, want in enumerate(desired):
+        if items[target] != want:
+            pos = items.index(want, target + 1)
+            ops.append(MoveItem(pos, target, want))  # moving up, PVE places it at moveto
+            apply_list_operation(items, ops[-1])
+    return ops
+
+
+def plan_rules(current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ListOperation[Rule], ...]:
+    """The planner's plan, unless it takes away (rewrites or deletes) a rule that stays.
+
+    For fewer writes the planner may rewrite (or delete) a wanted rule and add it again later.
+    Until then the rule is missing: a failed write leaves it out, PVE may compile the list
+    without it, and a concurrent writer that kept it (``merged``) finds it gone and adds it
+    again, a duplicate. Such plans are replaced by one that first changes only rules that go
+    (rewritten into missing ones, or deleted), POSTs the rules still missing, then moves.
+    """
+    current, desired = tuple(current), tuple(desired)
+    wanted = Counter(desired)
+    plan = plan_ordered(current, desired)
+    if not _rewrites_a_staying_rule(current, plan, wanted):
+        return plan
+    items = list(current)
+    ops = _content_ops(items, desired)
+    order = plan_ordered(tuple(items), desired)
+    if _rewrites_a_staying_rule(items, order, wanted):
+        order = tuple(_order_ops(list(items), desired))
+    return (*ops, *order)
+
+
+def planned_rule_calls(path: str, current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ApiCall, ...]:
+    return tuple(rule_call(path, op) for op in plan_rules(current, desired))
+
+
+def sync_rules(
+    api: FirewallApi,
+    path: str,
+    target: Callable[[Tuple[Rule, ...]], Tuple[Rule, ...]],
+    *,
+    check_mode: bool,
+    label: str,
+    first: Optional[Snapshot[Tuple[Rule, ...]]] = None,
+) -> SyncResult[Tuple[Rule, ...]]:
+    """Make the rule list at ``path`` what ``target(current)`` says, with the fewest writes."""
+    snapshot = first or api.read_rules(path)
+    before = snapshot.items
+    done: list[ApiCall] = []
+    attempt = stalled = 0
+    while stalled < MAX_STALLED:
+        attempt += 1
+        if attempt > MAX_ROUNDS:
+            raise SyncError(f"{label} kept changing under this run for {MAX_ROUNDS} attempts (other writers at work); giving up", done)
+        written = len(done)
+        desired = tuple(target(snapshot.items))
+        plan = plan_rules(snapshot.items, desired)
+        if check_mode or not plan:
+            return SyncResult(before, desired, tuple(done) + tuple(rule_call(path, op) for op in plan), attempt)
+        expected = list(snapshot.items)
+        stale = unverified = False  # digest outdated by a write; a POST made since the last read
+        try:
+            for op in plan:
+                if stale and not isinstance(op, CreateItem):
+                    snapshot = _read_back(api, path, expected)
+                    stale = unverified = False
+                call = rule_call(path, op)
+                # POST inserts at 0 whatever the list holds, and PVE ignores its digest
+                api.send(call, None if isinstance(op, CreateItem) else snapshot.digest)
+                done.append(call)
+                apply_list_operation(expected, op)
+                stale = True
+                unverified = unverified or isinstance(op, CreateItem)
+            if not unverified:
+                # the last write carried the digest of a read that showed ``expected`` before
+                # it: PVE applied it to exactly that list, so its result needs no read
+                return SyncResult(before, tuple(expected), tuple(done), attempt)
+            snapshot = _read_back(api, path, expected)
+            return SyncResult(before, snapshot.items, tuple(done), attempt)
+        except ConcurrentChange as change:
+            snapshot = change.snapshot
+        except PveApiError as error:
+            if not _is_conflict(error):
+                raise SyncError(str(error), done) from None
+            snapshot = api.read_rules(path)
+        stalled = 0 if len(done) > written else stalled + 1
+        if stalled < MAX_STALLED:
+            time.sleep(random.uniform(0, min(2.0, BACKOFF * 2**stalled)))
+    raise _give_up(label, done, MAX_STALLED, in_a_row=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Keyed collections
+
+
+@dataclass(frozen=True)
+class KeyedEndpoints(Generic[V]):
+    """How one keyed collection is read and written."""
+
+    read: Callable[[], Snapshot[Tuple[V, ...]]]
+    key: Callable[[V], str]
+    create: Callable[[V], ApiCall]
+    update: Callable[[V, V], ApiCall]
+    delete: Callable[[V], ApiCall]
+    digest_methods: frozenset[str] = field(default_factory=lambda: frozenset({"PUT", "DELETE"}))
+
+
+def keyed_calls(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> Tuple[ApiCall, ...]:
+    """Deletions, then updates, then creations: the first write can then carry the digest."""
+    plan = plan_keyed(current, desired, purge=purge)
+    return (
+        *(endpoints.delete(item) for item in plan.delete),
+        *(endpoints.update(before, after) for before, after in plan.update),
+        *(endpoints.create(item) for item in plan.create),
+    )
+
+
+def _apply_keyed(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> Tuple[V, ...]:
+    result = dict(current) if not purge else {key: value for key, value in current.items() if key in desired}
+    result.update(desired)
+    return tuple(result[key] for key in sorted(result))
+
+
+def sync_keyed(
+    api: FirewallApi,
+    endpoints: KeyedEndpoints[V],
+    desired_items: Sequence[V],
+    *,
+    purge: bool,
+    check_mode: bool,
+    label: str,
+    first: Optional[Snapshot[Tuple[V, ...]]] = None,
+) -> SyncResult[Tuple[V, ...]]:
+    """Make a keyed collection hold ``desired_items`` (and nothing else when ``purge``)."""
+    desired = {endpoints.key(item): item for item in desired_items}
+    snapshot = first or endpoints.read()
+    before = snapshot.items
+    done: list[ApiCall] = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        current = {endpoints.key(item): item for item in snapshot.items}
+        calls = keyed_calls(endpoints, current, desired, purge)
+        after = _apply_keyed(endpoints, current, desired, purge)
+        if check_mode or not calls:
+            return SyncResult(before, after, tuple(done) + calls, attempt)
+        try:
+            for index, call in enumerate(calls):
+                digest = snapshot.digest if index == 0 and call.method in endpoints.digest_methods else None
+                api.send(call, digest)
+                done.append(call)
+            return SyncResult(before, after, tuple(done), attempt)
+        except PveApiError as error:
+            if not _is_conflict(error, keyed=True):
+                raise SyncError(str(error), done) from None
+            snapshot = endpoints.read()
+    raise _give_up(label, done)
+
+
+# --------------------------------------------------------------------------------------------
+# Options
+
+
+def sync_object(
+    read: Callable[[], Snapshot[T]],
+    plan: Callable[[T], Tuple[T, Optional[ApiCall]]],
+    send: Callable[[ApiCall, Optional[str]], object],
+    *,
+    check_mode: bool,
+    label: str,
+    first: Optional[Snapshot[T]] = None,
+) -> SyncResult[T]:
+    """One object written with one PUT carrying its digest (options, a guest's config).
+
+    ``plan`` turns what was read into the state after and the PUT (None: nothing to write).
+    A digest conflict means another writer got in between: read again and plan on top of it.
+    """
+    snapshot = first or read()
+    before = snapshot.items
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        after, call = plan(snapshot.items)
+        if call is None:
+            return SyncResult(before, after, (), attempt)
+        if check_mode:
+            return SyncResult(before, after, (call,), attempt)
+        try:
+            send(call, snapshot.digest)
+            return SyncResult(before, after, (call,), attempt)
+        except PveApiError as error:
+            if not _is_conflict(error):
+                raise SyncError(str(error)) from None
+            snapshot = read()
+    raise _give_up(label, ())
+
+
+def sync_options(
+    api: FirewallApi,
+    path: str,
+    level: str,
+    read: Callable[[], Snapshot[Dict[str, OptionValue]]],
+    desired: Mapping[str, OptionValue],
+    reset: Sequence[str],
+    *,
+    check_mode: bool,
+    label: str,
+    send: Optional[Callable[[ApiCall, Optional[str]], None]] = None,
+    first: Optional[Snapshot[Dict[str, OptionValue]]] = None,
+) -> SyncResult[Dict[str, OptionValue]]:
+    """One PUT of the changed and reset keys; ``send`` may replace the plain write (auto-revert)."""
+
+    def plan(current: Dict[str, OptionValue]) -> Tuple[Dict[str, OptionValue], Optional[ApiCall]]:
+        changes = plan_options(current, desired, reset)
+        after = {key: value for key, value in current.items() if key not in changes.delete}
+        after.update(changes.set)
+        return after, None if changes.is_empty else ApiCall("PUT", path, options_to_api(level, changes.set, changes.delete))
+
+    return sync_object(read, plan, send or api.send, check_mode=check_mode, label=label, first=first)

@@ -1,0 +1,150 @@
+"""Canonical forms, so that equal meaning compares equal.
+
+What a user writes, what the API returns and what a ``.fw`` file holds all pass through here
+before they are compared. Values that are invalid are left as they are: validation reports
+them, normalisation never hides them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from .addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
+from .._reference.macros import canonical_macro_name
+from .._model.objects import Alias, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from .._reference.netbase import canonical_protocol, icmp_family
+from .ports import canonical_port_list
+
+
+def optional_text(value: str | None) -> str | None:
+    """PVE treats '' (and '-' for rule fields) as unset; surrounding blanks never matter."""
+    if value is None:
+        return None
+    text = value.strip()
+    return text or None
+
+
+def _rule_field(value: str | None) -> str | None:
+    text = optional_text(value)
+    return None if text == "-" else text
+
+
+def _canonical_protocol(proto: str) -> str:
+    """PVE accepts only /etc/protocols' first-column spelling; fold case onto it ('TCP' -> 'tcp')."""
+    if canonical_protocol(proto) is not None:
+        return proto
+    lowered = proto.lower()
+    return lowered if canonical_protocol(lowered) is not None else proto
+
+
+def _lower_ipset_reference(text: str | None) -> str | None:
+    if text is None or not text.startswith("+"):
+        return text
+    scope, slash, name = text[1:].rpartition("/")
+    return "+" + scope + slash + name.lower()
+
+
+@lru_cache(maxsize=8192)  # pure and immutable; configs repeat the same values a lot
+def normalise_rule(rule: Rule) -> Rule:
+    """The canonical form of a rule (see module docstring)."""
+    proto = _rule_field(rule.proto)
+    proto = _canonical_protocol(proto) if proto else None
+    is_icmp = bool(proto) and icmp_family(proto) is not None
+    rule_type = (_rule_field(rule.type) or "").lower()
+    action = _rule_field(rule.action) or ""
+    if rule_type == "group":
+        action = action.lower()
+    macro = _rule_field(rule.macro)
+    dport = _rule_field(rule.dport)
+    sport = _rule_field(rule.sport)
+    source = _lower_ipset_reference(_rule_field(rule.source))
+    dest = _lower_ipset_reference(_rule_field(rule.dest))
+    log = _rule_field(rule.log)
+    return Rule(
+        type=rule_type,
+        action=action,
+        macro=(canonical_macro_name(macro) or macro) if macro else None,
+        iface=_rule_field(rule.iface),
+        source=canonical_address_spec(source) if source else None,
+        dest=canonical_address_spec(dest) if dest else None,
+        proto=proto,
+        dport=dport if dport is None or is_icmp else canonical_port_list(dport),
+        sport=canonical_port_list(sport) if sport else None,
+        icmp_type=_rule_field(rule.icmp_type),
+        log=None if log == "nolog" else log,
+        enable=bool(rule.enable),
+        comment=optional_text(rule.comment),
+    )
+
+
+def normalise_ipset_cidr(cidr: str) -> str:
+    text = cidr.strip()
+    if is_alias_reference(text):
+        scope, slash, name = text.rpartition("/")
+        return scope + slash + name.lower()
+    try:
+        return canonical_ipset_cidr(text)
+    except AddressError:
+        return text
+
+
+def normalise_ipset_entry(entry: IPSetEntry) -> IPSetEntry:
+    return IPSetEntry(normalise_ipset_cidr(entry.cidr), bool(entry.nomatch), optional_text(entry.comment))
+
+
+def normalise_entries(entries: Iterable[IPSetEntry]) -> tuple[IPSetEntry, ...]:
+    """Entries sorted by cidr string as PVE writes them; a duplicate cidr keeps the first."""
+    return _unique_entries(map(normalise_ipset_entry, entries))
+
+
+def normalise_ipset(ipset: IPSet) -> IPSet:
+    return IPSet(ipset.name.strip().lower(), optional_text(ipset.comment), normalise_entries(ipset.entries))
+
+
+def normalise_alias(alias: Alias) -> Alias:
+    cidr = alias.cidr.strip()
+    try:
+        cidr = canonical_alias_cidr(cidr)
+    except (AddressError, ValueError):
+        pass
+    return Alias(alias.name.strip(), cidr, optional_text(alias.comment))
+
+
+def normalise_group(group: SecurityGroup) -> SecurityGroup:
+    return SecurityGroup(
+        group.name.strip().lower(), optional_text(group.comment), tuple(map(normalise_rule, group.rules))
+    )
+
+
+def _unique_entries(entries: Iterable[IPSetEntry]) -> tuple[IPSetEntry, ...]:
+    unique: dict[str, IPSetEntry] = {}
+    for entry in entries:
+        unique.setdefault(entry.cidr, entry)
+    return tuple(unique[cidr] for cidr in sorted(unique))
+
+
+def order_like_pve(fw: FirewallFile) -> FirewallFile:
+    """PVE's write order, values untouched: aliases by lowercased name, ipsets and groups by
+    name, entries by cidr string with duplicates dropped (the first kept)."""
+    return replace(
+        fw,
+        aliases=tuple(sorted(fw.aliases, key=lambda alias: alias.name.lower())),
+        ipsets=tuple(sorted((replace(ipset, entries=_unique_entries(ipset.entries)) for ipset in fw.ipsets), key=lambda ipset: ipset.name)),
+        groups=tuple(sorted(fw.groups, key=lambda group: group.name)),
+    )
+
+
+def normalise_file(fw: FirewallFile) -> FirewallFile:
+    """Canonical file: canonical values in PVE's write order."""
+    return order_like_pve(
+        replace(
+            fw,
+            aliases=tuple(map(normalise_alias, fw.aliases)),
+            ipsets=tuple(map(normalise_ipset, fw.ipsets)),
+            rules=tuple(map(normalise_rule, fw.rules)),
+            groups=tuple(map(normalise_group, fw.groups)),
+        )
+    )

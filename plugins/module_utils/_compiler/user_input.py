@@ -1,0 +1,275 @@
+"""The shape users write (module options, vars trees) to the model and back.
+
+One table of keys serves both directions, so what ``*_to_user`` returns (gathered output)
+feeds straight back in as input. Rule keys use PVE's names with ``icmp_type`` for
+``icmp-type``. Conversion checks shapes and types only and collects every problem; field
+values are checked by the validators afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .._model.errors import FieldError
+from .._model.objects import FILE_OPTION_LEVEL, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
+from .options import KIND_INTEGER, normalise_option, option_spec
+
+RULE_KEYS = ("type", "action", "macro", "iface", "source", "dest", "proto", "dport", "sport", "icmp_type", "log", "enable", "comment")
+ENTRY_KEYS = ("cidr", "nomatch", "comment")
+ALIAS_KEYS = ("name", "cidr", "comment")
+_TEXT_OR_NUMBER = (str, int)
+UNSET_MARKERS = ("", "-")  # PVE's copy_rule_data: '' and '-' mean "not set"
+
+
+def line_break_errors(location: str, key: str, text: str | None) -> list[FieldError]:
+    """A line break in a value: PVE's API would store it and break the .fw line it is written on."""
+    if text is None or ("\n" not in text and "\r" not in text):
+        return []
+    return [FieldError(location, key, text, f"{key} cannot contain line breaks", "a single line of text")]
+
+
+class _Issues:
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def add(self, location: str, key: str, value: object, message: str, accepted: str = "") -> None:
+        self.errors.append(FieldError(location, key, value, message, accepted))
+
+    def mapping(self, data: object, location: str, keys: Sequence[str], what: str) -> Mapping[str, Any] | None:
+        if not isinstance(data, Mapping):
+            self.add(location, what, data, f"a {what} must be a mapping", f"a mapping with keys {', '.join(keys)}")
+            return None
+        for key in data:
+            if key not in keys:
+                self.add(location, str(key), data[key], f"unknown {what} key '{key}'", ", ".join(keys))
+        return data
+
+    def text(self, data: Mapping[str, Any], key: str, location: str, *, required: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.add(location, key, None, "missing property", f"{key} is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, _TEXT_OR_NUMBER):
+            self.add(location, key, value, f"{key} must be text", "a string (or a number for ports)")
+            return None
+        text = str(value)
+        problems = line_break_errors(location, key, text)
+        if problems:
+            self.errors += problems
+            return None
+        return text
+
+    def flag(self, data: Mapping[str, Any], key: str, location: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1, "0", "1"):
+            return bool(int(value))
+        self.add(location, key, value, f"{key} must be a boolean", "true, false, 0 or 1")
+        return default
+
+
+def _rule_value(text: str | None) -> str | None:
+    return None if text is None or text.strip() in UNSET_MARKERS else text
+
+
+def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[FieldError]]:
+    issues = _Issues()
+    mapping = issues.mapping(data, location, RULE_KEYS, "rule")
+    if mapping is None:
+        return None, issues.errors
+    values = {key: _rule_value(issues.text(mapping, key, location)) for key in RULE_KEYS if key not in ("type", "action", "enable")}
+    rule = Rule(
+        type=issues.text(mapping, "type", location, required=True) or "",
+        action=issues.text(mapping, "action", location, required=True) or "",
+        enable=issues.flag(mapping, "enable", location, True),
+        **values,
+    )
+    return rule, issues.errors
+
+
+def rules_from_user(items: object, location: str = "rules") -> tuple[tuple[Rule, ...], list[FieldError]]:
+    return _list_from_user(items, location, rule_from_user)
+
+
+def rule_to_user(rule: Rule) -> dict[str, Any]:
+    """Only set keys; ``enable`` only when the rule is disabled (enabled is the default)."""
+    out: dict[str, Any] = {"type": rule.type, "action": rule.action}
+    for key in RULE_KEYS[2:]:
+        value = getattr(rule, key)
+        if key == "enable":
+            if not value:
+                out["enable"] = False
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def entry_from_user(data: object, location: str) -> tuple[IPSetEntry | None, list[FieldError]]:
+    """An ipset entry: a string (``'10.0.0.0/8'``, ``'!10.1.0.0/16'`` for nomatch) or a mapping."""
+    issues = _Issues()
+    if isinstance(data, str):
+        text = data.strip()
+        nomatch = text.startswith("!")
+        cidr = text[1:].strip() if nomatch else text
+        if not cidr:
+            issues.add(location, "cidr", data, "missing property", "an address, CIDR or alias name")
+            return None, issues.errors
+        return IPSetEntry(cidr, nomatch), issues.errors
+    mapping = issues.mapping(data, location, ENTRY_KEYS, "ipset entry")
+    if mapping is None:
+        return None, issues.errors
+    cidr = issues.text(mapping, "cidr", location, required=True)
+    entry = IPSetEntry(cidr or "", issues.flag(mapping, "nomatch", location, False), issues.text(mapping, "comment", location))
+    return (entry if cidr else None), issues.errors
+
+
+def entries_from_user(items: object, location: str) -> tuple[tuple[IPSetEntry, ...], list[FieldError]]:
+    return _list_from_user(items, location, entry_from_user)
+
+
+def entry_to_user(entry: IPSetEntry) -> str | dict[str, Any]:
+    """The short string form unless the entry has a comment."""
+    if entry.comment is None:
+        return ("!" if entry.nomatch else "") + entry.cidr
+    out: dict[str, Any] = {"cidr": entry.cidr}
+    if entry.nomatch:
+        out["nomatch"] = True
+    out["comment"] = entry.comment
+    return out
+
+
+def alias_from_user(data: object, location: str) -> tuple[Alias | None, list[FieldError]]:
+    issues = _Issues()
+    mapping = issues.mapping(data, location, ALIAS_KEYS, "alias")
+    if mapping is None:
+        return None, issues.errors
+    name = issues.text(mapping, "name", location, required=True)
+    cidr = issues.text(mapping, "cidr", location, required=True)
+    if name is None or cidr is None:
+        return None, issues.errors
+    return Alias(name, cidr, issues.text(mapping, "comment", location)), issues.errors
+
+
+def alias_to_user(alias: Alias) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": alias.name, "cidr": alias.cidr}
+    if alias.comment:
+        out["comment"] = alias.comment
+    return out
+
+
+def ipset_to_user(ipset: IPSet) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": ipset.name}
+    if ipset.comment:
+        out["comment"] = ipset.comment
+    out["entries"] = [entry_to_user(entry) for entry in ipset.entries]
+    return out
+
+
+def group_to_user(group: SecurityGroup) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": group.name}
+    if group.comment:
+        out["comment"] = group.comment
+    out["rules"] = [rule_to_user(rule) for rule in group.rules]
+    return out
+
+
+def options_from_user(level: str, data: object, location: str = "options") -> tuple[dict[str, OptionValue], list[FieldError]]:
+    if data is None:
+        return {}, []
+    if not isinstance(data, Mapping):
+        return {}, [FieldError(location, "options", data, "options must be a mapping", "option names mapped to values")]
+    options: dict[str, OptionValue] = {}
+    errors: list[FieldError] = []
+    for key, raw in data.items():
+        spec = option_spec(level, str(key))
+        if isinstance(raw, bool) and spec is not None and spec.kind == KIND_INTEGER:
+            raw = int(raw)  # YAML's `enable: true` for the datacenter's integer enable
+        value, problems = normalise_option(level, str(key), raw, location=location)
+        errors += problems
+        if not problems and value is not None:
+            options[str(key)] = value
+    return options, errors
+
+
+def file_to_user(fw: FirewallFile) -> dict[str, Any]:
+    """A whole file in the input shape: options, aliases, ipsets, rules, groups (set ones)."""
+    out: dict[str, Any] = {}
+    if fw.options:
+        out["options"] = dict(fw.options)
+    if fw.aliases:
+        out["aliases"] = [alias_to_user(alias) for alias in fw.aliases]
+    if fw.ipsets:
+        out["ipsets"] = [ipset_to_user(ipset) for ipset in fw.ipsets]
+    if fw.rules:
+        out["rules"] = [rule_to_user(rule) for rule in fw.rules]
+    if fw.groups:
+        out["groups"] = [group_to_user(group) for group in fw.groups]
+    return out
+
+
+def _named_from_user(data: object, location: str, keys: Sequence[str], what: str) -> tuple[Mapping[str, Any] | None, str | None, str | None, _Issues]:
+    issues = _Issues()
+    mapping = issues.mapping(data, location, keys, what)
+    if mapping is None:
+        return None, None, None, issues
+    name = issues.text(mapping, "name", location, required=True)
+    return mapping, name, issues.text(mapping, "comment", location), issues
+
+
+def ipset_from_user(data: object, location: str) -> tuple[IPSet | None, list[FieldError]]:
+    mapping, name, comment, issues = _named_from_user(data, location, ("name", "comment", "entries"), "ipset")
+    if mapping is None or name is None:
+        return None, issues.errors
+    entries, problems = entries_from_user(mapping.get("entries"), f"{location}.entries")
+    return IPSet(name, comment, entries), issues.errors + problems
+
+
+def group_from_user(data: object, location: str) -> tuple[SecurityGroup | None, list[FieldError]]:
+    mapping, name, comment, issues = _named_from_user(data, location, ("name", "comment", "rules"), "group")
+    if mapping is None or name is None:
+        return None, issues.errors
+    rules, problems = rules_from_user(mapping.get("rules"), f"{location}.rules")
+    return SecurityGroup(name, comment, rules), issues.errors + problems
+
+
+def _list_from_user(items: object, location: str, convert: Any) -> tuple[tuple[Any, ...], list[FieldError]]:
+    if items is None:
+        return (), []
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        return (), [FieldError(location, location.rsplit(".", 1)[-1], items, "must be a list", "a list of mappings")]
+    converted: list[Any] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        value, problems = convert(item, f"{location}[{index}]")
+        errors += problems
+        if value is not None:
+            converted.append(value)
+    return tuple(converted), errors
+
+
+FILE_KEYS = ("options", "aliases", "ipsets", "rules", "groups")
+
+
+def file_from_user(kind: FileKind, data: object, location: str = "") -> tuple[FirewallFile | None, list[FieldError]]:
+    """The inverse of ``file_to_user``."""
+    issues = _Issues()
+    mapping = issues.mapping(data, location or kind.value, FILE_KEYS, "firewall")
+    if mapping is None:
+        return None, issues.errors
+    prefix = f"{location}." if location else ""
+    options, errors = options_from_user(FILE_OPTION_LEVEL[kind], mapping.get("options"), f"{prefix}options")
+    aliases, problems = _list_from_user(mapping.get("aliases"), f"{prefix}aliases", alias_from_user)
+    errors += problems
+    ipsets, problems = _list_from_user(mapping.get("ipsets"), f"{prefix}ipsets", ipset_from_user)
+    errors += problems
+    rules, problems = rules_from_user(mapping.get("rules"), f"{prefix}rules")
+    errors += problems
+    groups, problems = _list_from_user(mapping.get("groups"), f"{prefix}groups", group_from_user)
+    errors += problems
+    fw = FirewallFile(kind, options, aliases, ipsets, rules, groups)
+    return fw, issues.errors + errors

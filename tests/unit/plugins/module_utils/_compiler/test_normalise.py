@@ -1,0 +1,38 @@
+"""Canonical forms: equal meaning compares equal, invalid values stay visible."""
+
+from __future__ import annotations
+
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file, normalise_ipset, normalise_rule
+
+
+def test_rule_spellings_that_mean_the_same_compare_equal():
+    written = Rule("IN", "ACCEPT", macro="ssh", source="10.0.0.1/32", dest="+MySet", proto="TCP", dport="022", log="nolog", comment="  ", iface=" vmbr0 ")
+    assert normalise_rule(written) == Rule("in", "ACCEPT", macro="SSH", source="10.0.0.1", dest="+myset", proto="tcp", dport="22", iface="vmbr0")
+
+
+def test_group_references_and_unset_markers():
+    assert normalise_rule(Rule("group", "WebServers")).action == "webservers"
+    assert normalise_rule(Rule("in", "ACCEPT", source="-", dport="")) == Rule("in", "ACCEPT")
+
+
+def test_invalid_values_are_left_for_validation():
+    rule = Rule("in", "ACCEPT", source="10.0.0.300", proto="nosuch", dport="99999")
+    assert normalise_rule(rule) == Rule("in", "ACCEPT", source="10.0.0.300", proto="nosuch", dport="99999")
+
+
+def test_ipsets_sorted_deduplicated_and_lowercased():
+    ipset = IPSet("BlockList", " x ", (IPSetEntry("192.168.1.155/24"), IPSetEntry("10.0.0.1/32"), IPSetEntry("10.0.0.1", True), IPSetEntry("Admins")))
+    assert normalise_ipset(ipset) == IPSet("blocklist", "x", (IPSetEntry("10.0.0.1"), IPSetEntry("192.168.1.0/24"), IPSetEntry("admins")))
+
+
+def test_file_sections_in_canonical_order():
+    fw = FirewallFile(
+        FileKind.CLUSTER,
+        aliases=(Alias("zeta", "10.0.0.1"), Alias("Alpha", "10.0.0.2/32")),
+        groups=(SecurityGroup("web"), SecurityGroup("DB")),
+    )
+    result = normalise_file(fw)
+    assert [alias.name for alias in result.aliases] == ["Alpha", "zeta"]
+    assert result.aliases[0].cidr == "10.0.0.2"
+    assert [group.name for group in result.groups] == ["db", "web"]
