@@ -105,6 +105,12 @@ def render_rule_line(rule: Rule, *, in_group: bool = False) -> str:
     return f"{line} # {rule.comment}" if rule.comment and rule.comment.strip() else line
 
 
+def rule_text(rule: Rule, *, in_group: bool = False) -> str:
+    """The rule as PVE writes it, without its comment: messages and trails show the comment
+    apart, or not at all."""
+    return render_rule_line(replace(rule, comment=None), in_group=in_group)
+
+
 def _parse_ipset_entry(text: str) -> IPSetEntry:
     content, comment = _split_comment(text)
     nomatch = content.startswith("!")
