@@ -113,6 +113,18 @@ def seed(runner: ModuleRunner) -> None:
     runner.ok("firewall_options", level="cluster", options={"enable": True, "policy_in": "DROP"})
 
 
+def test_without_a_tree_the_argument_spec_fails_the_role_before_any_request(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """safe_rollout_tree is required and has no default: the role's argument validation, the
+    first task of the role, stops it before it reads or writes anything."""
+    seq = guarded.seq()
+    completed = rollout(guarded, tmp_path)
+    assert completed.returncode != 0
+    assert "Validating arguments against arg spec 'main'" in completed.stdout
+    assert "missing required arguments: safe_rollout_tree" in completed.stdout, completed.stdout[-3000:]
+    assert guarded.requests_since(seq) == []
+    assert not (tmp_path / "snapshots").exists()
+
+
 def test_a_change_that_locks_the_controller_out_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
     seq = guarded.seq()
     completed = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE)
