@@ -426,6 +426,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils._engine import endpoints
 from ..module_utils._engine import test_suite_env as test_env
 from ..module_utils._compiler.config_validation import validate_config
 from ..module_utils._model.corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
@@ -582,10 +583,10 @@ class FirewallSimulation:
     def packet_result(self, engine: VerdictEngine, inventory: Inventory, index: int, spec: dict[str, Any]) -> dict[str, Any]:
         name = spec["name"] or f"{spec['from']} -> {spec['to']}"
         try:
-            source = test_env.parse_endpoint(spec["from"], inventory)
-            dest = test_env.parse_endpoint(spec["to"], inventory)
-            source_address, dest_address = test_env.default_addresses(source, dest, inventory, spec["source"], spec["dest"])
-            dport, icmp_type = test_env.icmp_type_from_dport(spec["proto"], spec["dport"], spec["icmp_type"])
+            source = endpoints.parse_endpoint(spec["from"], inventory)
+            dest = endpoints.parse_endpoint(spec["to"], inventory)
+            source_address, dest_address = endpoints.default_addresses(source, dest, inventory, spec["source"], spec["dest"])
+            dport, icmp_type = endpoints.icmp_type_from_dport(spec["proto"], spec["dport"], spec["icmp_type"])
             packet = Packet(
                 source=source_address,
                 dest=dest_address,

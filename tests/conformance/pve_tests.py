@@ -44,6 +44,7 @@ _make_collection_importable()
 
 import yaml  # noqa: E402
 
+from ansible_collections.pve.firewall.plugins.module_utils._engine import endpoints  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, parse_corosync_conf  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import load_fw_dir  # noqa: E402
@@ -150,9 +151,9 @@ def _now(value: str | None, cluster_enable: object) -> float | None:
 
 
 def _packet(values: dict[str, str], source: Endpoint, dest: Endpoint, inventory: Inventory) -> Packet:
-    source_address, dest_address = env.default_addresses(source, dest, inventory, values.get("source"), values.get("dest"))
+    source_address, dest_address = endpoints.default_addresses(source, dest, inventory, values.get("source"), values.get("dest"))
     proto = values.get("proto", "tcp")
-    dport, icmp_type = env.icmp_type_from_dport(proto, values.get("dport"), values.get("icmptype"))
+    dport, icmp_type = endpoints.icmp_type_from_dport(proto, values.get("dport"), values.get("icmptype"))
     return Packet(
         source=source_address,
         dest=dest_address,
@@ -199,8 +200,8 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
             if source_zone == dest_zone:
                 raise TestFormatError(f"{test.label}: from/to needs to be different")
             try:
-                source = env.zone_endpoint(source_zone, inventory)
-                dest = env.zone_endpoint(dest_zone, inventory)
+                source = endpoints.zone_endpoint(source_zone, inventory)
+                dest = endpoints.zone_endpoint(dest_zone, inventory)
                 verdict = engine.evaluate(source, dest, _packet(values, source, dest, inventory))
             except VerdictError as error:
                 result.failures.append(f"{directory} line {test.number}: {test.text} [from {source_zone} to {dest_zone}]: error: {error}")

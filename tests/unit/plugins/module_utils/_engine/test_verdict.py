@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.pve.firewall.plugins.module_utils._engine import endpoints
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env
 from ansible_collections.pve.firewall.plugins.module_utils._engine.addrset import AddressSet
 from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, CorosyncNode, parse_corosync_conf
@@ -42,8 +43,8 @@ def engine(cluster: str = ON, host: str | None = None, guests: dict[int, str] | 
 
 def ask(eng: VerdictEngine, from_zone: str, to_zone: str, /, **packet: object) -> Verdict:
     """A packet between two zones with PVE's test defaults for the addresses."""
-    src, dst = env.zone_endpoint(from_zone, env.INVENTORY), env.zone_endpoint(to_zone, env.INVENTORY)
-    addresses = env.default_addresses(src, dst, env.INVENTORY, packet.pop("source", None), packet.pop("dest", None))  # type: ignore[arg-type]
+    src, dst = endpoints.zone_endpoint(from_zone, env.INVENTORY), endpoints.zone_endpoint(to_zone, env.INVENTORY)
+    addresses = endpoints.default_addresses(src, dst, env.INVENTORY, packet.pop("source", None), packet.pop("dest", None))  # type: ignore[arg-type]
     return eng.evaluate(src, dst, Packet(*addresses, **packet))  # type: ignore[arg-type]
 
 
