@@ -122,14 +122,18 @@ from ..module_utils._compiler.config_validation import check_aliases, check_name
 from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._model.objects import Alias, FileKind, FirewallFile
-from ..module_utils._module_kit.kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
+from ..module_utils._model.levels import SET_LEVEL_NAMES
+from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.fw_text import fw_text
+from ..module_utils._module_kit.references import still_used
+from ..module_utils._module_kit.report import Report
+from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
 from ..module_utils._compiler.normalise import normalise_alias, optional_text
-from ..module_utils._api.transport import path_of
 from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
 from ..module_utils._api.usage import alias_users
 from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
 
-LEVELS = ("cluster", "vm", "ct")
+LEVELS = SET_LEVEL_NAMES
 
 
 class AliasModule:
@@ -157,15 +161,12 @@ class AliasModule:
             snapshot = api.read_aliases(scope)
             return Snapshot(tuple(alias for alias in snapshot.items if alias.name.lower() == self.key), snapshot.digest)
 
-        def path(alias: Alias) -> str:
-            return f"{scope.base}/aliases{path_of(alias.name)}"
-
         return KeyedEndpoints(
             read=read,
             key=lambda alias: alias.name.lower(),
-            create=lambda alias: ApiCall("POST", f"{scope.base}/aliases", alias_to_api(alias)),
-            update=lambda before, after: ApiCall("PUT", path(before), alias_update_params(after)),
-            delete=lambda alias: ApiCall("DELETE", path(alias)),
+            create=lambda alias: ApiCall("POST", scope.aliases_path(), alias_to_api(alias)),
+            update=lambda before, after: ApiCall("PUT", scope.aliases_path(before.name), alias_update_params(after)),
+            delete=lambda alias: ApiCall("DELETE", scope.aliases_path(alias.name)),
         )
 
     def desired(self, existing: Optional[Alias]) -> Alias:
@@ -182,17 +183,12 @@ class AliasModule:
             wanted: tuple[Alias, ...] = ()
             users = alias_users(api, scope, self.key) if existing else []
             if users:
-                raise ModuleFailure(
-                    f"alias '{existing.name if existing else self.key}' of {scope.label} is still used by {len(users)} "
-                    f"rule{'s' if len(users) != 1 else ''} or ipset entr{'ies' if len(users) != 1 else 'y'}: "
-                    + "; ".join(users)
-                    + ". Remove or change those first.",
-                    used_by=users,
-                )
+                what = f"alias '{existing.name if existing else self.key}' of {scope.label}"
+                raise still_used(what, users, users=("rule or ipset entry", "rules or ipset entries"))
         else:
             wanted = (self.desired(existing),)
-        outcome = sync_keyed(api, endpoints, wanted, purge=True, check_mode=self.module.check_mode, label=f"the aliases of {scope.label}", first=first)
-        self.report.record(outcome.calls)
+        label = f"the aliases of {scope.label}"
+        outcome = self.report.sync(lambda: sync_keyed(api, endpoints, wanted, purge=True, check_mode=self.module.check_mode, label=label, first=first))
         before = outcome.before[0] if outcome.before else None
         after = outcome.after[0] if outcome.after else None
         if self.module._diff:  # pylint: disable=protected-access
@@ -218,7 +214,8 @@ def main() -> None:
         required_if=[("state", "present", ("cidr",))],
         supports_check_mode=True,
     )
-    run_and_exit(module, AliasModule(module).run)
+    runner = AliasModule(module)
+    run_and_exit(module, runner.run, runner.report)
 
 
 if __name__ == "__main__":

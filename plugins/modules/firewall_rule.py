@@ -151,49 +151,27 @@ parsed:
   elements: dict
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._api.service import FirewallApi, Scope, ScopeError
-from ..module_utils._compiler.fw_format import ParsedFile
-from ..module_utils._model.objects import Rule
-from ..module_utils._module_kit.kit import (
-    RULE_SUBOPTIONS,
-    Report,
-    argument_spec,
-    check_rules,
-    check_written_rules,
-    connect,
-    fw_text,
-    parse_running_config,
-    run_and_exit,
-    scope_from_params,
-    without_none,
-)
 from ..module_utils._compiler.normalise import normalise_rule
-from ..module_utils._compiler.rule_validation import check_rule
-from ..module_utils._plan.rule_states import RULE_STATES, target_list
-from ..module_utils._api.sync import planned_rule_calls, sync_rules
 from ..module_utils._compiler.user_input import rule_to_user, rules_from_user
+from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._model.levels import GUEST_LEVEL_NAMES
+from ..module_utils._model.objects import Rule
+from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec, without_none
+from ..module_utils._module_kit.fw_text import fw_text, parse_running_config
+from ..module_utils._module_kit.references import check_rules, check_written_rules
+from ..module_utils._module_kit.rule_list import RuleListModule, parsed_rule_errors
+from ..module_utils._module_kit.runner import run_and_exit, scope_from_params
+from ..module_utils._plan.rule_plan import planned_rule_calls
+from ..module_utils._plan.rule_states import RULE_STATES, target_list
 
 
-class FirewallRules:
+class FirewallRules(RuleListModule[tuple[Rule, ...]]):
     """One run of the module: validate, then read, plan and write (or only plan)."""
-
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.state: str = self.params["state"]
-        self.report = Report(module)
-
-    def listed_rules(self, scope_level: Any) -> tuple[Rule, ...]:
-        rules, errors = rules_from_user(without_none(self.params["rules"]), "rules")
-        raise_if_errors(errors)
-        raise_if_errors(check_rules(rules, scope_level, None, "rules"))
-        return rules
 
     def offline_scope(self, complete: bool = False) -> Scope:
         """The scope without the API (a guest's node is a placeholder); ``complete`` requires
@@ -202,60 +180,45 @@ class FirewallRules:
         needed = {"node": "node", "vm": "vmid", "ct": "vmid", "vnet": "vnet"}.get(params["level"])
         if complete and needed and params[needed] is None:
             raise ScopeError(f"level {params['level']} needs {needed}")
-        node = params["node"] or ("{node}" if params["level"] in ("vm", "ct") else None)
+        node = params["node"] or ("{node}" if params["level"] in GUEST_LEVEL_NAMES else None)
         return Scope(params["level"], node, params["vmid"], params["vnet"])
+
+    def validated(self) -> tuple[Rule, ...]:
+        rules, errors = rules_from_user(without_none(self.params["rules"]), "rules")
+        raise_if_errors(errors)
+        raise_if_errors(check_rules(rules, self.offline_scope().rule_level, None, "rules"))
+        return rules
 
     def parsed(self) -> dict[str, Any]:
         scope = self.offline_scope()
         text = self.params["running_config"]
         if text is None:
             raise_if_errors([FieldError("running_config", "running_config", None, "missing property", "the .fw text to parse")])
-
-        def checks(parsed: ParsedFile) -> Iterator[FieldError]:
-            for index, rule in enumerate(parsed.file.rules):
-                where = f"running_config line {parsed.lines.get(('rules', index), 0)}"
-                yield from check_rule(rule, scope.rule_level, location=where, api_schema=False).errors
-
-        parsed = parse_running_config(text, scope.file_kind, "[RULES]", checks)
+        parsed = parse_running_config(
+            text, scope.file_kind, "[RULES]", lambda found: parsed_rule_errors(found, scope.rule_level, found.file.rules, lambda index: ("rules", index))
+        )
         return self.report.result(parsed=[rule_to_user(normalise_rule(rule)) for rule in parsed.file.rules])
 
     def rendered(self) -> dict[str, Any]:
         scope = self.offline_scope(complete=True)
-        rules = tuple(map(normalise_rule, self.listed_rules(scope.rule_level)))
+        rules = tuple(map(normalise_rule, self.validated()))
         self.report.record(planned_rule_calls(scope.rules_path(), (), rules))
-        result = self.report.result(rendered=fw_text(scope.file_kind, rules=rules))
-        result["changed"] = False
-        return result
+        return self.report.result(rendered=fw_text(scope.file_kind, rules=rules))
 
-    def online(self, api: FirewallApi, listed: tuple[Rule, ...]) -> dict[str, Any]:
+    def gathered(self, api: FirewallApi) -> dict[str, Any]:
+        scope = scope_from_params(api, self.params)
+        return self.report.result(gathered=[rule_to_user(rule) for rule in api.read_rules(scope.rules_path()).items])
+
+    def configure(self, api: FirewallApi, wanted: tuple[Rule, ...]) -> dict[str, Any]:
         scope = scope_from_params(api, self.params)
         path = scope.rules_path()
-        if self.state == "gathered":
-            return self.report.result(gathered=[rule_to_user(rule) for rule in api.read_rules(path).items])
         first = api.read_rules(path)
         if self.state != "deleted":
-            raise_if_errors(check_written_rules(api, scope, scope.rule_level, listed, first.items, "rules"))
-        desired = tuple(map(normalise_rule, listed))
-        outcome = sync_rules(
-            api,
-            path,
-            lambda current: target_list(self.state, current, desired),
-            check_mode=self.module.check_mode,
-            label=f"the rules of {scope.label}",
-            first=first,
-        )
-        self.report.record(outcome.calls, fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
+            raise_if_errors(check_written_rules(api, scope, scope.rule_level, wanted, first.items, "rules"))
+        desired = tuple(map(normalise_rule, wanted))
+        outcome = self.sync_rules(api, path, lambda current: target_list(self.state, current, desired), f"the rules of {scope.label}", first)
+        self.report.record((), fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
         return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])
-
-    def run(self) -> dict[str, Any]:
-        if self.state == "parsed":
-            return self.parsed()
-        if self.state == "rendered":
-            return self.rendered()
-        # Input errors fail before the first request (the guest's node lookup included).
-        listed = self.listed_rules(self.offline_scope().rule_level) if self.state != "gathered" else ()
-        with connect(self.module) as api:
-            return self.online(api, listed)
 
 
 def main() -> None:
@@ -270,7 +233,8 @@ def main() -> None:
         required_if=[("state", "parsed", ("running_config",))],
         supports_check_mode=True,
     )
-    run_and_exit(module, FirewallRules(module).run)
+    runner = FirewallRules(module)
+    run_and_exit(module, runner.run, runner.report)
 
 
 if __name__ == "__main__":

@@ -170,13 +170,18 @@ from ..module_utils._compiler.config_validation import ReferenceScope, check_ips
 from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
 from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
-from ..module_utils._module_kit.kit import ModuleFailure, Report, argument_spec, connect, fw_text, run_and_exit, scope_from_params
+from ..module_utils._model.levels import SET_LEVEL_NAMES
+from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.fw_text import fw_text
+from ..module_utils._module_kit.references import still_used
+from ..module_utils._module_kit.report import Report
+from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
 from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
-from ..module_utils._api.sync import KeyedEndpoints, SyncError, sync_keyed
+from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
 from ..module_utils._api.usage import ipset_users
 from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
 
-LEVELS = ("cluster", "vm", "ct")
+LEVELS = SET_LEVEL_NAMES
 
 
 def _locate(path: tuple[object, ...]) -> str:
@@ -241,19 +246,13 @@ class IPSetModule:
     # -- planning and writing -----------------------------------------------------------
 
     def endpoints(self, api: FirewallApi, scope: Scope) -> KeyedEndpoints[IPSetEntry]:
-        path = api.ipset_path(scope, self.name)
         return KeyedEndpoints(
             read=lambda: api.read_entries(scope, self.name),
             key=lambda entry: entry.cidr,
-            create=lambda entry: ApiCall("POST", path, ipset_entry_to_api(entry)),
-            update=lambda before, after: ApiCall("PUT", api.entry_path(scope, self.name, after.cidr), ipset_entry_update_params(after)),
-            delete=lambda entry: ApiCall("DELETE", api.entry_path(scope, self.name, entry.cidr)),
+            create=lambda entry: ApiCall("POST", scope.ipsets_path(self.name), ipset_entry_to_api(entry)),
+            update=lambda before, after: ApiCall("PUT", scope.entry_path(self.name, after.cidr), ipset_entry_update_params(after)),
+            delete=lambda entry: ApiCall("DELETE", scope.entry_path(self.name, entry.cidr)),
         )
-
-    def send(self, api: FirewallApi, call: ApiCall, digest: Optional[str] = None) -> None:
-        if not self.check_mode:
-            api.send(call, digest)
-        self.report.calls.append(call)
 
     def finish(self, scope: Scope, before: Optional[IPSet], after: Optional[IPSet]) -> dict[str, Any]:
         if self.module._diff:  # pylint: disable=protected-access
@@ -273,28 +272,20 @@ class IPSetModule:
         if existing is None:
             before = None
             current: Snapshot[tuple[IPSetEntry, ...]] = Snapshot(())
-            self.send(api, ApiCall("POST", f"{scope.base}/ipset", named_object_params("name", self.name, comment)))
+            self.report.send(api, ApiCall("POST", scope.ipsets_path(), named_object_params("name", self.name, comment)))
         else:
             current = api.read_entries(scope, self.name)
             before = IPSet(self.name, existing.comment, current.items)
             if comment != existing.comment:
                 # PVE's rename to the same name edits the comment; the set list's digest guards it.
-                self.send(api, ApiCall("POST", f"{scope.base}/ipset", comment_update_params("name", self.name, comment)), sets.digest)
+                self.report.send(api, ApiCall("POST", scope.ipsets_path(), comment_update_params("name", self.name, comment)), sets.digest)
         entries = current.items
         if desired is not None:
-            try:
-                outcome = sync_keyed(
-                    api,
-                    self.endpoints(api, scope),
-                    desired,
-                    purge=self.params["purge"],
-                    check_mode=self.check_mode,
-                    label=f"ipset '{self.name}' of {scope.label}",
-                    first=current,
-                )
-            except SyncError as error:
-                raise SyncError(str(error), [*self.report.calls, *error.done]) from None
-            self.report.calls.extend(outcome.calls)
+            label = f"ipset '{self.name}' of {scope.label}"
+            endpoints = self.endpoints(api, scope)
+            outcome = self.report.sync(
+                lambda: sync_keyed(api, endpoints, desired, purge=self.params["purge"], check_mode=self.check_mode, label=label, first=current)
+            )
             entries = outcome.after
         return self.finish(scope, before, IPSet(self.name, comment, entries))
 
@@ -305,15 +296,10 @@ class IPSetModule:
             return self.finish(scope, None, None)
         users = ipset_users(api, scope, self.name)
         if users:
-            raise ModuleFailure(
-                f"ipset '{self.name}' of {scope.label} is still used by {len(users)} rule{'s' if len(users) != 1 else ''}: "
-                + "; ".join(users)
-                + ". Remove or change those rules first.",
-                used_by=users,
-            )
+            raise still_used(f"ipset '{self.name}' of {scope.label}", users)
         before = IPSet(self.name, existing.comment, api.read_entries(scope, self.name).items)
         # PVE refuses to delete a set that still has entries unless forced.
-        self.send(api, ApiCall("DELETE", api.ipset_path(scope, self.name), {"force": 1}))
+        self.report.send(api, ApiCall("DELETE", scope.ipsets_path(self.name), {"force": 1}))
         return self.finish(scope, before, None)
 
     def run(self) -> dict[str, Any]:
@@ -338,7 +324,8 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    run_and_exit(module, IPSetModule(module).run)
+    runner = IPSetModule(module)
+    run_and_exit(module, runner.run, runner.report)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from typing import Any, Dict, Optional
 from .service import ApiCall, FirewallApi, Scope, serving_node
 from .._model.inventory import Inventory
 from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
+from .._model.errors import PveFirewallError
 from .._model.objects import OptionValue
 from .transport import PveApiError, PveTransport
 from .._engine.verdict import Environment, VerdictError
@@ -27,16 +28,19 @@ ACCESS_OPTIONS = {"cluster": frozenset({"enable", "policy_in", "policy_out"}), "
 AUTO_REVERT_ENABLE = 2  # any value > 1 makes PVE store a timestamp and revert after 60 s
 
 
-class LockoutRefused(Exception):
+class LockoutRefused(PveFirewallError):
     """The change would cut the operator off; carries the report."""
 
     def __init__(self, report: LockoutReport) -> None:
-        super().__init__(report.summary())
+        super().__init__(f"refused: {report.summary()} (set allow_lockout to apply it anyway)")
         self.report = report
 
 
-class AccessLost(Exception):
+class AccessLost(PveFirewallError):
     """Access failed right after the firewall was enabled with auto-revert."""
+
+    def result_details(self) -> dict[str, Any]:
+        return {"changed": True}  # the enable was written, and PVE reverts it
 
 
 def touches_access(scope: Scope, changed: Mapping[str, OptionValue], deleted: Sequence[str]) -> bool:

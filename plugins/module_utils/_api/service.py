@@ -10,28 +10,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Generic, Optional, Tuple, TypeVar, Union
 
-from .._compiler.api_mapping import alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
+from .._compiler.api_mapping import ApiCall, alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
 from .._model.inventory import Guest, Inventory, Nic, Node
+from .._model.errors import PveFirewallError
 from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, GuestFirewall, IPSet, IPSetEntry, Level, OptionValue, Rule, SecurityGroup
-from .._compiler.options import option_level
+from .._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES, ScopeLevel
 from .transport import PveApiError, PveTransport, path_of
 
 T = TypeVar("T")
 Params = Dict[str, Union[str, int]]
 
-LEVELS = ("cluster", "node", "vm", "ct", "vnet")
-GUEST_TYPES = {"vm": "qemu", "ct": "lxc"}
-_RULE_LEVELS = {"cluster": Level.CLUSTER, "node": Level.HOST, "vm": Level.VM, "ct": Level.CT, "vnet": Level.VNET}
-_FILE_KINDS = {"cluster": FileKind.CLUSTER, "node": FileKind.HOST, "vm": FileKind.GUEST, "ct": FileKind.GUEST, "vnet": FileKind.VNET}
+LEVELS = LEVEL_NAMES
+GROUPS_PATH = "/cluster/firewall/groups"
 FILE_PARTS = ("options", "rules", "aliases", "ipsets", "groups")
 
 
-class ScopeError(ValueError):
+class ScopeError(PveFirewallError, ValueError):
     """A scope that names no firewall (missing node, unknown guest, wrong level)."""
 
 
@@ -45,13 +43,17 @@ class Scope:
     vnet: Optional[str] = None
 
     @property
+    def kind(self) -> ScopeLevel:
+        return ScopeLevel(self.level)
+
+    @property
     def base(self) -> str:
         if self.level == "cluster":
             return "/cluster/firewall"
         if self.level == "node":
             return path_of("nodes", str(self.node), "firewall")
-        if self.level in GUEST_TYPES:
-            return path_of("nodes", str(self.node), GUEST_TYPES[self.level], str(self.vmid), "firewall")
+        if self.kind.is_guest:
+            return path_of("nodes", str(self.node), self.kind.guest_type, str(self.vmid), "firewall")
         return path_of("cluster", "sdn", "vnets", str(self.vnet), "firewall")
 
     @property
@@ -60,43 +62,52 @@ class Scope:
 
     @property
     def rule_level(self) -> Level:
-        return _RULE_LEVELS[self.level]
+        return self.kind.rule_level
 
     @property
     def file_kind(self) -> FileKind:
-        return _FILE_KINDS[self.level]
+        return self.kind.file_kind
 
     @property
     def option_level(self) -> str:
-        return option_level(self.rule_level)
+        return self.kind.option_level
 
     @property
     def has_sets(self) -> bool:
-        """IP sets and aliases exist at the cluster and guest levels only (reference 1.1)."""
-        return self.level in ("cluster", "vm", "ct")
+        return self.kind.has_sets
 
     @property
     def config_path(self) -> str:
         """The guest's configuration (its NICs carry the firewall flag)."""
-        if self.level not in GUEST_TYPES:
+        if not self.kind.is_guest:
             raise ValueError(f"{self.label} has no guest config")
-        return path_of("nodes", str(self.node), GUEST_TYPES[self.level], str(self.vmid), "config")
+        return path_of("nodes", str(self.node), self.kind.guest_type, str(self.vmid), "config")
+
+    # The API paths of this firewall's parts: the only place that spells them.
 
     def rules_path(self, group: Optional[str] = None) -> str:
         return f"{self.base}/groups/{path_of(group)[1:]}" if group else f"{self.base}/rules"
 
+    @property
+    def options_path(self) -> str:
+        return f"{self.base}/options"
 
-@dataclass(frozen=True)
-class ApiCall:
-    """One API request a module makes or would make (the ``commands`` it returns)."""
+    def aliases_path(self, name: Optional[str] = None) -> str:
+        return f"{self.base}/aliases{path_of(name) if name else ''}"
 
-    method: str
-    path: str
-    params: Mapping[str, Union[str, int]] = field(default_factory=dict)
+    def ipsets_path(self, name: Optional[str] = None) -> str:
+        return f"{self.base}/ipset{path_of(name) if name else ''}"
 
-    def __str__(self) -> str:
-        shown = " ".join(f"{key}={shlex.quote(str(value))}" for key, value in self.params.items() if key != "digest")
-        return f"{self.method} {self.path}" + (f" {shown}" if shown else "")
+    def entry_path(self, name: str, cidr: str) -> str:
+        return f"{self.ipsets_path(name)}{path_of(cidr, keep_slash=True)}"
+
+    @property
+    def log_path(self) -> str:
+        return f"{self.base}/log"
+
+    @property
+    def refs_path(self) -> str:
+        return f"{self.base}/refs"
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,25 @@ class Snapshot(Generic[T]):
 
     items: T
     digest: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class GuestResource:
+    """One guest of /cluster/resources: where it runs, its name and tags."""
+
+    vmid: int
+    type: str  # qemu or lxc
+    node: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> str:
+        return ScopeLevel.of_guest_type(self.type).value
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.level, self.node, self.vmid)
 
 
 def _digest(data: Any) -> Optional[str]:
@@ -185,14 +215,12 @@ class FirewallApi:
 
     def guest_node(self, vmid: int, level: str) -> str:
         """The node a guest runs on now, from /cluster/resources (so migrated guests are found)."""
-        for resource in self.get("/cluster/resources", type="vm") or []:
-            if str(resource.get("vmid")) != str(vmid):
+        for resource in self.resources():
+            if resource.vmid != vmid:
                 continue
-            found_type = resource.get("type")
-            if found_type != GUEST_TYPES[level]:
-                other = "vm" if found_type == "qemu" else "ct"
-                raise ScopeError(f"vmid {vmid} is a {found_type} guest: use level: {other}")
-            return str(resource["node"])
+            if resource.level != level:
+                raise ScopeError(f"vmid {vmid} is a {resource.type} guest: use level: {resource.level}")
+            return resource.node
         raise ScopeError(f"vmid {vmid}: no such guest in the cluster (/cluster/resources lists none)")
 
     def scope(self, level: str, node: Optional[str] = None, vmid: Optional[int] = None, vnet: Optional[str] = None) -> Scope:
@@ -201,7 +229,7 @@ class FirewallApi:
             raise ScopeError(f"level: '{level}' is not one of {', '.join(LEVELS)}")
         if level == "node" and not node:
             raise ScopeError("level node needs node")
-        if level in GUEST_TYPES:
+        if level in GUEST_LEVEL_NAMES:
             if vmid is None:
                 raise ScopeError(f"level {level} needs vmid")
             return Scope(level, node or self.guest_node(vmid, level), vmid)
@@ -225,27 +253,19 @@ class FirewallApi:
     # -- options -----------------------------------------------------------------------------
 
     def read_options(self, scope: Scope) -> Snapshot[Dict[str, OptionValue]]:
-        data = self.get(f"{scope.base}/options") or {}
+        data = self.get(scope.options_path) or {}
         return Snapshot(options_from_api(scope.option_level, data), _digest(data))
 
     # -- ipsets ------------------------------------------------------------------------------
 
     def list_ipsets(self, scope: Scope) -> Snapshot[Tuple[IPSet, ...]]:
         """The sets without their entries (name and comment)."""
-        data = self.get(f"{scope.base}/ipset") or []
+        data = self.get(scope.ipsets_path()) or []
         return Snapshot(tuple(ipset_from_api(item) for item in data), _digest(data))
 
     def read_entries(self, scope: Scope, name: str) -> Snapshot[Tuple[IPSetEntry, ...]]:
-        data = self.get(self.ipset_path(scope, name)) or []
+        data = self.get(scope.ipsets_path(name)) or []
         return Snapshot(tuple(ipset_entry_from_api(item) for item in data), _digest(data))
-
-    @staticmethod
-    def ipset_path(scope: Scope, name: str) -> str:
-        return f"{scope.base}/ipset/{path_of(name)[1:]}"
-
-    @staticmethod
-    def entry_path(scope: Scope, name: str, cidr: str) -> str:
-        return f"{scope.base}/ipset/{path_of(name)[1:]}{path_of(cidr, keep_slash=True)}"
 
     def read_ipsets(self, scope: Scope) -> Tuple[IPSet, ...]:
         return tuple(IPSet(ipset.name, ipset.comment, self.read_entries(scope, ipset.name).items) for ipset in self.list_ipsets(scope).items)
@@ -253,13 +273,13 @@ class FirewallApi:
     # -- aliases -----------------------------------------------------------------------------
 
     def read_aliases(self, scope: Scope) -> Snapshot[Tuple[Alias, ...]]:
-        data = self.get(f"{scope.base}/aliases") or []
+        data = self.get(scope.aliases_path()) or []
         return Snapshot(tuple(alias_from_api(item) for item in data), _digest(data))
 
     # -- groups ------------------------------------------------------------------------------
 
     def list_groups(self) -> Snapshot[Tuple[SecurityGroup, ...]]:
-        data = self.get("/cluster/firewall/groups") or []
+        data = self.get(GROUPS_PATH) or []
         return Snapshot(tuple(group_from_api(item) for item in data), _digest(data))
 
     def read_groups(self) -> Tuple[SecurityGroup, ...]:
@@ -271,7 +291,7 @@ class FirewallApi:
     # -- refs and macros ---------------------------------------------------------------------
 
     def refs(self, scope: Scope) -> list[dict[str, Any]]:
-        return list(self.get(f"{scope.base}/refs") or [])
+        return list(self.get(scope.refs_path) or [])
 
     def macros(self) -> list[dict[str, Any]]:
         return sorted(self.get("/cluster/firewall/macros") or [], key=lambda item: str(item.get("macro")))
@@ -281,7 +301,7 @@ class FirewallApi:
     def read_log(self, scope: Scope, **params: int) -> tuple[int, list[dict[str, Any]]]:
         """``(total, [{n, t}])`` of a node's or guest's log as PVE answers (reference 1.7):
         ``total`` counts every matching line, the placeholder "no content" line included."""
-        answer = self.transport.answer("GET", f"{scope.base}/log", params) or {}
+        answer = self.transport.answer("GET", scope.log_path, params) or {}
         return int(answer.get("total") or 0), list(answer.get("data") or [])
 
     # -- whole files ---------------------------------------------------------------------
@@ -307,19 +327,32 @@ class FirewallApi:
     def node_names(self) -> list[str]:
         return sorted(str(item["node"]) for item in self.get("/nodes") or [])
 
-    def guests(self) -> list[tuple[int, str, str]]:
-        """(vmid, qemu|lxc, node) of every guest."""
+    def resources(self) -> list[GuestResource]:
+        """Every guest as /cluster/resources lists it, by vmid."""
         found = []
         for item in self.get("/cluster/resources", type="vm") or []:
             if item.get("type") in ("qemu", "lxc") and item.get("vmid") is not None:
-                found.append((int(item["vmid"]), str(item["type"]), str(item["node"])))
-        return sorted(found)
+                found.append(
+                    GuestResource(int(item["vmid"]), str(item["type"]), str(item["node"]), str(item.get("name") or ""), guest_tags(item.get("tags")))
+                )
+        return sorted(found, key=lambda resource: resource.vmid)
+
+    def guests(self) -> list[tuple[int, str, str]]:
+        """(vmid, qemu|lxc, node) of every guest."""
+        return [(resource.vmid, resource.type, resource.node) for resource in self.resources()]
+
+    def guest_scopes(self) -> list[Scope]:
+        return [resource.scope for resource in self.resources()]
+
+    def interfaces(self, node: str) -> list[dict[str, Any]]:
+        """A node's network interfaces (GET /nodes/{node}/network)."""
+        return list(self.get(path_of("nodes", node, "network")) or [])
 
     def vnet_names(self) -> list[str]:
         return sorted(str(item["vnet"]) for item in self.get("/cluster/sdn/vnets") or [])
 
     def guest_config(self, vmid: int, guest_type: str, node: str) -> Guest:
-        config = self.get(Scope("vm" if guest_type == "qemu" else "ct", node, vmid).config_path) or {}
+        config = self.get(Scope(ScopeLevel.of_guest_type(guest_type).value, node, vmid).config_path) or {}
         nics = tuple(
             nic_from_config(key, str(value), guest_type) for key, value in sorted(config.items(), key=lambda kv: (len(kv[0]), kv[0])) if _NIC_KEY.fullmatch(key)
         )
@@ -342,7 +375,7 @@ class FirewallApi:
     def _local_network(self, node: str, address: str) -> Optional[str]:
         """The network of the interface holding the node's address (PVE's local_network)."""
         try:
-            interfaces = self.get(path_of("nodes", node, "network")) or []
+            interfaces = self.interfaces(node)
         except PveApiError:
             return None
         for interface in interfaces:
@@ -366,7 +399,7 @@ class FirewallApi:
         hosts = {node: self.read_file(Scope("node", node)) for node in (self.node_names() if nodes is None else nodes)}
         guests = {}
         for vmid, guest in sorted(inventory.guests.items()):
-            level = "vm" if guest.type == "qemu" else "ct"
-            guests[vmid] = GuestFirewall(vmid, Level(level), self.read_file(Scope(level, guest.node, vmid)))
+            level = ScopeLevel.of_guest_type(guest.type)
+            guests[vmid] = GuestFirewall(vmid, level.rule_level, self.read_file(Scope(level.value, guest.node, vmid)))
         vnet_files = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()} if vnets else {}
         return ClusterConfig(cluster, hosts, guests, vnet_files)

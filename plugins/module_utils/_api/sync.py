@@ -28,15 +28,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, Generic, Optional, Tuple, TypeVar
+from typing import Any, Dict, Generic, Optional, Tuple, TypeVar
 
-from .._compiler.api_mapping import options_to_api, rule_to_api, rule_update_params
-from .service import ApiCall, FirewallApi, Snapshot
+from .._compiler.api_mapping import ApiCall, options_to_api, rule_call
+from .._model.errors import PveFirewallError
+from .._model.list_operations import CreateItem, apply_list_operation
 from .._model.objects import OptionValue, Rule
-from .._plan.planner import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, plan_keyed, plan_options, plan_ordered
+from .._plan.planner import plan_keyed, plan_options
+from .._plan.rule_plan import plan_rules
+from .service import FirewallApi, Snapshot
 from .transport import PveApiError
 
 T = TypeVar("T")
@@ -50,7 +52,7 @@ BACKOFF = 0.05  # seconds, doubled per attempt in a row that wrote nothing, at m
 _KEYED_CONFLICTS = ("already exists", "no such")
 
 
-class ConcurrentChange(Exception):
+class ConcurrentChange(PveFirewallError):
     """What was read back is not what the plan predicted; carries that read."""
 
     def __init__(self, snapshot: Snapshot[Tuple[Rule, ...]]) -> None:
@@ -58,15 +60,23 @@ class ConcurrentChange(Exception):
         self.snapshot = snapshot
 
 
-class SyncError(Exception):
+class SyncError(PveFirewallError):
     """A plan could not be carried out; ``done`` lists the calls that were made."""
 
     def __init__(self, message: str, done: Sequence[ApiCall] = ()) -> None:
+        self.reason = message
         self.done = tuple(done)
         text = message
         if done:
             text += f" (after {len(done)} successful write{'s' if len(done) != 1 else ''}; a rerun converges from here)"
         super().__init__(text)
+
+    def following(self, earlier: Sequence[ApiCall]) -> SyncError:
+        """This failure as one of a run that made ``earlier`` writes before it."""
+        return SyncError(self.reason, (*earlier, *self.done)) if earlier else self
+
+    def result_details(self) -> dict[str, Any]:
+        return {"commands": [str(call) for call in self.done]}
 
 
 @dataclass(frozen=True)
@@ -101,98 +111,12 @@ def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS, *, 
 # Ordered rule lists
 
 
-def rule_call(path: str, op: ListOperation[Rule]) -> ApiCall:
-    """The request that carries out one planned list operation."""
-    if isinstance(op, CreateItem):
-        return ApiCall("POST", path, rule_to_api(op.item))
-    if isinstance(op, UpdateItem):
-        return ApiCall("PUT", f"{path}/{op.pos}", rule_update_params(op.before, op.after))
-    if isinstance(op, MoveItem):
-        return ApiCall("PUT", f"{path}/{op.pos}", {"moveto": op.moveto})
-    return ApiCall("DELETE", f"{path}/{op.pos}")
-
-
 def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapshot[Tuple[Rule, ...]]:
     """The list as it is now, which must be what the writes so far predict."""
     snapshot = api.read_rules(path)
     if snapshot.items != tuple(expected):
         raise ConcurrentChange(snapshot)
     return snapshot
-
-
-def _rewrites_a_staying_rule(current: Sequence[Rule], plan: Sequence[ListOperation[Rule]], wanted: Counter[Rule]) -> bool:
-    """Whether ``plan`` rewrites or deletes a copy of a rule that ``wanted`` still needs."""
-    have = Counter(current)
-    for op in plan:
-        if isinstance(op, (UpdateItem, DeleteItem)):
-            gone = op.before if isinstance(op, UpdateItem) else op.item
-            if have[gone] <= wanted[gone]:
-                return True
-            have[gone] -= 1
-        if isinstance(op, (UpdateItem, CreateItem)):
-            have[op.after if isinstance(op, UpdateItem) else op.item] += 1
-    return False
-
-
-def _content_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
-    """Writes that give ``items`` the rules of ``desired`` in some order, touching only rules
-    that go: each is rewritten into a missing rule or deleted; rules still missing are POSTed."""
-    surplus = Counter(items) - Counter(desired)
-    missing = list((Counter(desired) - Counter(items)).elements())
-    first: dict[Rule, int] = {}
-    for index, rule in enumerate(desired):
-        first.setdefault(rule, index)
-    missing.sort(key=first.__getitem__)
-    going = []
-    for pos in range(len(items) - 1, -1, -1):  # the last copies of a rule go
-        if surplus[items[pos]] > 0:
-            surplus[items[pos]] -= 1
-            going.append(pos)
-    going.sort()
-    rewritten, deleted = going[: len(missing)], going[len(missing) :]
-    ops: list[ListOperation[Rule]] = [UpdateItem(pos, items[pos], missing.pop(0)) for pos in rewritten]
-    ops += [DeleteItem(pos, items[pos]) for pos in reversed(deleted)]  # bottom up: positions hold
-    ops += [CreateItem(item) for item in reversed(missing)]  # each POST goes on top
-    for op in ops:
-        apply_list_operation(items, op)
-    return ops
-
-
-def _order_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation[Rule]]:
-    """Moves alone that put the rules of ``items`` in the order of ``desired``."""
-    ops: list[ListOperation[Rule]] = []
-    for target, want in enumerate(desired):
-        if items[target] != want:
-            pos = items.index(want, target + 1)
-            ops.append(MoveItem(pos, target, want))  # moving up, PVE places it at moveto
-            apply_list_operation(items, ops[-1])
-    return ops
-
-
-def plan_rules(current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ListOperation[Rule], ...]:
-    """The planner's plan, unless it takes away (rewrites or deletes) a rule that stays.
-
-    For fewer writes the planner may rewrite (or delete) a wanted rule and add it again later.
-    Until then the rule is missing: a failed write leaves it out, PVE may compile the list
-    without it, and a concurrent writer that kept it (``merged``) finds it gone and adds it
-    again, a duplicate. Such plans are replaced by one that first changes only rules that go
-    (rewritten into missing ones, or deleted), POSTs the rules still missing, then moves.
-    """
-    current, desired = tuple(current), tuple(desired)
-    wanted = Counter(desired)
-    plan = plan_ordered(current, desired)
-    if not _rewrites_a_staying_rule(current, plan, wanted):
-        return plan
-    items = list(current)
-    ops = _content_ops(items, desired)
-    order = plan_ordered(tuple(items), desired)
-    if _rewrites_a_staying_rule(items, order, wanted):
-        order = tuple(_order_ops(list(items), desired))
-    return (*ops, *order)
-
-
-def planned_rule_calls(path: str, current: Sequence[Rule], desired: Sequence[Rule]) -> Tuple[ApiCall, ...]:
-    return tuple(rule_call(path, op) for op in plan_rules(current, desired))
 
 
 def sync_rules(

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Union
 from urllib.parse import quote, urlencode
 
+from .._model.errors import PveFirewallError
+
 try:
     from ansible.module_utils.urls import make_context
 except ImportError:  # pragma: no cover - ansible-core is a requirement of the collection
@@ -39,7 +41,7 @@ Params = Dict[str, Union[str, int]]
 _RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected)
 
 
-class PveApiError(Exception):
+class PveApiError(PveFirewallError):
     """A failed API call: HTTP status (0 when no answer came), PVE's message, field errors."""
 
     def __init__(self, method: str, path: str, status: int, message: str, errors: Optional[Mapping[str, str]] = None) -> None:
@@ -56,6 +58,9 @@ class PveApiError(Exception):
         if self.errors:
             text += " (" + "; ".join(f"{key}: {value}" for key, value in sorted(self.errors.items())) + ")"
         return text
+
+    def result_details(self) -> dict[str, Any]:
+        return {"status": self.status, "api_errors": self.errors}
 
     @property
     def is_digest_conflict(self) -> bool:

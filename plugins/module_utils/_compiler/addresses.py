@@ -14,6 +14,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Union
+from .._model.errors import PveFirewallError
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -87,7 +88,7 @@ class AddressList:
 AddressSpec = Union[IPSetRef, AliasRef, AddressList]
 
 
-class AddressError(ValueError):
+class AddressError(PveFirewallError, ValueError):
     """Carries PVE's message for an invalid address value."""
 
 

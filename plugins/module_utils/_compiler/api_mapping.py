@@ -9,14 +9,41 @@ PVE replaces them all.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Dict, Union
 
+from .._model.list_operations import CreateItem, ListOperation, MoveItem, UpdateItem
 from .._model.objects import Alias, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .normalise import normalise_alias, normalise_ipset_cidr, normalise_rule, optional_text
 from .options import api_option_value, normalise_option
 
 ApiParams = Dict[str, Union[str, int]]
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One API request a module makes or would make (the ``commands`` it returns)."""
+
+    method: str
+    path: str
+    params: Mapping[str, Union[str, int]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        shown = " ".join(f"{key}={shlex.quote(str(value))}" for key, value in self.params.items() if key != "digest")
+        return f"{self.method} {self.path}" + (f" {shown}" if shown else "")
+
+
+def rule_call(path: str, op: ListOperation[Rule]) -> ApiCall:
+    """The request that carries out one planned operation on the rule list at ``path``."""
+    if isinstance(op, CreateItem):
+        return ApiCall("POST", path, rule_to_api(op.item))
+    if isinstance(op, UpdateItem):
+        return ApiCall("PUT", f"{path}/{op.pos}", rule_update_params(op.before, op.after))
+    if isinstance(op, MoveItem):
+        return ApiCall("PUT", f"{path}/{op.pos}", {"moveto": op.moveto})
+    return ApiCall("DELETE", f"{path}/{op.pos}")
+
 
 # Model attribute -> API parameter, for every optional rule field.
 RULE_API_FIELDS: tuple[tuple[str, str], ...] = (

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from .config_validation import check_name
-from .._model.errors import FieldError, raise_if_errors
+from .._model.errors import FieldError, PveFirewallError, raise_if_errors
 from .._model.objects import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
 from .normalise import normalise_file, optional_text, order_like_pve
 from .options import parse_option_line, render_option_value
@@ -41,7 +41,7 @@ _SECTION_OF_HEADER = {"options": "options", "aliases": "aliases", "rules": "rule
 FILE_NAMES = {FileKind.CLUSTER: "cluster.fw", FileKind.HOST: "host.fw", FileKind.GUEST: "<vmid>.fw", FileKind.VNET: "<vnet>.fw"}
 
 
-class FwSyntaxError(ValueError):
+class FwSyntaxError(PveFirewallError, ValueError):
     pass
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
-from .._model.errors import FieldError
+from .._model.errors import FieldError, PveFirewallError
 from .._model.objects import LOG_LEVELS, Level, OptionValue
 from .._reference.netbase import ethertype_known
 from .._reference.options_data import LOG_RATELIMIT_FORMAT, SCHEMA_OPTIONS
@@ -237,7 +237,7 @@ def option_spec(level: Level | str, key: str) -> OptionSpec | None:
 # Normalisation: one function per kind; each returns the canonical value or raises _Invalid.
 
 
-class _Invalid(ValueError):
+class _Invalid(PveFirewallError, ValueError):
     """PVE's message for an invalid value."""
 
 

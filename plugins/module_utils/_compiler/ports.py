@@ -7,6 +7,7 @@ from functools import lru_cache
 import re
 from dataclasses import dataclass
 
+from .._model.errors import PveFirewallError
 from .._reference.netbase import service_port
 
 MAX_PORT_NUMBERS = 15
@@ -18,7 +19,7 @@ PORT_ACCEPTED = (
 _RANGE_RE = re.compile(r"(\d+):(\d+)")
 
 
-class PortError(ValueError):
+class PortError(PveFirewallError, ValueError):
     """Carries PVE's message for an invalid port value."""
 
 

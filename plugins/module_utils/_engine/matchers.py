@@ -38,6 +38,7 @@ from .._compiler.addresses import (
 from .addrset import AddressSet
 from .._reference.icmp_types import icmp_type_match
 from .._model.inventory import Guest, Nic
+from .._model.errors import PveFirewallError
 from .._reference.macros import MACROS, canonical_macro_name
 from .._model.objects import FirewallFile, IPSet, Level, OptionValue, Rule
 from .._reference.netbase import PORT_PROTOCOLS, protocol_number
@@ -49,7 +50,7 @@ from .._compiler.rule_validation import References, check_rule
 IcmpSpec = Tuple[Optional[int], Optional[int]]  # (type, code); None matches any
 
 
-class CompileError(ValueError):
+class CompileError(PveFirewallError, ValueError):
     """PVE would skip the rule at compile time (it warns and leaves it out)."""
 
 

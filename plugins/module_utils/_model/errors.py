@@ -1,4 +1,8 @@
-"""Validation errors of the rule compiler.
+"""The collection's errors: one base for every layer, and the compiler's validation errors.
+
+Every error the collection raises for a user to read derives from ``PveFirewallError``; a
+module catches the base alone and turns it into its failure result, with the keys that
+``result_details`` adds. Anything else is a bug and keeps its traceback.
 
 Every problem found in an input becomes one FieldError that names where it is (object and
 position), the field, the offending value, PVE's own message and what would be accepted.
@@ -9,6 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+
+class PveFirewallError(Exception):
+    """Base of every error of the collection; ``str()`` is the message a user reads."""
+
+    def result_details(self) -> dict[str, Any]:
+        """The keys this error adds to a module's failure result."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -25,6 +38,9 @@ class FieldError:
     message: str
     accepted: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "field": self.field, "value": self.value, "message": self.message, "accepted": self.accepted}
+
     def __str__(self) -> str:
         text = f"{self.location}: {self.field}={self.value!r}: {self.message}"
         if self.accepted:
@@ -32,7 +48,7 @@ class FieldError:
         return text
 
 
-class FirewallValidationError(ValueError):
+class FirewallValidationError(PveFirewallError, ValueError):
     """Raised with every error of an input, never only the first."""
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
@@ -40,6 +56,9 @@ class FirewallValidationError(ValueError):
         count = len(self.errors)
         heading = f"{count} validation error{'s' if count != 1 else ''}"
         super().__init__("\n".join([heading + ":", *(f"  - {error}" for error in self.errors)]))
+
+    def result_details(self) -> dict[str, Any]:
+        return {"errors": [error.as_dict() for error in self.errors]}
 
 
 def raise_if_errors(errors: Iterable[FieldError]) -> None:

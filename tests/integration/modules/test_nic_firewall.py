@@ -178,7 +178,7 @@ def test_a_stale_config_digest_is_refused(cluster: ModuleRunner) -> None:
 
 def test_a_concurrent_config_edit_is_kept_and_the_flag_planned_on_top(vm_lines: ModuleRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     cluster, api = vm_lines, vm_lines.api()
-    module = importlib.import_module("ansible_collections.pve.firewall.plugins.modules.firewall_options")
+    module = importlib.import_module("ansible_collections.pve.firewall.plugins.module_utils._module_firewall_options.options")
     other = "virtio=BC:24:11:00:64:02,bridge=vmbr2,link_down=1"
 
     def read_then_someone_edits(*args: Any) -> Any:

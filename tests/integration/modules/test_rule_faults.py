@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from ansible_collections.pve.firewall.plugins.module_utils._api import sync as _sync
+from ansible_collections.pve.firewall.plugins.module_utils._plan import rule_plan
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_rule
 from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import apply_list_operation
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import rules_from_user
@@ -212,7 +213,7 @@ def test_rule_plans_never_take_away_a_rule_that_stays() -> None:
         want = [normalise_rule(rules_from_user([item])[0][0]) for item in desired]
         stays = Counter(have) & Counter(want)
         items = list(have)
-        for op in _sync.plan_rules(have, want):
+        for op in rule_plan.plan_rules(have, want):
             apply_list_operation(items, op)
             assert not stays - Counter(items), (current, desired)
         assert items == want
