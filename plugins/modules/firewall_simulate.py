@@ -421,283 +421,17 @@ lockout:
       elements: dict
 """
 
-import dataclasses
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._engine import endpoints
-from ..module_utils._engine import test_suite_env as test_env
-from ..module_utils._compiler.config_validation import validate_config
-from ..module_utils._model.corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
-from ..module_utils._model.errors import raise_if_errors
-from ..module_utils._api.service import FirewallApi
-from ..module_utils._compiler.fw_dir import LoadedConfig, config_from_texts, load_fw_dir
-from ..module_utils._compiler.fw_format import render_fw
-from ..module_utils._model.inventory import Guest, Inventory
-from ..module_utils._compiler.inventory_input import inventory_from_user
-from ..module_utils._engine.lockout import LockoutReport, OperatorView, analyse_lockout
-from ..module_utils._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
-from ..module_utils._plan.tree import (
-    apply_nic_flags,
-    apply_tree,
-    file_changes,
-    nic_flag_changes,
-    touches_node_access,
-    tree_from_user,
-    tree_problems,
-    unknown_objects,
-)
-from ..module_utils._module_kit.kit import CONNECTION_ARGS, EXPECTED_ERRORS, connect, fail
-from ..module_utils._compiler.user_input import file_from_user
-from ..module_utils._engine.verdict import Environment, Packet, Step, Verdict, VerdictEngine, VerdictError
+from ..module_utils._module_kit.arguments import argument_spec as with_connection
+from ..module_utils._module_kit.runner import run_and_exit
+from ..module_utils._module_simulate.loading import TEXT_OPTIONS
+from ..module_utils._module_simulate.runner import run
 
-TEXT_OPTIONS = ("cluster_fw", "host_fw", "hosts_fw", "guests_fw")
-FILE_SOURCES = ("fw_dir", "config", *TEXT_OPTIONS)
 VERDICT_CHOICES = ["ACCEPT", "DROP", "REJECT", "UNEVALUATED"]
 ADDRESS_TYPES = ["UNICAST", "BROADCAST", "MULTICAST", "ANYCAST"]
-
-
-class SimulationError(Exception):
-    """Input the simulation cannot use; the message says what and where."""
-
-
-def _step_dict(step: Step | None) -> dict[str, Any] | None:
-    if step is None:
-        return None
-    data = dataclasses.asdict(step)
-    data.pop("group_reference", None)
-    return data
-
-
-def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
-    return {
-        "verdict": verdict.action,
-        "decided_by": _step_dict(verdict.decided_by),
-        "trail": [_step_dict(step) for step in verdict.trail],
-        "warnings": list(verdict.warnings),
-    }
-
-
-def _problems(errors: list[Any]) -> str:
-    return "; ".join(str(error) for error in errors)
-
-
-class FirewallSimulation:
-    """Builds the configuration and environment from the module's parameters, then answers
-    the packets and the lockout check."""
-
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.params = module.params
-        self.warnings: list[str] = []
-        self.api: FirewallApi | None = None  # the connection, with source live
-        self.diff: list[dict[str, str]] = []  # what O(changes) changes, per file, in diff mode
-
-    # -- inputs -------------------------------------------------------------------------
-
-    def inventory(self) -> Inventory:
-        data = self.params["inventory"]
-        if data is None:
-            return test_env.INVENTORY if self.api is None else self.api.inventory()
-        inventory, errors = inventory_from_user(data)
-        if inventory is None:
-            raise SimulationError(f"inventory: {_problems(errors)}")
-        return inventory
-
-    def corosync(self, inventory: Inventory) -> Corosync | None:
-        text = self.params["corosync_conf"]
-        if text is not None:
-            try:
-                return parse_corosync_conf(text)
-            except CorosyncParseError as error:
-                raise SimulationError(f"corosync_conf: {error}") from None
-        if self.params["inventory"] is None and self.api is None:
-            return test_env.COROSYNC
-        nodes = tuple(CorosyncNode(node.name, {0: node.address.split("/")[0]}) for node in inventory.nodes.values())
-        return Corosync(nodes, "knet")
-
-    def configuration(self, inventory: Inventory) -> ClusterConfig:
-        """The configuration from the one source given: the cluster, files, texts or data."""
-        if self.api is not None:
-            loaded = LoadedConfig(self._live(self.api))
-        elif self.params["fw_dir"]:
-            try:
-                loaded = load_fw_dir(self.params["fw_dir"], inventory)
-            except (OSError, ValueError) as error:
-                raise SimulationError(f"fw_dir: {error}") from None
-        elif self.params["config"] is not None:
-            loaded = self._structured(self.params["config"], inventory)
-        else:
-            loaded = self._texts(inventory)
-        self.warnings.extend(loaded.warnings)
-        self.warnings.extend(f"PVE ignores this: {error}" for error in validate_config(loaded.config))
-        return loaded.config
-
-    def _live(self, api: FirewallApi) -> ClusterConfig:
-        """Every firewall of the cluster. Guests are read where the cluster runs them, also
-        when the simulated inventory is the user's."""
-        guests = {vmid: Guest(vmid, guest_type, node) for vmid, guest_type, node in api.guests()}
-        return api.gather(Inventory(guests=guests))
-
-    def _texts(self, inventory: Inventory) -> LoadedConfig:
-        hosts = dict(self.params["hosts_fw"] or {})
-        if self.params["host_fw"] is not None:
-            if len(inventory.nodes) != 1:
-                raise SimulationError("host_fw needs exactly one inventory node; use hosts_fw to name the node")
-            hosts[next(iter(inventory.nodes))] = self.params["host_fw"]
-        guests = {self._vmid(key, "guests_fw"): text for key, text in (self.params["guests_fw"] or {}).items()}
-        return config_from_texts(self.params["cluster_fw"], hosts, guests, inventory)
-
-    @staticmethod
-    def _vmid(key: object, option: str) -> int:
-        if not str(key).isdigit():
-            raise SimulationError(f"{option}: '{key}' is not a guest id")
-        return int(str(key))
-
-    def _structured(self, data: dict[str, Any], inventory: Inventory) -> LoadedConfig:
-        unknown = sorted(set(data) - {"cluster", "hosts", "guests"})
-        if unknown:
-            raise SimulationError(f"config: unknown keys {', '.join(unknown)} (cluster, hosts, guests)")
-        errors: list[Any] = []
-
-        def convert(kind: FileKind, value: object, location: str) -> FirewallFile:
-            fw, problems = file_from_user(kind, value or {}, location)
-            errors.extend(problems)
-            return fw or FirewallFile(kind)
-
-        cluster = convert(FileKind.CLUSTER, data.get("cluster"), "config.cluster")
-        hosts = {str(node): convert(FileKind.HOST, value, f"config.hosts.{node}") for node, value in (data.get("hosts") or {}).items()}
-        guests = {}
-        for key, value in (data.get("guests") or {}).items():
-            vmid = self._vmid(key, "config.guests")
-            guest = inventory.guest(vmid)
-            level = Level.CT if guest is not None and guest.type == "lxc" else Level.VM
-            guests[vmid] = GuestFirewall(vmid, level, convert(FileKind.GUEST, value, f"config.guests.{vmid}"))
-        if errors:
-            raise SimulationError(f"config: {_problems(errors)}")
-        return LoadedConfig(ClusterConfig(cluster, hosts, guests))
-
-    # -- questions ------------------------------------------------------------------------
-
-    def packet_result(self, engine: VerdictEngine, inventory: Inventory, index: int, spec: dict[str, Any]) -> dict[str, Any]:
-        name = spec["name"] or f"{spec['from']} -> {spec['to']}"
-        try:
-            source = endpoints.parse_endpoint(spec["from"], inventory)
-            dest = endpoints.parse_endpoint(spec["to"], inventory)
-            source_address, dest_address = endpoints.default_addresses(source, dest, inventory, spec["source"], spec["dest"])
-            dport, icmp_type = endpoints.icmp_type_from_dport(spec["proto"], spec["dport"], spec["icmp_type"])
-            packet = Packet(
-                source=source_address,
-                dest=dest_address,
-                proto=spec["proto"],
-                dport=int(dport) if dport is not None else None,
-                sport=spec["sport"],
-                icmp_type=icmp_type,
-                srctype=spec["srctype"],
-                dsttype=spec["dsttype"],
-                source_mac=spec["source_mac"],
-            )
-            verdict = engine.evaluate(source, dest, packet)
-        except VerdictError as error:
-            raise SimulationError(f"packets[{index}] ({name}): {error}") from None
-        result: dict[str, Any] = {"name": name, "packet": {key: value for key, value in dataclasses.asdict(packet).items() if value is not None}}
-        result.update(_verdict_dict(verdict))
-        result["expected"] = spec["expect"]
-        result["passed"] = spec["expect"] is None or spec["expect"] == verdict.action
-        return result
-
-    def lockout_clients(self) -> tuple[str, ...]:
-        """The given clients, or with source live the address of this module's connection."""
-        clients = tuple(self.params["lockout_check"]["clients"] or ())
-        if clients:
-            return clients
-        own = self.api.transport.local_address() if self.api is not None else None
-        if own is None:
-            raise SimulationError("lockout_check.clients: required with source=files (with source=live it defaults to this host's address)")
-        return (own,)
-
-    def lockout(self, config: ClusterConfig, environment: Environment) -> LockoutReport:
-        check = self.params["lockout_check"]
-        clients = self.lockout_clients()
-        try:
-            view = OperatorView(clients, check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
-            return analyse_lockout(config, environment, view, nodes=check["nodes"])
-        except (ValueError, VerdictError) as error:
-            raise SimulationError(f"lockout_check: {error}") from None
-
-    def run(self) -> dict[str, Any]:
-        if self.params["source"] != "live":
-            return self.simulate()
-        given = [option for option in FILE_SOURCES if self.params[option] is not None]
-        if given:
-            raise SimulationError(f"source=live reads the configuration from the cluster; {', '.join(given)} cannot be given with it")
-        with connect(self.module) as self.api:
-            return self.simulate()
-
-    def apply_changes(self, config: ClusterConfig, inventory: Inventory) -> tuple[ClusterConfig, Inventory, dict[str, Any]]:
-        """The configuration and inventory as they will be once O(changes) is applied."""
-        tree, errors = tree_from_user(self.params["changes"], "changes")
-        errors += unknown_objects(tree, inventory, tuple(sorted(config.vnets)), "changes")
-        if errors:
-            raise SimulationError(f"changes: {_problems(errors)}")
-        after = apply_tree(config, tree, inventory, self.params["changes_rules_state"], self.params["changes_prune"])
-        raise_if_errors(tree_problems(tree, config, after, "changes"))
-        changes = file_changes(config, after)
-        summary: dict[str, Any] = {
-            "files": [change.label for change in changes],
-            "nics": nic_flag_changes(inventory, tree),
-            "node_access": touches_node_access(changes),
-        }
-        if self.module._diff:
-            self.diff = [
-                {"before_header": change.path, "after_header": change.path, "before": render_fw(change.before), "after": render_fw(change.after)}
-                for change in changes
-            ]
-        return after, apply_nic_flags(inventory, tree), summary
-
-    def simulate(self) -> dict[str, Any]:
-        inventory = self.inventory()
-        config = self.configuration(inventory)
-        changes = None
-        if self.params["changes"] is not None:
-            config, inventory, changes = self.apply_changes(config, inventory)
-        environment = Environment(inventory, self.corosync(inventory), self.params["now"])
-        engine = VerdictEngine(config, environment)
-        results = [self.packet_result(engine, inventory, index, spec) for index, spec in enumerate(self.params["packets"])]
-        failed = [
-            f"{result['name']}: expected {result['expected']}, got {result['verdict']}"
-            + (f" ({result['decided_by']['hop']}: {result['decided_by']['detail']})" if result["decided_by"] else "")
-            for result in results
-            if not result["passed"]
-        ]
-        output: dict[str, Any] = {"changed": False, "results": results, "failed_expectations": failed}
-        output["nodes"] = {name: {"address": node.address, "local_network": node.local_network} for name, node in sorted(inventory.nodes.items())}
-        if changes is not None:
-            output["changes"] = changes
-            if self.diff:
-                output["diff"] = self.diff
-        if self.params["lockout_check"] is not None:
-            report = self.lockout(config, environment)
-            output["lockout"] = {
-                "ok": report.ok,
-                "summary": report.summary(),
-                "accesses": [
-                    {
-                        "node": access.node,
-                        "node_address": access.node_address,
-                        "client": access.client,
-                        "port": access.port,
-                        "status": access.status,
-                        "verdict": access.verdict.action,
-                        "reason": access.reason,
-                        "fix": access.fix,
-                        "trail": [_step_dict(step) for step in access.verdict.trail],
-                    }
-                    for access in report.accesses
-                ],
-            }
-        return output
 
 
 def argument_spec() -> dict[str, Any]:
@@ -724,7 +458,7 @@ def argument_spec() -> dict[str, Any]:
         "nodes": {"type": "list", "elements": "str"},
         "fail_on_lockout": {"type": "bool", "default": False},
     }
-    return {
+    own = {
         "source": {"type": "str", "default": "files", "choices": ["files", "live"]},
         "fw_dir": {"type": "path"},
         "cluster_fw": {"type": "str"},
@@ -740,8 +474,8 @@ def argument_spec() -> dict[str, Any]:
         "changes_rules_state": {"type": "str", "default": "overridden", "choices": ["overridden", "merged"]},
         "changes_prune": {"type": "bool", "default": False},
         "lockout_check": {"type": "dict", "options": lockout},
-        **{key: dict(value) for key, value in CONNECTION_ARGS.items()},
     }
+    return with_connection(own, scope=False)
 
 
 def main() -> None:
@@ -750,24 +484,7 @@ def main() -> None:
         mutually_exclusive=[("fw_dir", "config", text) for text in TEXT_OPTIONS],
         supports_check_mode=True,
     )
-    simulation = FirewallSimulation(module)
-    try:
-        output = simulation.run()
-    except SimulationError as error:
-        module.fail_json(msg=str(error))
-    except EXPECTED_ERRORS as error:
-        fail(module, error)
-    for warning in simulation.warnings:
-        module.warn(warning)
-    problems = list(output["failed_expectations"])
-    lockout = output.get("lockout")
-    if lockout is not None and not lockout["ok"] and module.params["lockout_check"]["fail_on_lockout"]:
-        problems.append(lockout["summary"])
-    if problems:
-        count = len(output["failed_expectations"])
-        heading = f"{count} of {len(output['results'])} expectations failed" if count else "the lockout check failed"
-        module.fail_json(msg="\n".join([heading + ":", *(f"- {problem}" for problem in problems)]), **output)
-    module.exit_json(**output)
+    run_and_exit(module, lambda: run(module))
 
 
 if __name__ == "__main__":

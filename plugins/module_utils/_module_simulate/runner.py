@@ -1,0 +1,63 @@
+"""The run of firewall_simulate: load, lay the changes over, answer the packets and the
+lockout check, and report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from .._api.service import FirewallApi
+from .._engine.verdict import Environment, VerdictEngine
+from .._module_kit.runner import ModuleFailure, connect
+from .changes import apply_changes
+from .errors import SimulationError
+from .loading import FILE_SOURCES, load, load_corosync
+from .lockout_check import check_lockout
+from .packets import ask
+from .results import changes_diff, changes_result, failed_expectations, failure_message, lockout_result, nodes_result, packet_result
+
+
+def run(module: AnsibleModule) -> dict[str, Any]:
+    """The result; a failed expectation, or a lost access with fail_on_lockout, fails the
+    task with the whole result."""
+    output, warnings = _simulate_from_source(module)
+    for warning in warnings:
+        module.warn(warning)
+    check = module.params["lockout_check"]
+    message = failure_message(output, bool(check and check["fail_on_lockout"]))
+    if message is not None:
+        raise ModuleFailure(message, **output)
+    return output
+
+
+def _simulate_from_source(module: AnsibleModule) -> tuple[dict[str, Any], tuple[str, ...]]:
+    if module.params["source"] != "live":
+        return simulate(module, None)
+    given = [option for option in FILE_SOURCES if module.params[option] is not None]
+    if given:
+        raise SimulationError(f"source=live reads the configuration from the cluster; {', '.join(given)} cannot be given with it")
+    with connect(module) as api:
+        return simulate(module, api)
+
+
+def simulate(module: AnsibleModule, api: FirewallApi | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The result and the warnings; ``api`` is the connection with source live, else None."""
+    params = module.params
+    loaded = load(params, api)
+    config, inventory = loaded.config, loaded.inventory
+    applied = None
+    if params["changes"] is not None:
+        applied = apply_changes(params, config, inventory)
+        config, inventory = applied.config, applied.inventory
+    environment = Environment(inventory, load_corosync(params, inventory, api), params["now"])
+    engine = VerdictEngine(config, environment)
+    results = [packet_result(ask(engine, inventory, index, spec)) for index, spec in enumerate(params["packets"])]
+    output: dict[str, Any] = {"changed": False, "results": results, "failed_expectations": failed_expectations(results), "nodes": nodes_result(inventory)}
+    if applied is not None:
+        output["changes"] = changes_result(applied)
+        if module._diff and applied.files:  # pylint: disable=protected-access
+            output["diff"] = changes_diff(applied)
+    if params["lockout_check"] is not None:
+        output["lockout"] = lockout_result(check_lockout(config, environment, params["lockout_check"], api))
+    return output, loaded.warnings
