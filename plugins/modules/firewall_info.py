@@ -169,11 +169,14 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._model.errors import raise_if_errors
-from ..module_utils._api.service import GUEST_TYPES, FirewallApi, Scope, guest_tags
-from ..module_utils._module_kit.kit import argument_spec, connect, run_and_exit, unknown_names
+from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
+from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.references import unknown_names
+from ..module_utils._module_kit.runner import connect, run_and_exit
 from ..module_utils._compiler.user_input import file_to_user
 
-LEVELS = ["cluster", "node", "vm", "ct", "vnet"]
+LEVELS = list(LEVEL_NAMES)
 PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros"]
 DEFAULT_PARTS = [part for part in PARTS if part != "macros"]
 # What each level has: the rest of O(include) does not apply there.
@@ -210,28 +213,15 @@ class FirewallInfo:
     @staticmethod
     def guests(api: FirewallApi) -> list[dict[str, Any]]:
         """Every guest with its type, level, node and name, by id (one /cluster/resources read)."""
-        found = []
-        for item in api.get("/cluster/resources", type="vm") or []:
-            guest_type = item.get("type")
-            if guest_type not in ("qemu", "lxc") or item.get("vmid") is None:
-                continue
-            level = "vm" if guest_type == "qemu" else "ct"
-            found.append(
-                {
-                    "vmid": int(item["vmid"]),
-                    "type": guest_type,
-                    "level": level,
-                    "node": str(item["node"]),
-                    "name": str(item.get("name") or ""),
-                    "tags": list(guest_tags(item.get("tags"))),
-                }
-            )
-        return sorted(found, key=lambda guest: guest["vmid"])
+        return [
+            {"vmid": guest.vmid, "type": guest.type, "level": guest.level, "node": guest.node, "name": guest.name, "tags": list(guest.tags)}
+            for guest in api.resources()
+        ]
 
     def run(self, api: FirewallApi) -> dict[str, Any]:
         params = self.params
         nodes = api.node_names() if "node" in self.levels or params["nodes"] else []
-        guests = self.guests(api) if self.levels & set(GUEST_TYPES) or params["vmids"] else []
+        guests = self.guests(api) if self.levels & set(GUEST_LEVEL_NAMES) or params["vmids"] else []
         vnets = api.vnet_names() if "vnet" in self.levels or params["vnets"] else []
         errors = unknown_names("nodes", "node", params["nodes"] or [], nodes)
         errors += unknown_names("vmids", "guest", params["vmids"] or [], [guest["vmid"] for guest in guests])
@@ -244,7 +234,7 @@ class FirewallInfo:
         if "node" in self.levels:
             chosen = [node for node in nodes if params["nodes"] is None or node in params["nodes"]]
             result["nodes"] = {node: self.read(api, Scope("node", node)) for node in chosen}
-        if self.levels & set(GUEST_TYPES):
+        if self.levels & set(GUEST_LEVEL_NAMES):
             result["guests"] = {}
             for guest in guests:
                 if guest["level"] not in self.levels or (params["vmids"] is not None and guest["vmid"] not in params["vmids"]):

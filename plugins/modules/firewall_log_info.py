@@ -335,9 +335,12 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._model.errors import FieldError, FirewallValidationError, raise_if_errors
-from ..module_utils._api.service import GUEST_TYPES, FirewallApi, Scope
+from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._model.levels import ScopeLevel
 from ..module_utils._analysis.fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
-from ..module_utils._module_kit.kit import argument_spec, connect, run_and_exit, unknown_names
+from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.references import unknown_names
+from ..module_utils._module_kit.runner import connect, run_and_exit
 
 
 class FirewallLogInfo:
@@ -383,7 +386,7 @@ class FirewallLogInfo:
         for vmid in dict.fromkeys(asked_guests or []):
             guest_type, node = guests[vmid]
             if node not in read_nodes:  # its lines are in that node's log already
-                level = next(level for level, api_type in GUEST_TYPES.items() if api_type == guest_type)
+                level = ScopeLevel.of_guest_type(guest_type).value
                 scopes.append(Scope(level, node, vmid))
         return scopes
 
@@ -409,7 +412,7 @@ class FirewallLogInfo:
         logs = []
         for scope in self.logs(api):
             total, start, lines = self.read(api, scope)
-            vmid = scope.vmid if scope.level in GUEST_TYPES else None
+            vmid = scope.vmid if scope.kind.is_guest else None
             parsed.add(lines, node=str(scope.node), log_vmid=vmid)
             logs.append({"node": scope.node, "vmid": vmid, "total": total, "start": start, "read": len(lines)})
         entries = [entry for entry in parsed.entries if self.filter.matches(entry)]

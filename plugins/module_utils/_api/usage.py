@@ -91,8 +91,7 @@ def _find(api: FirewallApi, scope: Scope, kind: Kind, name: str, guest_has_own: 
         finder.rules(f"security group '{group.name}'", cluster.rules_path(group.name), datacenter)
     for node in api.node_names():
         finder.rules(f"node {node}", Scope("node", node).rules_path(), datacenter)
-    for vmid, guest_type, node in api.guests():
-        guest = Scope("vm" if guest_type == "qemu" else "ct", node, vmid)
+    for guest in api.guest_scopes():
         counts = _guest_counts(guest, guest_has_own)
         finder.rules(guest.label, guest.rules_path(), counts)
         if with_entries:

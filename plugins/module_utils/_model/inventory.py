@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .levels import ScopeLevel
+
 
 @dataclass(frozen=True)
 class Nic:
@@ -38,7 +40,7 @@ class Guest:
 
     @property
     def level(self) -> str:
-        return "vm" if self.type == "qemu" else "ct"
+        return ScopeLevel.of_guest_type(self.type).value
 
     def nic(self, name: str) -> Nic | None:
         return next((nic for nic in self.nics if nic.name == name), None)
