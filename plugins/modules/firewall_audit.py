@@ -238,8 +238,10 @@ from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._api.service import FirewallApi, Scope
 from ..module_utils._model.inventory import Guest, Inventory
 from ..module_utils._model.objects import ClusterConfig, FirewallFile
-from ..module_utils._module_kit.kit import ModuleFailure, argument_spec, connect, run_and_exit, unknown_names
-from ..module_utils._api.transport import PveApiError, path_of
+from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.references import unknown_names
+from ..module_utils._module_kit.runner import ModuleFailure, connect, run_and_exit
+from ..module_utils._api.transport import PveApiError
 
 CHECK_CODES = list(CHECKS)
 GUEST_LEVELS = {"qemu": "vm", "lxc": "ct"}
@@ -317,7 +319,7 @@ class FirewallAudit:
         found: Dict[str, FrozenSet[str]] = {}
         for node in sorted(wanted):
             try:
-                data = api.get(path_of("nodes", node, "network")) or []
+                data = api.interfaces(node)
             except PveApiError as error:
                 self.module.warn(f"iface-missing: the interfaces of node {node} cannot be read ({error}); its rules are not checked")
                 continue
