@@ -124,11 +124,14 @@ test-sanity: venv collection  ## ansible-test sanity on Python 3.11, no ignore e
 	@$(PY) tools/ansible_test_get_pip.py
 	cd $(SANITY_ROOT) && ansible-test sanity --local --python 3.11 --color no
 
-test-lint: venv  ## ansible-lint, production profile (.ansible-lint); every module in the action group; module_utils layers
-	$(call header,lint,ansible-lint --profile production)
+test-lint: venv collection  ## ruff, mypy, the module_utils layers, ansible-lint (production profile), the action group
+	$(call header,lint,ruff + mypy + check_layers + ansible-lint --profile production)
+	ruff check plugins tools tests
+	ruff format --check --diff plugins/module_utils tools
+	mypy --config-file pyproject.toml -p ansible_collections.pve.firewall.plugins
+	$(PY) tools/check_layers.py
 	ansible-lint
 	$(PY) tools/check_action_group.py
-	$(PY) tools/check_layers.py
 
 test-changelog: venv  ## antsibull-changelog lint
 	$(call header,changelog,antsibull-changelog lint)
