@@ -23,7 +23,7 @@ from typing import Any
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import format_network
 from ansible_collections.pve.firewall.tests.bench.bench_blocklist import make_feed, seeded_cluster_fw
-from conftest import ModuleRunner, methods, playbook_environment
+from conftest import ModuleRunner, methods, playbook_environment, run_playbook
 
 RULES = "/cluster/firewall/rules"
 IPSET = "/cluster/firewall/ipset"
@@ -194,6 +194,47 @@ def test_guest_set_without_rules_skipping_bad_lines_connection_from_variables(cl
     assert stored(cluster, "/nodes/pve1/qemu/100/firewall", "drop") == {"192.0.2.0/31"}
     assert rules(cluster, "/nodes/pve1/qemu/100/firewall") == [] and rules(cluster) == []
     assert cluster.api().get(IPSET) == []
+
+
+def test_without_a_file_or_with_a_bad_level_the_argument_spec_fails_before_any_request(cluster: ModuleRunner, tmp_path: Path) -> None:
+    """The playbook runs the role pve.firewall.blocklist, whose argument spec requires
+    blocklist_file and knows the levels: its validation, the role's first task, stops the run."""
+    command = [str(Path(sys.executable).with_name("ansible-playbook")), "pve.firewall.blocklist"]
+    for variables, message in (
+        ({}, "missing required arguments: blocklist_file"),
+        ({"blocklist_file": "feed.txt", "blocklist_level": "node"}, "value of blocklist_level must be one of: cluster, vm, ct, got: node"),
+    ):
+        seq = cluster.seq()
+        arguments = ["-e", json.dumps(variables)] if variables else []
+        completed = subprocess.run(
+            [*command, *arguments], capture_output=True, text=True, env=playbook_environment(tmp_path, cluster.env), cwd=tmp_path, timeout=600, check=False
+        )
+        assert completed.returncode != 0
+        assert "Validating arguments against arg spec 'main'" in completed.stdout
+        assert message in completed.stdout, completed.stdout[-3000:]
+        assert cluster.requests_since(seq) == []
+
+
+def test_the_role_at_a_container_with_one_direction_and_logging(cluster: ModuleRunner, tmp_path: Path) -> None:
+    """The role on its own, as a play includes it, the connection from PROXMOX_*: the set and
+    one OUT DROP rule that logs, at CT 200."""
+    (tmp_path / "feed.txt").write_text(FEED)
+    role = {"name": "pve.firewall.blocklist"}
+    variables = {
+        "blocklist_file": str(tmp_path / "feed.txt"),
+        "blocklist_level": "ct",
+        "blocklist_vmid": 200,
+        "blocklist_directions": ["out"],
+        "blocklist_log": "info",
+    }
+    seq = cluster.seq()
+    completed, _ = run_playbook(tmp_path, [{"name": "blocklist", "ansible.builtin.include_role": role, "vars": variables}], cluster.env)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    base = "/nodes/pve1/lxc/200/firewall"
+    assert stored(cluster, base) == FEED_ENTRIES
+    assert rules(cluster, base) == [DROP_OUT] and [item.get("log") for item in cluster.api().get(f"{base}/rules")] == ["info"]
+    assert rules(cluster) == [] and cluster.api().get(IPSET) == []
+    assert methods(cluster.writes_since(seq)) == ["POST"] * (1 + len(FEED_ENTRIES)) + ["POST"]
 
 
 # --------------------------------------------------------------------------------------------
