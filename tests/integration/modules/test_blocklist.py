@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conftest import ModuleRunner, methods, playbook_environment, run_playbook
+
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import format_network
 from ansible_collections.pve.firewall.tests.bench.bench_blocklist import make_feed, seeded_cluster_fw
-from conftest import ModuleRunner, methods, playbook_environment, run_playbook
 
 RULES = "/cluster/firewall/rules"
 IPSET = "/cluster/firewall/ipset"
