@@ -458,7 +458,7 @@ def argument_spec() -> dict[str, Any]:
         "nodes": {"type": "list", "elements": "str"},
         "fail_on_lockout": {"type": "bool", "default": False},
     }
-    own = {
+    own: dict[str, dict[str, Any]] = {
         "source": {"type": "str", "default": "files", "choices": ["files", "live"]},
         "fw_dir": {"type": "path"},
         "cluster_fw": {"type": "str"},

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build"))
 
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Endpoint, Packet, VerdictEngine  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import (  # noqa: E402
     ClusterConfig,
     FileKind,
@@ -30,7 +31,6 @@ from ansible_collections.pve.firewall.plugins.module_utils._model.objects import
     IPSetEntry,
     Rule,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Endpoint, Packet, VerdictEngine  # noqa: E402
 
 RULES = 1_000
 IPSET_ENTRIES = 10_000

@@ -44,12 +44,10 @@ _make_collection_importable()
 
 import yaml  # noqa: E402
 
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import load_fw_dir  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.inventory_input import inventory_from_user  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine import endpoints  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, parse_corosync_conf  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import load_fw_dir  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.inventory_input import inventory_from_user  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import (  # noqa: E402
     VERDICTS,
     Endpoint,
@@ -58,6 +56,8 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict impor
     VerdictEngine,
     VerdictError,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, parse_corosync_conf  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory  # noqa: E402
 
 CONTROL_KEYS = ("from", "to", "action", "id")
 PACKET_KEYS = ("proto", "dport", "sport", "source", "dest", "srctype", "dsttype")

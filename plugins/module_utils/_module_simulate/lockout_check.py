@@ -13,9 +13,9 @@ from .errors import SimulationError
 
 
 def check_lockout(config: ClusterConfig, environment: Environment, check: Mapping[str, Any], api: FirewallApi | None) -> LockoutReport:
-    view_clients = clients(check, api)
+    operator = clients(check, api)
     try:
-        view = OperatorView(view_clients, check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
+        view = OperatorView(operator, check["node_addresses"], tuple(check["ports"]), tuple(check["extra_ports"]))
         return analyse_lockout(config, environment, view, nodes=check["nodes"])
     except (ValueError, VerdictError) as error:
         raise SimulationError(f"lockout_check: {error}") from None

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts
-from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node
+from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env
 from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout import (
     KEPT,
     LOST,
@@ -17,6 +16,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout impor
     analyse_lockout,
 )
 from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node
 
 TWO_NODES = Inventory(
     {

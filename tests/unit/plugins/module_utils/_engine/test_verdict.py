@@ -13,14 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts
 from ansible_collections.pve.firewall.plugins.module_utils._engine import endpoints
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env
 from ansible_collections.pve.firewall.plugins.module_utils._engine.addrset import AddressSet
-from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, CorosyncNode, parse_corosync_conf
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts
-from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory, Nic, Node
 from ansible_collections.pve.firewall.plugins.module_utils._engine.matchers import mac_link_local
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, FirewallFile, Rule
 from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import (
     Endpoint,
     Environment,
@@ -31,6 +28,9 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict impor
     cluster_enable_state,
     evaluate,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, CorosyncNode, parse_corosync_conf
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory, Nic, Node
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, FirewallFile, Rule
 
 ON = "[OPTIONS]\nenable: 1\n"
 GUEST_ON = "[OPTIONS]\nenable: 1\n"
