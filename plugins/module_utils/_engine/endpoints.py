@@ -12,7 +12,7 @@ import ipaddress
 import re
 
 from .._model.inventory import Inventory
-from .verdict import Endpoint, VerdictError
+from .verdict_types import Endpoint, VerdictError
 
 DEFAULT_SOURCE = "100.100.1.2"
 DEFAULT_DEST = "100.200.3.4"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .._model.corosync import Corosync, CorosyncNode
 from .._model.inventory import Guest, Inventory, Nic, Node
-from .verdict import Environment
+from .verdict_types import Environment
 
 NODE = "proxself"
 HOST_ADDRESS = "172.16.1.2"
