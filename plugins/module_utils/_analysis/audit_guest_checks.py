@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from .._compiler.fw_format import rule_text
 from .._engine.hop_context import policy_name
-from .audit_context import AuditContext, count
+from .audit_context import AuditContext, AuditedGuest, count
 from .audit_findings import Issue
 
 
@@ -38,11 +38,8 @@ def guest_unfiltered(context: AuditContext) -> Iterator[Issue]:
 
 
 def guest_firewall_off(context: AuditContext) -> Iterator[Issue]:
-    """Only for guests without rules: with rules, guest-unfiltered says it."""
-    if not context.dc_on:
-        return
-    for guest in context.audited_guests:
-        if not guest.active and not guest.firewall_on:
+    for guest in _ruleless_guests(context):
+        if not guest.firewall_on:
             yield Issue(
                 guest.target,
                 f"the datacenter firewall is on but {guest.level} {guest.vmid}'s own firewall is off: its traffic is not filtered",
@@ -52,18 +49,20 @@ def guest_firewall_off(context: AuditContext) -> Iterator[Issue]:
 
 
 def nic_flag_off(context: AuditContext) -> Iterator[Issue]:
-    """Only for guests without rules: with rules, guest-unfiltered says it."""
-    if not context.dc_on:
-        return
-    for guest in context.audited_guests:
-        if guest.active:
-            continue
+    for guest in _ruleless_guests(context):
         for name in guest.flagless:
             yield Issue(
                 replace(guest.target, nic=name),
                 f"the datacenter firewall is on but {guest.level} {guest.vmid} {name} has no firewall=1: its traffic is not filtered",
                 f"set the flag (pve.firewall.firewall_options {guest.ident}, nic_firewall: true, nics: [{name}])",
             )
+
+
+def _ruleless_guests(context: AuditContext) -> Iterator[AuditedGuest]:
+    """The guests without active rules while the datacenter firewall is on: a switch left off
+    there is worth a finding of its own (with rules, guest-unfiltered says it)."""
+    if context.dc_on:
+        yield from (guest for guest in context.audited_guests if not guest.active)
 
 
 def guest_policy_accept(context: AuditContext) -> Iterator[Issue]:
