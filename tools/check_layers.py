@@ -112,7 +112,9 @@ def check_file(path: Path, plugins: Path) -> list[Violation]:
         if target_rank is None:
             violations.append(Violation(shown, line, f"imports {target}, which is no layer"))
         elif target != own_layer and (target_rank > own_rank or (target_rank == own_rank == BACKEND_RANK)):
-            violations.append(Violation(shown, line, f"{own_layer} (layer {own_rank}) imports {target} (layer {target_rank}): a lower layer never imports a higher one"))
+            violations.append(
+                Violation(shown, line, f"{own_layer} (layer {own_rank}) imports {target} (layer {target_rank}): a lower layer never imports a higher one")
+            )
     return violations
 
 

@@ -159,7 +159,7 @@ def connection(ready: dict[str, Any], source: str, dest: str, port: int) -> str:
             return "answered" if sock.recv(1) else "closed"
     except (ConnectionResetError, ConnectionRefusedError):
         return "reset"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return "timed out"
 
 

@@ -285,9 +285,7 @@ TABLES: dict[str, tuple[str, Callable[[argparse.Namespace], str]]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument(
-        "--reference", type=Path, default=DEFAULT_REFERENCE, help="directory of the PVE reference JSON files"
-    )
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="directory of the PVE reference JSON files")
     parser.add_argument("--etc", type=Path, default=Path("/etc"), help="directory of Debian netbase's files")
     parser.add_argument("--output", type=Path, default=REFERENCE_TABLES, help="where the generated modules go")
     parser.add_argument("--only", choices=sorted(TABLES), action="append", help="generate only these tables")

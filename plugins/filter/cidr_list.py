@@ -60,7 +60,7 @@ _value:
   elements: str
 """
 
-from typing import Any, List
+from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
@@ -71,7 +71,7 @@ from ..module_utils._compiler.cidr_list import describe_invalid, parse_cidr_list
 display = Display()
 
 
-def cidr_list(data: Any, skip_invalid: bool = False) -> List[str]:
+def cidr_list(data: Any, skip_invalid: bool = False) -> list[str]:
     if isinstance(data, bytes):
         data = to_text(data, errors="surrogate_or_strict")
     if not isinstance(data, (str, list, tuple)):

@@ -113,25 +113,25 @@ after:
   sample: {"name": "monitoring", "cidr": "192.0.2.20", "comment": "prometheus"}
 """
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._compiler.api_mapping import alias_to_api, alias_update_params
+from ..module_utils._api.service import FirewallApi, Scope, Snapshot
+from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
+from ..module_utils._api.usage import alias_users
+from ..module_utils._compiler.api_mapping import ApiCall, alias_to_api, alias_update_params
 from ..module_utils._compiler.config_validation import check_aliases, check_name
+from ..module_utils._compiler.normalise import normalise_alias, optional_text
+from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
 from ..module_utils._model.errors import raise_if_errors
-from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._model.objects import Alias, FileKind, FirewallFile
 from ..module_utils._model.levels import SET_LEVEL_NAMES
+from ..module_utils._model.objects import Alias, FileKind, FirewallFile
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
 from ..module_utils._module_kit.report import Report
 from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
-from ..module_utils._compiler.normalise import normalise_alias, optional_text
-from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
-from ..module_utils._api.usage import alias_users
-from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
 
 LEVELS = SET_LEVEL_NAMES
 
@@ -169,7 +169,7 @@ class AliasModule:
             delete=lambda alias: ApiCall("DELETE", scope.aliases_path(alias.name)),
         )
 
-    def desired(self, existing: Optional[Alias]) -> Alias:
+    def desired(self, existing: Alias | None) -> Alias:
         given = self.params["comment"]
         comment = optional_text(given) if given is not None else (existing.comment if existing else None)
         return normalise_alias(Alias(existing.name if existing else self.params["name"], self.params["cidr"], comment))

@@ -229,25 +229,37 @@ counts:
 """
 
 import time
-from typing import Any, Dict, FrozenSet, List, Optional
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._analysis.audit import CHECKS, LEVELS, SEVERITIES, AuditFacts, AuditScope, AuditSettings, at_or_above, audit, counts, severity_rank, summary_lines
-from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._analysis.audit import (
+    CHECKS,
+    LEVELS,
+    SEVERITIES,
+    AuditFacts,
+    AuditScope,
+    AuditSettings,
+    at_or_above,
+    audit,
+    counts,
+    severity_rank,
+    summary_lines,
+)
 from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._api.transport import PveApiError
+from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.inventory import Guest, Inventory
 from ..module_utils._model.objects import ClusterConfig, FirewallFile
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.runner import ModuleFailure, connect, run_and_exit
-from ..module_utils._api.transport import PveApiError
 
 CHECK_CODES = list(CHECKS)
 GUEST_LEVELS = {"qemu": "vm", "lxc": "ct"}
 
 
-def _bound(fw: Optional[FirewallFile]) -> bool:
+def _bound(fw: FirewallFile | None) -> bool:
     """The file has an active rule bound to an interface."""
     return fw is not None and any(rule.enable and rule.iface for rule in fw.rules)
 
@@ -261,7 +273,7 @@ class FirewallAudit:
         self.levels = frozenset(self.params["levels"])
         self.checks = frozenset(self.params["checks"] or CHECK_CODES) - frozenset(self.params["skip_checks"])
 
-    def run(self, api: FirewallApi) -> Dict[str, Any]:
+    def run(self, api: FirewallApi) -> dict[str, Any]:
         params = self.params
         nodes = api.node_names()
         guests = api.guests()
@@ -297,7 +309,7 @@ class FirewallAudit:
         found = audit(config, facts, scope, AuditSettings(self.checks, params["max_rules_per_guest"]))
         floor = severity_rank(params["min_severity"])
         reported = [finding for finding in found if severity_rank(finding.severity) >= floor]
-        result: Dict[str, Any] = {
+        result: dict[str, Any] = {
             "changed": False,
             "findings": [finding.as_dict() for finding in reported],
             "summary": summary_lines(reported),
@@ -309,14 +321,14 @@ class FirewallAudit:
             raise ModuleFailure("\n".join([f"{len(failing)} finding(s) at {params['fail_on']} or above (fail_on):", *lines]), **result)
         return result
 
-    def interfaces(self, api: FirewallApi, config: ClusterConfig, nodes: List[str], scope: AuditScope) -> Dict[str, FrozenSet[str]]:
+    def interfaces(self, api: FirewallApi, config: ClusterConfig, nodes: list[str], scope: AuditScope) -> dict[str, frozenset[str]]:
         """The interface names of the nodes some audited rule is bound to an interface on."""
         if "iface-missing" not in self.checks:
             return {}
         wanted = set(nodes) if "cluster" in self.levels and _bound(config.cluster) else set()
         if "node" in self.levels:
             wanted |= {node for node in nodes if (scope.nodes is None or node in scope.nodes) and _bound(config.hosts.get(node))}
-        found: Dict[str, FrozenSet[str]] = {}
+        found: dict[str, frozenset[str]] = {}
         for node in sorted(wanted):
             try:
                 data = api.interfaces(node)
@@ -330,7 +342,7 @@ class FirewallAudit:
             found[node] = frozenset(names)
         return found
 
-    def sdn_ipsets(self, api: FirewallApi) -> Optional[FrozenSet[str]]:
+    def sdn_ipsets(self, api: FirewallApi) -> frozenset[str] | None:
         """The IP sets SDN generates, as the datacenter's refs list them (for missing-reference)."""
         if "missing-reference" not in self.checks:
             return None
@@ -360,7 +372,7 @@ def main() -> None:
         supports_check_mode=True,
     )
 
-    def work() -> Dict[str, Any]:
+    def work() -> dict[str, Any]:
         with connect(module) as api:
             return FirewallAudit(module).run(api)
 

@@ -168,13 +168,13 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._compiler.user_input import file_to_user
+from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.runner import connect, run_and_exit
-from ..module_utils._compiler.user_input import file_to_user
 
 LEVELS = list(LEVEL_NAMES)
 PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros"]

@@ -330,14 +330,14 @@ total_read:
   sample: 1000
 """
 
-from typing import Any, Optional
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._model.errors import FieldError, FirewallValidationError, raise_if_errors
-from ..module_utils._api.service import FirewallApi, Scope
-from ..module_utils._model.levels import ScopeLevel
 from ..module_utils._analysis.fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
+from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._model.errors import FieldError, FirewallValidationError, raise_if_errors
+from ..module_utils._model.levels import ScopeLevel
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.runner import connect, run_and_exit
@@ -374,8 +374,8 @@ class FirewallLogInfo:
     def logs(self, api: FirewallApi) -> list[Scope]:
         """The node logs, then the guest logs, to read."""
         params = self.params
-        asked_nodes: Optional[list[str]] = params["nodes"]
-        asked_guests: Optional[list[int]] = params["vmids"]
+        asked_nodes: list[str] | None = params["nodes"]
+        asked_guests: list[int] | None = params["vmids"]
         nodes = api.node_names() if asked_nodes is not None or asked_guests is None else []
         guests = {vmid: (guest_type, node) for vmid, guest_type, node in api.guests()} if asked_guests else {}
         errors = unknown_names("nodes", "node", asked_nodes or [], nodes)

@@ -159,27 +159,27 @@ after:
 """
 
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils._plan.aggregate import aggregate_entries
+from ..module_utils._api.service import FirewallApi, Scope, Snapshot
+from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
+from ..module_utils._api.usage import ipset_users
 from ..module_utils._compiler.addresses import is_alias_reference
-from ..module_utils._compiler.api_mapping import comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
+from ..module_utils._compiler.api_mapping import ApiCall, comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
 from ..module_utils._compiler.config_validation import ReferenceScope, check_ipsets, check_name
+from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
+from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
 from ..module_utils._model.errors import FieldError, raise_if_errors
-from ..module_utils._api.service import ApiCall, FirewallApi, Scope, Snapshot
-from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
 from ..module_utils._model.levels import SET_LEVEL_NAMES
+from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
 from ..module_utils._module_kit.report import Report
 from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
-from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
-from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
-from ..module_utils._api.usage import ipset_users
-from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
+from ..module_utils._plan.aggregate import aggregate_entries
 
 LEVELS = SET_LEVEL_NAMES
 
@@ -189,12 +189,12 @@ def _locate(path: tuple[object, ...]) -> str:
     return f"entries[{path[2]}]" if len(path) == 3 else "ipset"
 
 
-def _alias_resolver(cluster: tuple[Alias, ...], own: tuple[Alias, ...]) -> Callable[[str], Optional[str]]:
+def _alias_resolver(cluster: tuple[Alias, ...], own: tuple[Alias, ...]) -> Callable[[str], str | None]:
     """The address an alias entry stands for, looked up as PVE does (the guest's own first)."""
     cluster_cidrs = {alias.name.lower(): alias.cidr for alias in cluster}
     own_cidrs = {alias.name.lower(): alias.cidr for alias in own}
 
-    def resolve(text: str) -> Optional[str]:
+    def resolve(text: str) -> str | None:
         prefix, _slash, name = text.rpartition("/")
         name = name.lower()
         if prefix != "dc" and name in own_cidrs:
@@ -216,7 +216,7 @@ class IPSetModule:
 
     # -- validation ----------------------------------------------------------------------
 
-    def desired_entries(self, api: FirewallApi, scope: Scope) -> Optional[tuple[IPSetEntry, ...]]:
+    def desired_entries(self, api: FirewallApi, scope: Scope) -> tuple[IPSetEntry, ...] | None:
         """The listed entries, checked and normalised (None when entries are not managed)."""
         errors: list[FieldError] = []
         comment = self.params["comment"]
@@ -254,7 +254,7 @@ class IPSetModule:
             delete=lambda entry: ApiCall("DELETE", scope.entry_path(self.name, entry.cidr)),
         )
 
-    def finish(self, scope: Scope, before: Optional[IPSet], after: Optional[IPSet]) -> dict[str, Any]:
+    def finish(self, scope: Scope, before: IPSet | None, after: IPSet | None) -> dict[str, Any]:
         if self.module._diff:  # pylint: disable=protected-access
             # Rendering a large set costs time: only in diff mode.
             self.report.record((), *(fw_text(scope.file_kind, ipsets=(ipset,)) if ipset else "" for ipset in (before, after)))

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build"))
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import parse_address_spec  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.config_validation import validate_file  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw, render_fw  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, Rule  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file, normalise_rule  # noqa: E402
-from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import plan_keyed, plan_ordered  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.ports import parse_port_list  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, Rule  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import plan_keyed, plan_ordered  # noqa: E402
 
 RUNS = 5
 

@@ -91,7 +91,7 @@ def main() -> None:
     source, dest = Endpoint.outside(), Endpoint.host()
     compile_times, rates = [], []
     verdicts: dict[str, int] = {}
-    for run in range(RUNS):
+    for _run in range(RUNS):
         engine = build(rng)
         batch = packets(rng)
         started = time.perf_counter()

@@ -228,5 +228,5 @@ def probe(host: str, port: int, *, source_address: str | None = None, timeout: f
             return "open" if sock.recv(1) else "closed"
     except (ConnectionRefusedError, ConnectionResetError):
         return "refused"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return "timeout"

@@ -23,7 +23,7 @@ def _scalar_text(value: object) -> str | None:
     return str(value)
 
 
-def _feed(sha: "hashlib._Hash", entry: Mapping[str, object]) -> None:
+def _feed(sha: hashlib._Hash, entry: Mapping[str, object]) -> None:
     for key in sorted(entry, key=lambda name: name.encode()):
         if key in _NOT_HASHED:
             continue

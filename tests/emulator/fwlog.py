@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import LOG_LEVELS
@@ -26,7 +26,7 @@ _TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
 
 def format_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime(_TIME_FORMAT)
+    return datetime.fromtimestamp(epoch, UTC).strftime(_TIME_FORMAT)
 
 
 def line_time(line: str) -> float | None:

@@ -17,8 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Protocol
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, GuestFirewall, Level
 from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import ACCEPT, Endpoint, Environment, Packet, VerdictEngine, VerdictError
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, GuestFirewall, Level
 
 from .context import ClusterContext
 from .fwlog import Packet as LoggedPacket

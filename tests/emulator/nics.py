@@ -213,7 +213,7 @@ def check_nic(guest_type: str, text: str) -> None:
 
 def generated_mac(vmid: int, index: int) -> str:
     """A MAC under PVE's default prefix, unique per guest and NIC."""
-    return "{}:{:02X}:{:02X}:{:02X}".format(MAC_PREFIX, (vmid >> 8) & 0xFF, vmid & 0xFF, index)
+    return f"{MAC_PREFIX}:{(vmid >> 8) & 0xFF:02X}:{vmid & 0xFF:02X}:{index:02X}"
 
 
 def with_mac(guest_type: str, text: str, mac: str) -> str:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import AddressError, is_alias_reference, parse_address_spec, parse_ip_or_cidr
-from ansible_collections.pve.firewall.plugins.module_utils._reference.icmp_types import icmp_type_names
-from ansible_collections.pve.firewall.plugins.module_utils._reference.netbase import protocol_number
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.options import CONNTRACK_HELPERS, normalise_option
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.ports import PortError, parse_port_list
+from ansible_collections.pve.firewall.plugins.module_utils._reference.icmp_types import icmp_type_names
+from ansible_collections.pve.firewall.plugins.module_utils._reference.netbase import protocol_number
 
 from .errors import ParamError
 from .nics import NicFormatError, check_nic

@@ -43,7 +43,7 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def make_tls(directory: Path, *, addresses: list[str], names: list[str]) -> TlsFiles:
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     valid_from, valid_to = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())

@@ -100,7 +100,7 @@ def consecutive_addresses(base: str, count: int) -> list[str]:
 
 
 def _mac(vmid: int, index: int) -> str:
-    return "BC:24:11:{:02X}:{:02X}:{:02X}".format((vmid >> 8) & 0xFF, vmid & 0xFF, index)
+    return f"BC:24:11:{(vmid >> 8) & 0xFF:02X}:{vmid & 0xFF:02X}:{index:02X}"
 
 
 def _nic(raw: Mapping[str, Any], vmid: int, index: int, guest_type: str) -> tuple[Nic, str]:

@@ -18,10 +18,10 @@ from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses i
     parse_ip_or_cidr,
 )
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.api_mapping import RULE_API_FIELDS
-from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError
-from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import canonical_macro_name
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FirewallFile, IPSetEntry, Level, Rule
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FirewallFile, IPSetEntry, Level, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import canonical_macro_name
 
 from .digests import with_digest
 

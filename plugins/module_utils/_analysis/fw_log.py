@@ -21,13 +21,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Tuple, Union
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from .._compiler.addresses import AddressError, IPNetwork, parse_network
+from .._compiler.ports import PortError, PortList, parse_port_list
 from .._model.errors import FieldError, raise_if_errors
 from .._model.objects import LOG_LEVELS
-from .._compiler.ports import PortError, PortList, parse_port_list
 
 # What PVE answers for a log without a matching line (dump_logfile's placeholder).
 NO_CONTENT = "no content"
@@ -56,28 +56,28 @@ class LogEntry:
 
     node: str
     n: int
-    vmid: Optional[int]  # None: the host (pvefw-logger writes 0)
+    vmid: int | None  # None: the host (pvefw-logger writes 0)
     level: str
-    chain: Optional[str]
+    chain: str | None
     timestamp: int
     time: str
     prefix: str
-    action: Optional[str]
+    action: str | None
     policy: bool
-    direction: Optional[str]
-    iface_in: Optional[str] = None
-    iface_out: Optional[str] = None
-    physin: Optional[str] = None
-    physout: Optional[str] = None
-    mac: Optional[str] = None
-    src: Optional[str] = None
-    dst: Optional[str] = None
-    proto: Optional[str] = None
-    sport: Optional[int] = None
-    dport: Optional[int] = None
-    icmp_type: Optional[int] = None
-    icmp_code: Optional[int] = None
-    flags: Tuple[str, ...] = ()
+    direction: str | None
+    iface_in: str | None = None
+    iface_out: str | None = None
+    physin: str | None = None
+    physout: str | None = None
+    mac: str | None = None
+    src: str | None = None
+    dst: str | None = None
+    proto: str | None = None
+    sport: int | None = None
+    dport: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    flags: tuple[str, ...] = ()
     raw: str = ""
 
     @property
@@ -135,7 +135,7 @@ class Unparsed:
     """A line that does not fit pvefw-logger's format, as it was read."""
 
     node: str
-    vmid: Optional[int]  # the guest log it came from; None for a node's log
+    vmid: int | None  # the guest log it came from; None for a node's log
     n: int
     line: str
     reason: str
@@ -144,10 +144,10 @@ class Unparsed:
         return {"node": self.node, "vmid": self.vmid, "n": self.n, "line": self.line, "reason": self.reason}
 
 
-ParsedLine = Union[LogEntry, LogMessage, Unparsed]
+ParsedLine = LogEntry | LogMessage | Unparsed
 
 
-def _time_of(date_text: str, zone_text: str) -> Optional[datetime]:
+def _time_of(date_text: str, zone_text: str) -> datetime | None:
     """The logged local time with its offset (strftime ``%d/%b/%Y:%H:%M:%S %z``, C locale)."""
     date, zone = _TIME_RE.fullmatch(date_text), _ZONE_RE.fullmatch(zone_text)
     if not date or not zone or date.group(2) not in _MONTHS:
@@ -161,7 +161,7 @@ def _time_of(date_text: str, zone_text: str) -> Optional[datetime]:
         return None
 
 
-def chain_direction(chain: Optional[str]) -> Optional[str]:
+def chain_direction(chain: str | None) -> str | None:
     """``in``/``out`` from a chain's suffix (PVEFW-HOST-IN, tap100i0-OUT, GROUP-web-IN), or
     ``forward`` (PVEFW-FORWARD and the vnet chains); None when the chain does not say."""
     if not chain:
@@ -176,7 +176,7 @@ def chain_direction(chain: Optional[str]) -> Optional[str]:
     return None
 
 
-def _int(value: Optional[str]) -> Optional[int]:
+def _int(value: str | None) -> int | None:
     return int(value) if value is not None and _DIGITS_RE.fullmatch(value) else None
 
 
@@ -194,7 +194,7 @@ def _fields(body: str) -> tuple[dict[str, str], tuple[str, ...]]:
     return values, tuple(flags)
 
 
-def parse_line(text: str, *, node: str = "", n: int = 0, log_vmid: Optional[int] = None) -> ParsedLine:
+def parse_line(text: str, *, node: str = "", n: int = 0, log_vmid: int | None = None) -> ParsedLine:
     """One ``t`` of a log answer as an entry, a logger message or an unparsed line."""
     header = _HEADER_RE.fullmatch(text.rstrip("\n"))
     if not header:
@@ -246,7 +246,7 @@ def parse_line(text: str, *, node: str = "", n: int = 0, log_vmid: Optional[int]
 def answer_lines(total: int, data: Any) -> tuple[int, list[dict[str, Any]]]:
     """A log answer without PVE's placeholders: the "no content" line of an empty log (which
     ``total`` counts too); a lone object (dump_logfile's "unable to open file") becomes a list."""
-    lines = [data] if isinstance(data, Mapping) else list(data or [])
+    lines: list[dict[str, Any]] = [dict(data)] if isinstance(data, Mapping) else list(data or [])
     if total <= 1 and len(lines) == 1 and lines[0].get("t") == NO_CONTENT and str(lines[0].get("n")) == "1":
         return 0, []
     return total, lines
@@ -256,12 +256,12 @@ class ParsedLog:
     """Everything read from the logs, sorted into entries, messages and unparsed lines."""
 
     def __init__(self) -> None:
-        self.entries: List[LogEntry] = []
-        self.messages: List[LogMessage] = []
-        self.unparsed: List[Unparsed] = []
+        self.entries: list[LogEntry] = []
+        self.messages: list[LogMessage] = []
+        self.unparsed: list[Unparsed] = []
         self.read = 0
 
-    def add(self, lines: Iterable[Mapping[str, Any]], *, node: str, log_vmid: Optional[int] = None) -> None:
+    def add(self, lines: Iterable[Mapping[str, Any]], *, node: str, log_vmid: int | None = None) -> None:
         for line in lines:
             self.read += 1
             raw_n = line.get("n")
@@ -281,7 +281,7 @@ class ParsedLog:
 TIME_ACCEPTED = "epoch seconds (an integer >= 0) or an ISO 8601 date and time such as 2025-11-20T08:00:00+01:00"
 
 
-def _epoch(value: Any) -> Optional[int]:
+def _epoch(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -299,7 +299,7 @@ def _epoch(value: Any) -> Optional[int]:
             return None
     else:
         return None
-    return int((when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp())
+    return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
 def epoch_of(option: str, value: Any) -> int:
@@ -317,13 +317,13 @@ def epoch_of(option: str, value: Any) -> int:
 class LogFilter:
     """Which entries to keep; an empty criterion keeps everything."""
 
-    actions: frozenset = frozenset()
-    vmids: frozenset = frozenset()  # 0 selects the host's lines
-    sources: Tuple[IPNetwork, ...] = ()
-    dports: Tuple[PortList, ...] = ()
-    directions: frozenset = frozenset()
-    since: Optional[int] = None
-    until: Optional[int] = None
+    actions: frozenset[str] = frozenset()
+    vmids: frozenset[int] = frozenset()  # 0 selects the host's lines
+    sources: tuple[IPNetwork, ...] = ()
+    dports: tuple[PortList, ...] = ()
+    directions: frozenset[str] = frozenset()
+    since: int | None = None
+    until: int | None = None
 
     def matches(self, entry: LogEntry) -> bool:
         if self.actions and entry.action not in self.actions:
@@ -341,7 +341,7 @@ class LogFilter:
         return not self.sources or _in_networks(entry.src, self.sources)
 
 
-def _in_networks(address: Optional[str], networks: Sequence[IPNetwork]) -> bool:
+def _in_networks(address: str | None, networks: Sequence[IPNetwork]) -> bool:
     if not address:
         return False
     try:
@@ -353,11 +353,11 @@ def _in_networks(address: Optional[str], networks: Sequence[IPNetwork]) -> bool:
 
 def log_filter(
     *,
-    actions: Optional[Sequence[str]] = None,
-    vmids: Optional[Sequence[int]] = None,
-    sources: Optional[Sequence[str]] = None,
-    dports: Optional[Sequence[str]] = None,
-    directions: Optional[Sequence[str]] = None,
+    actions: Sequence[str] | None = None,
+    vmids: Sequence[int] | None = None,
+    sources: Sequence[str] | None = None,
+    dports: Sequence[str] | None = None,
+    directions: Sequence[str] | None = None,
     since: Any = None,
     until: Any = None,
 ) -> LogFilter:
@@ -385,7 +385,7 @@ def log_filter(
             ports.append(parse_port_list(str(dport).strip()))
         except PortError as error:
             errors.append(FieldError(f"dport[{index}]", "dport", dport, str(error), "a port, a range 'a:b', a service name, or a comma list of these"))
-    bounds: dict[str, Optional[int]] = {"since": None, "until": None}
+    bounds: dict[str, int | None] = {"since": None, "until": None}
     for option, value in (("since", since), ("until", until)):
         if value is not None and value != "":
             try:
@@ -421,22 +421,22 @@ def tail_window(total: int, start: int, limit: int) -> tuple[int, int]:
 # -- summary --------------------------------------------------------------------------------
 
 
-def _top(counter: Counter, top: int) -> list[tuple[Any, int]]:
+def _top(counter: Counter[Any], top: int) -> list[tuple[Any, int]]:
     ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     return ranked if top == 0 else ranked[:top]
 
 
 def _tally(keys: Iterable[tuple[Any, bool]]) -> dict[Any, dict[str, int]]:
     """``{key: {total, blocked}}`` from ``(key, blocked)`` pairs, keys sorted."""
-    totals: Counter = Counter()
-    blocked: Counter = Counter()
+    totals: Counter[Any] = Counter()
+    blocked: Counter[Any] = Counter()
     for key, is_blocked in keys:
         totals[key] += 1
         blocked[key] += int(is_blocked)
     return {key: {"total": totals[key], "blocked": blocked[key]} for key in sorted(totals)}
 
 
-def summarise(entries: Sequence[LogEntry], top: int = 10) -> Dict[str, Any]:
+def summarise(entries: Sequence[LogEntry], top: int = 10) -> dict[str, Any]:
     """Counts for an on-call look: by action, the busiest sources, the most blocked ports, per
     guest and per node (``blocked`` counts DROP and REJECT). ``top`` 0 lists every item."""
     by_action = Counter(entry.action or "other" for entry in entries)

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Optional
+from typing import Any
 
-from .service import ApiCall, FirewallApi, Scope, serving_node
-from .._model.inventory import Inventory
+from .._compiler.api_mapping import ApiCall
 from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
-from .._model.errors import PveFirewallError
-from .._model.objects import OptionValue
-from .transport import PveApiError, PveTransport
 from .._engine.verdict import Environment, VerdictError
+from .._model.errors import PveFirewallError
+from .._model.inventory import Inventory
+from .._model.objects import OptionValue
+from .service import FirewallApi, Scope, serving_node
+from .transport import PveApiError, PveTransport
 
 # Options whose change can decide whether a node accepts the operator's connections.
 ACCESS_OPTIONS = {"cluster": frozenset({"enable", "policy_in", "policy_out"}), "node": frozenset({"enable", "nftables"})}
@@ -48,7 +49,7 @@ def touches_access(scope: Scope, changed: Mapping[str, OptionValue], deleted: Se
     return bool(keys & (set(changed) | set(deleted)))
 
 
-def report_dict(report: LockoutReport) -> Dict[str, Any]:
+def report_dict(report: LockoutReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "summary": report.summary(),
@@ -91,7 +92,7 @@ def analyse_change(api: FirewallApi, scope: Scope, after: Mapping[str, OptionVal
         raise ValueError(f"lockout analysis: {error}") from None
 
 
-def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: Optional[str]) -> list[ApiCall]:
+def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: str | None) -> list[ApiCall]:
     """PUT with ``enable`` as a timestamp, prove access over a new connection, confirm with 1.
 
     Returns the calls made. If the proof fails, nothing more is sent: PVE reverts by itself.

@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
 
-from .service import ApiCall, FirewallApi, Scope, Snapshot
+from .._compiler.api_mapping import ApiCall
+from .service import FirewallApi, Scope, Snapshot
 from .sync import SyncError, SyncResult, sync_object
 
 NIC_KEY = re.compile(r"net(\d+)")
@@ -32,10 +32,10 @@ FIREWALL = "firewall"
 # pve-common's parse_boolean, which PVE applies to a boolean given with its key
 _TRUE = re.compile(r"1|on|yes|true", re.IGNORECASE)
 
-NicLines = Dict[str, str]
+NicLines = dict[str, str]
 
 
-def nic_order(name: str) -> Tuple[int, str]:
+def nic_order(name: str) -> tuple[int, str]:
     found = NIC_KEY.fullmatch(name)
     return (int(found.group(1)) if found else 1 << 30, name)
 
@@ -44,7 +44,7 @@ def nic_order(name: str) -> Tuple[int, str]:
 class NicLine:
     """One ``netN`` value as its comma-separated parts, each kept as written."""
 
-    parts: Tuple[str, ...]
+    parts: tuple[str, ...]
 
     @classmethod
     def parse(cls, text: str) -> NicLine:
@@ -55,12 +55,12 @@ class NicLine:
         return ",".join(self.parts)
 
     @staticmethod
-    def key_of(part: str) -> Optional[str]:
+    def key_of(part: str) -> str | None:
         """The key of a ``key=value`` part (PVE: ``^([^=]+)=(.+)$``); None for a bare value."""
         key, sep, value = part.partition("=")
         return key if sep and key and value else None
 
-    def _flag_index(self) -> Optional[int]:
+    def _flag_index(self) -> int | None:
         return next((index for index, part in enumerate(self.parts) if self.key_of(part) == FIREWALL), None)
 
     @property
@@ -76,10 +76,10 @@ class NicLine:
         if enabled:
             if index is None:
                 return NicLine(self.parts + (f"{FIREWALL}=1",))
-            return NicLine(self.parts[:index] + (f"{FIREWALL}=1",) + self.parts[index + 1:])
+            return NicLine(self.parts[:index] + (f"{FIREWALL}=1",) + self.parts[index + 1 :])
         if index is None:  # cannot happen: a line without the flag is off
             return self
-        return NicLine(self.parts[:index] + self.parts[index + 1:])
+        return NicLine(self.parts[:index] + self.parts[index + 1 :])
 
 
 def set_firewall(text: str, enabled: bool) -> str:
@@ -87,7 +87,7 @@ def set_firewall(text: str, enabled: bool) -> str:
     return NicLine.parse(text).with_firewall(enabled).text
 
 
-def planned_lines(lines: Mapping[str, str], enabled: bool, names: Optional[Iterable[str]] = None) -> NicLines:
+def planned_lines(lines: Mapping[str, str], enabled: bool, names: Iterable[str] | None = None) -> NicLines:
     """Every NIC line as it will be: the flag set or cleared on ``names`` (default all)."""
     wanted = set(lines) if names is None else set(names)
     return {name: set_firewall(text, enabled) if name in wanted else text for name, text in lines.items()}
@@ -106,7 +106,7 @@ def read_nic_lines(api: FirewallApi, scope: Scope) -> Snapshot[NicLines]:
     return Snapshot(ordered, str(digest) if digest else None)
 
 
-def nic_call(scope: Scope, before: Mapping[str, str], after: Mapping[str, str]) -> Optional[ApiCall]:
+def nic_call(scope: Scope, before: Mapping[str, str], after: Mapping[str, str]) -> ApiCall | None:
     """One PUT of the lines that change, or None when none does."""
     changed = {name: text for name, text in after.items() if before.get(name) != text}
     return ApiCall("PUT", scope.config_path, changed) if changed else None
@@ -123,21 +123,19 @@ def sync_nic_firewall(
     api: FirewallApi,
     scope: Scope,
     enabled: bool,
-    names: Optional[Sequence[str]],
+    names: Sequence[str] | None,
     *,
     check_mode: bool,
-    first: Optional[Snapshot[NicLines]] = None,
+    first: Snapshot[NicLines] | None = None,
 ) -> SyncResult[NicLines]:
     """Set or clear the flag on ``names`` (default every NIC) with one PUT carrying the
     config digest; another writer's change in between is read and planned on top of."""
 
-    def plan(lines: NicLines) -> Tuple[NicLines, Optional[ApiCall]]:
+    def plan(lines: NicLines) -> tuple[NicLines, ApiCall | None]:
         missing = unknown_nics(lines, names or ())
         if missing:  # removed by another writer since the names were checked
             raise SyncError(f"{scope.label} has no NIC {', '.join(missing)} any more (changed meanwhile)")
         after = planned_lines(lines, enabled, names)
         return after, nic_call(scope, lines, after)
 
-    return sync_object(
-        lambda: read_nic_lines(api, scope), plan, api.send, check_mode=check_mode, label=f"the NICs of {scope.label}", first=first
-    )
+    return sync_object(lambda: read_nic_lines(api, scope), plan, api.send, check_mode=check_mode, label=f"the NICs of {scope.label}", first=first)

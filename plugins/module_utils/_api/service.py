@@ -12,17 +12,17 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Generic, Optional, Tuple, TypeVar, Union
+from typing import Any, Generic, TypeVar
 
 from .._compiler.api_mapping import ApiCall, alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
-from .._model.inventory import Guest, Inventory, Nic, Node
 from .._model.errors import PveFirewallError
-from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, GuestFirewall, IPSet, IPSetEntry, Level, OptionValue, Rule, SecurityGroup
+from .._model.inventory import Guest, Inventory, Nic, Node
 from .._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES, ScopeLevel
+from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, GuestFirewall, IPSet, IPSetEntry, Level, OptionValue, Rule, SecurityGroup
 from .transport import PveApiError, PveTransport, path_of
 
 T = TypeVar("T")
-Params = Dict[str, Union[str, int]]
+Params = dict[str, str | int]
 
 LEVELS = LEVEL_NAMES
 GROUPS_PATH = "/cluster/firewall/groups"
@@ -38,9 +38,9 @@ class Scope:
     """One firewall of the cluster: the datacenter, a node, a guest or an SDN vnet."""
 
     level: str
-    node: Optional[str] = None
-    vmid: Optional[int] = None
-    vnet: Optional[str] = None
+    node: str | None = None
+    vmid: int | None = None
+    vnet: str | None = None
 
     @property
     def kind(self) -> ScopeLevel:
@@ -85,17 +85,17 @@ class Scope:
 
     # The API paths of this firewall's parts: the only place that spells them.
 
-    def rules_path(self, group: Optional[str] = None) -> str:
+    def rules_path(self, group: str | None = None) -> str:
         return f"{self.base}/groups/{path_of(group)[1:]}" if group else f"{self.base}/rules"
 
     @property
     def options_path(self) -> str:
         return f"{self.base}/options"
 
-    def aliases_path(self, name: Optional[str] = None) -> str:
+    def aliases_path(self, name: str | None = None) -> str:
         return f"{self.base}/aliases{path_of(name) if name else ''}"
 
-    def ipsets_path(self, name: Optional[str] = None) -> str:
+    def ipsets_path(self, name: str | None = None) -> str:
         return f"{self.base}/ipset{path_of(name) if name else ''}"
 
     def entry_path(self, name: str, cidr: str) -> str:
@@ -115,7 +115,7 @@ class Snapshot(Generic[T]):
     """What one GET returned, with the digest a write planned from it must carry."""
 
     items: T
-    digest: Optional[str] = None
+    digest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class GuestResource:
         return Scope(self.level, self.node, self.vmid)
 
 
-def _digest(data: Any) -> Optional[str]:
+def _digest(data: Any) -> str | None:
     if isinstance(data, list) and data and isinstance(data[0], dict):
         return data[0].get("digest")
     if isinstance(data, dict):
@@ -183,7 +183,7 @@ def guest_tags(text: Any) -> tuple[str, ...]:
     return tuple(tag for tag in re.split(r"[;, ]+", str(text or "")) if tag)
 
 
-def serving_node(status: Iterable[Mapping[str, Any]]) -> Optional[str]:
+def serving_node(status: Iterable[Mapping[str, Any]]) -> str | None:
     """The node that answered /cluster/status (``local: 1``)."""
     return next((str(item["name"]) for item in status if item.get("type") == "node" and str(item.get("local")) == "1"), None)
 
@@ -202,10 +202,10 @@ class FirewallApi:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def get(self, path: str, **params: Union[str, int]) -> Any:
+    def get(self, path: str, **params: str | int) -> Any:
         return self.transport.request("GET", path, params)
 
-    def send(self, call: ApiCall, digest: Optional[str] = None) -> Any:
+    def send(self, call: ApiCall, digest: str | None = None) -> Any:
         params = dict(call.params)
         if digest:
             params["digest"] = digest
@@ -223,7 +223,7 @@ class FirewallApi:
             return resource.node
         raise ScopeError(f"vmid {vmid}: no such guest in the cluster (/cluster/resources lists none)")
 
-    def scope(self, level: str, node: Optional[str] = None, vmid: Optional[int] = None, vnet: Optional[str] = None) -> Scope:
+    def scope(self, level: str, node: str | None = None, vmid: int | None = None, vnet: str | None = None) -> Scope:
         """A checked scope; a guest's node is looked up when not given."""
         if level not in LEVELS:
             raise ScopeError(f"level: '{level}' is not one of {', '.join(LEVELS)}")
@@ -241,7 +241,7 @@ class FirewallApi:
 
     # -- rules -------------------------------------------------------------------------------
 
-    def read_rules(self, path: str) -> Snapshot[Tuple[Rule, ...]]:
+    def read_rules(self, path: str) -> Snapshot[tuple[Rule, ...]]:
         data = self.get(path) or []
         return Snapshot(tuple(rule_from_api(item) for item in data), _digest(data))
 
@@ -252,41 +252,39 @@ class FirewallApi:
 
     # -- options -----------------------------------------------------------------------------
 
-    def read_options(self, scope: Scope) -> Snapshot[Dict[str, OptionValue]]:
+    def read_options(self, scope: Scope) -> Snapshot[dict[str, OptionValue]]:
         data = self.get(scope.options_path) or {}
         return Snapshot(options_from_api(scope.option_level, data), _digest(data))
 
     # -- ipsets ------------------------------------------------------------------------------
 
-    def list_ipsets(self, scope: Scope) -> Snapshot[Tuple[IPSet, ...]]:
+    def list_ipsets(self, scope: Scope) -> Snapshot[tuple[IPSet, ...]]:
         """The sets without their entries (name and comment)."""
         data = self.get(scope.ipsets_path()) or []
         return Snapshot(tuple(ipset_from_api(item) for item in data), _digest(data))
 
-    def read_entries(self, scope: Scope, name: str) -> Snapshot[Tuple[IPSetEntry, ...]]:
+    def read_entries(self, scope: Scope, name: str) -> Snapshot[tuple[IPSetEntry, ...]]:
         data = self.get(scope.ipsets_path(name)) or []
         return Snapshot(tuple(ipset_entry_from_api(item) for item in data), _digest(data))
 
-    def read_ipsets(self, scope: Scope) -> Tuple[IPSet, ...]:
+    def read_ipsets(self, scope: Scope) -> tuple[IPSet, ...]:
         return tuple(IPSet(ipset.name, ipset.comment, self.read_entries(scope, ipset.name).items) for ipset in self.list_ipsets(scope).items)
 
     # -- aliases -----------------------------------------------------------------------------
 
-    def read_aliases(self, scope: Scope) -> Snapshot[Tuple[Alias, ...]]:
+    def read_aliases(self, scope: Scope) -> Snapshot[tuple[Alias, ...]]:
         data = self.get(scope.aliases_path()) or []
         return Snapshot(tuple(alias_from_api(item) for item in data), _digest(data))
 
     # -- groups ------------------------------------------------------------------------------
 
-    def list_groups(self) -> Snapshot[Tuple[SecurityGroup, ...]]:
+    def list_groups(self) -> Snapshot[tuple[SecurityGroup, ...]]:
         data = self.get(GROUPS_PATH) or []
         return Snapshot(tuple(group_from_api(item) for item in data), _digest(data))
 
-    def read_groups(self) -> Tuple[SecurityGroup, ...]:
+    def read_groups(self) -> tuple[SecurityGroup, ...]:
         cluster = Scope("cluster")
-        return tuple(
-            SecurityGroup(group.name, group.comment, self.read_rules(cluster.rules_path(group.name)).items) for group in self.list_groups().items
-        )
+        return tuple(SecurityGroup(group.name, group.comment, self.read_rules(cluster.rules_path(group.name)).items) for group in self.list_groups().items)
 
     # -- refs and macros ---------------------------------------------------------------------
 
@@ -306,15 +304,15 @@ class FirewallApi:
 
     # -- whole files ---------------------------------------------------------------------
 
-    def read_file(self, scope: Scope, parts: Optional[Iterable[str]] = None) -> FirewallFile:
+    def read_file(self, scope: Scope, parts: Iterable[str] | None = None) -> FirewallFile:
         """Everything one level holds, as the compiler's file model; with ``parts`` (of
         options, rules, aliases, ipsets, groups) only those are read, the rest stays empty."""
         wanted = frozenset(FILE_PARTS if parts is None else parts)
         options = self.read_options(scope).items if "options" in wanted else {}
         rules = self.read_rules(scope.rules_path()).items if "rules" in wanted else ()
-        aliases: Tuple[Alias, ...] = ()
-        ipsets: Tuple[IPSet, ...] = ()
-        groups: Tuple[SecurityGroup, ...] = ()
+        aliases: tuple[Alias, ...] = ()
+        ipsets: tuple[IPSet, ...] = ()
+        groups: tuple[SecurityGroup, ...] = ()
         if scope.has_sets:
             aliases = self.read_aliases(scope).items if "aliases" in wanted else ()
             ipsets = self.read_ipsets(scope) if "ipsets" in wanted else ()
@@ -332,9 +330,7 @@ class FirewallApi:
         found = []
         for item in self.get("/cluster/resources", type="vm") or []:
             if item.get("type") in ("qemu", "lxc") and item.get("vmid") is not None:
-                found.append(
-                    GuestResource(int(item["vmid"]), str(item["type"]), str(item["node"]), str(item.get("name") or ""), guest_tags(item.get("tags")))
-                )
+                found.append(GuestResource(int(item["vmid"]), str(item["type"]), str(item["node"]), str(item.get("name") or ""), guest_tags(item.get("tags"))))
         return sorted(found, key=lambda resource: resource.vmid)
 
     def guests(self) -> list[tuple[int, str, str]]:
@@ -362,7 +358,7 @@ class FirewallApi:
     def cluster_status(self) -> list[dict[str, Any]]:
         return list(self.get("/cluster/status") or [])
 
-    def node_addresses(self, status: Optional[list[dict[str, Any]]] = None) -> dict[str, Node]:
+    def node_addresses(self, status: list[dict[str, Any]] | None = None) -> dict[str, Node]:
         """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
         nodes: dict[str, Node] = {}
         for item in self.cluster_status() if status is None else status:
@@ -372,7 +368,7 @@ class FirewallApi:
             nodes[name] = Node(name, str(item["ip"]), self._local_network(name, str(item["ip"])))
         return nodes
 
-    def _local_network(self, node: str, address: str) -> Optional[str]:
+    def _local_network(self, node: str, address: str) -> str | None:
         """The network of the interface holding the node's address (PVE's local_network)."""
         try:
             interfaces = self.interfaces(node)
@@ -392,7 +388,7 @@ class FirewallApi:
         guests = {vmid: self.guest_config(vmid, guest_type, node) for vmid, guest_type, node in self.guests()}
         return Inventory(self.node_addresses(), guests)
 
-    def gather(self, inventory: Inventory, *, nodes: Optional[Iterable[str]] = None, vnets: bool = True) -> ClusterConfig:
+    def gather(self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool = True) -> ClusterConfig:
         """The whole cluster's firewall configuration, read through the API (vnets unless
         ``vnets`` is False: their rules filter forwarded traffic only)."""
         cluster = self.read_file(Scope("cluster"))

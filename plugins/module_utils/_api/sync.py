@@ -30,7 +30,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, Generic, Optional, Tuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .._compiler.api_mapping import ApiCall, options_to_api, rule_call
 from .._model.errors import PveFirewallError
@@ -55,7 +55,7 @@ _KEYED_CONFLICTS = ("already exists", "no such")
 class ConcurrentChange(PveFirewallError):
     """What was read back is not what the plan predicted; carries that read."""
 
-    def __init__(self, snapshot: Snapshot[Tuple[Rule, ...]]) -> None:
+    def __init__(self, snapshot: Snapshot[tuple[Rule, ...]]) -> None:
         super().__init__("the list changed meanwhile")
         self.snapshot = snapshot
 
@@ -85,7 +85,7 @@ class SyncResult(Generic[T]):
 
     before: T
     after: T
-    calls: Tuple[ApiCall, ...] = ()
+    calls: tuple[ApiCall, ...] = ()
     attempts: int = 1
 
     @property
@@ -111,7 +111,7 @@ def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS, *, 
 # Ordered rule lists
 
 
-def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapshot[Tuple[Rule, ...]]:
+def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapshot[tuple[Rule, ...]]:
     """The list as it is now, which must be what the writes so far predict."""
     snapshot = api.read_rules(path)
     if snapshot.items != tuple(expected):
@@ -122,12 +122,12 @@ def _read_back(api: FirewallApi, path: str, expected: Sequence[Rule]) -> Snapsho
 def sync_rules(
     api: FirewallApi,
     path: str,
-    target: Callable[[Tuple[Rule, ...]], Tuple[Rule, ...]],
+    target: Callable[[tuple[Rule, ...]], tuple[Rule, ...]],
     *,
     check_mode: bool,
     label: str,
-    first: Optional[Snapshot[Tuple[Rule, ...]]] = None,
-) -> SyncResult[Tuple[Rule, ...]]:
+    first: Snapshot[tuple[Rule, ...]] | None = None,
+) -> SyncResult[tuple[Rule, ...]]:
     """Make the rule list at ``path`` what ``target(current)`` says, with the fewest writes."""
     snapshot = first or api.read_rules(path)
     before = snapshot.items
@@ -182,7 +182,7 @@ def sync_rules(
 class KeyedEndpoints(Generic[V]):
     """How one keyed collection is read and written."""
 
-    read: Callable[[], Snapshot[Tuple[V, ...]]]
+    read: Callable[[], Snapshot[tuple[V, ...]]]
     key: Callable[[V], str]
     create: Callable[[V], ApiCall]
     update: Callable[[V, V], ApiCall]
@@ -190,7 +190,7 @@ class KeyedEndpoints(Generic[V]):
     digest_methods: frozenset[str] = field(default_factory=lambda: frozenset({"PUT", "DELETE"}))
 
 
-def keyed_calls(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> Tuple[ApiCall, ...]:
+def keyed_calls(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> tuple[ApiCall, ...]:
     """Deletions, then updates, then creations: the first write can then carry the digest."""
     plan = plan_keyed(current, desired, purge=purge)
     return (
@@ -200,7 +200,7 @@ def keyed_calls(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired:
     )
 
 
-def _apply_keyed(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> Tuple[V, ...]:
+def _apply_keyed(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired: Mapping[str, V], purge: bool) -> tuple[V, ...]:
     result = dict(current) if not purge else {key: value for key, value in current.items() if key in desired}
     result.update(desired)
     return tuple(result[key] for key in sorted(result))
@@ -214,8 +214,8 @@ def sync_keyed(
     purge: bool,
     check_mode: bool,
     label: str,
-    first: Optional[Snapshot[Tuple[V, ...]]] = None,
-) -> SyncResult[Tuple[V, ...]]:
+    first: Snapshot[tuple[V, ...]] | None = None,
+) -> SyncResult[tuple[V, ...]]:
     """Make a keyed collection hold ``desired_items`` (and nothing else when ``purge``)."""
     desired = {endpoints.key(item): item for item in desired_items}
     snapshot = first or endpoints.read()
@@ -246,12 +246,12 @@ def sync_keyed(
 
 def sync_object(
     read: Callable[[], Snapshot[T]],
-    plan: Callable[[T], Tuple[T, Optional[ApiCall]]],
-    send: Callable[[ApiCall, Optional[str]], object],
+    plan: Callable[[T], tuple[T, ApiCall | None]],
+    send: Callable[[ApiCall, str | None], object],
     *,
     check_mode: bool,
     label: str,
-    first: Optional[Snapshot[T]] = None,
+    first: Snapshot[T] | None = None,
 ) -> SyncResult[T]:
     """One object written with one PUT carrying its digest (options, a guest's config).
 
@@ -280,18 +280,18 @@ def sync_options(
     api: FirewallApi,
     path: str,
     level: str,
-    read: Callable[[], Snapshot[Dict[str, OptionValue]]],
+    read: Callable[[], Snapshot[dict[str, OptionValue]]],
     desired: Mapping[str, OptionValue],
     reset: Sequence[str],
     *,
     check_mode: bool,
     label: str,
-    send: Optional[Callable[[ApiCall, Optional[str]], None]] = None,
-    first: Optional[Snapshot[Dict[str, OptionValue]]] = None,
-) -> SyncResult[Dict[str, OptionValue]]:
+    send: Callable[[ApiCall, str | None], None] | None = None,
+    first: Snapshot[dict[str, OptionValue]] | None = None,
+) -> SyncResult[dict[str, OptionValue]]:
     """One PUT of the changed and reset keys; ``send`` may replace the plain write (auto-revert)."""
 
-    def plan(current: Dict[str, OptionValue]) -> Tuple[Dict[str, OptionValue], Optional[ApiCall]]:
+    def plan(current: dict[str, OptionValue]) -> tuple[dict[str, OptionValue], ApiCall | None]:
         changes = plan_options(current, desired, reset)
         after = {key: value for key, value in current.items() if key not in changes.delete}
         after.update(changes.set)

@@ -23,7 +23,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Union
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from .._model.errors import PveFirewallError
@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - ansible-core is a requirement of the c
 API_PREFIX = "/api2/json"
 READ_METHODS = frozenset({"GET"})
 READ_RETRIES = 2
-Params = Dict[str, Union[str, int]]
+Params = dict[str, str | int]
 # Connection problems a read may be retried after, on a new connection.
 _RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected)
 
@@ -44,7 +44,7 @@ _RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedErr
 class PveApiError(PveFirewallError):
     """A failed API call: HTTP status (0 when no answer came), PVE's message, field errors."""
 
-    def __init__(self, method: str, path: str, status: int, message: str, errors: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, method: str, path: str, status: int, message: str, errors: Mapping[str, str] | None = None) -> None:
         self.method = method
         self.path = path
         self.status = status
@@ -74,15 +74,15 @@ class ConnectionSettings:
 
     host: str
     port: int = 8006
-    user: Optional[str] = None
-    password: Optional[str] = field(default=None, repr=False)
-    token_id: Optional[str] = None
-    token_secret: Optional[str] = field(default=None, repr=False)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token_id: str | None = None
+    token_secret: str | None = field(default=None, repr=False)
     validate_certs: bool = True
-    ca_path: Optional[str] = None
+    ca_path: str | None = None
     timeout: float = 30.0
 
-    def token_header(self) -> Optional[str]:
+    def token_header(self) -> str | None:
         """``PVEAPIToken=user@realm!name=secret``; ``token_id`` may be the name or the full id."""
         if not (self.token_id and self.token_secret):
             return None
@@ -104,7 +104,7 @@ class ConnectionSettings:
         return found
 
 
-def path_of(*segments: Union[str, int], keep_slash: bool = False) -> str:
+def path_of(*segments: str | int, keep_slash: bool = False) -> str:
     """An API path from segments, each quoted (an ipset entry's cidr keeps its '/')."""
     safe = "/{}" if keep_slash else "{}"  # braces: placeholders in offline plans
     return "/" + "/".join(quote(str(segment), safe=safe) for segment in segments)
@@ -115,9 +115,9 @@ class PveTransport:
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.settings = settings
-        self._connection: Optional[http.client.HTTPSConnection] = None
-        self._auth_headers: Optional[dict[str, str]] = None
-        self._csrf: Optional[str] = None
+        self._connection: http.client.HTTPSConnection | None = None
+        self._auth_headers: dict[str, str] | None = None
+        self._csrf: str | None = None
         self.requests = 0  # counted for benchmarks and tests
         self.writes = 0
 
@@ -147,18 +147,18 @@ class PveTransport:
             self._connection.close()
             self._connection = None
 
-    def _socket(self) -> Optional[socket.socket]:
+    def _socket(self) -> socket.socket | None:
         connection = self._open()
         if connection.sock is None:
             connection.connect()
         return connection.sock
 
-    def local_address(self) -> Optional[str]:
+    def local_address(self) -> str | None:
         """The address this client's connection comes from, as the node sees it (no NAT)."""
         sock = self._socket()
         return None if sock is None else str(sock.getsockname()[0])
 
-    def peer_address(self) -> Optional[str]:
+    def peer_address(self) -> str | None:
         """The node address this client's connection goes to."""
         sock = self._socket()
         return None if sock is None else str(sock.getpeername()[0])
@@ -189,7 +189,7 @@ class PveTransport:
 
     # -- requests ------------------------------------------------------------------------
 
-    def _exchange(self, method: str, path: str, body: Optional[str], headers: Mapping[str, str]) -> tuple[int, str, Any]:
+    def _exchange(self, method: str, path: str, body: str | None, headers: Mapping[str, str]) -> tuple[int, str, Any]:
         """One HTTP exchange; connection problems raise PveApiError with status 0."""
         attempts = 1 + (READ_RETRIES if method in READ_METHODS else 0)
         for attempt in range(attempts):
@@ -208,7 +208,7 @@ class PveTransport:
                 self.close()
                 hint = " (set ca_path to the cluster's CA, or validate_certs: false)" if "CERTIFICATE_VERIFY_FAILED" in str(error) else ""
                 raise PveApiError(method, path, 0, f"TLS error talking to {self.settings.host}:{self.settings.port}: {error.reason or error}{hint}") from None
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 self.close()
                 raise PveApiError(method, path, 0, f"no answer from {self.settings.host}:{self.settings.port} within {self.settings.timeout:g} s") from None
             except OSError as error:
@@ -222,16 +222,16 @@ class PveTransport:
             answer = None
         return response.status, response.reason, answer
 
-    def request(self, method: str, path: str, params: Optional[Mapping[str, Union[str, int]]] = None) -> Any:
+    def request(self, method: str, path: str, params: Mapping[str, str | int] | None = None) -> Any:
         answer = self.answer(method, path, params)
         return answer.get("data") if isinstance(answer, dict) else None
 
-    def answer(self, method: str, path: str, params: Optional[Mapping[str, Union[str, int]]] = None) -> Any:
+    def answer(self, method: str, path: str, params: Mapping[str, str | int] | None = None) -> Any:
         """The whole JSON answer: ``data`` and what PVE sets beside it (``total`` of a log)."""
         write = method not in READ_METHODS
         headers = self._headers(write)
         encoded = urlencode({key: str(value) for key, value in (params or {}).items()})
-        body: Optional[str] = None
+        body: str | None = None
         target = path
         if method in ("POST", "PUT"):
             body = encoded

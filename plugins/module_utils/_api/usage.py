@@ -13,19 +13,18 @@ references always mean the datacenter's. No Ansible imports.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Dict, List, Optional, Tuple, Type, Union
 
 from .._compiler.addresses import AddressError, AliasRef, IPSetRef, parse_address_spec
-from .service import FirewallApi, Scope
 from .._model.objects import Rule
+from .service import FirewallApi, Scope
 
-Ref = Union[IPSetRef, AliasRef]
-Kind = Union[Type[IPSetRef], Type[AliasRef]]
+Ref = IPSetRef | AliasRef
+Kind = type[IPSetRef] | type[AliasRef]
 # (field, text, the reference's level prefix) of one reference found.
-Found = Tuple[str, str, Optional[str]]
+Found = tuple[str, str, str | None]
 
 
-def _reference(text: Optional[str], kind: Kind, name: str) -> Optional[Ref]:
+def _reference(text: str | None, kind: Kind, name: str) -> Ref | None:
     """The reference ``text`` makes to the object ``name`` (lowercase) of ``kind``, if any."""
     if not text:
         return None
@@ -38,7 +37,7 @@ def _reference(text: Optional[str], kind: Kind, name: str) -> Optional[Ref]:
     return None
 
 
-def _rule_hits(rules: Tuple[Rule, ...], kind: Kind, name: str) -> Iterator[Tuple[int, Found]]:
+def _rule_hits(rules: tuple[Rule, ...], kind: Kind, name: str) -> Iterator[tuple[int, Found]]:
     for index, rule in enumerate(rules):
         for field_name in ("source", "dest"):
             text = getattr(rule, field_name)
@@ -54,14 +53,14 @@ class _Finder:
         self.api = api
         self.kind = kind
         self.name = name.lower()
-        self.places: List[str] = []
+        self.places: list[str] = []
 
-    def rules(self, label: str, path: str, counts: Callable[[Optional[str]], bool]) -> None:
+    def rules(self, label: str, path: str, counts: Callable[[str | None], bool]) -> None:
         for index, (field_name, text, scope) in _rule_hits(self.api.read_rules(path).items, self.kind, self.name):
             if counts(scope):
                 self.places.append(f"{label} rules[{index}] ({field_name} '{text}')")
 
-    def entries(self, label: str, scope: Scope, counts: Callable[[Optional[str]], bool]) -> None:
+    def entries(self, label: str, scope: Scope, counts: Callable[[str | None], bool]) -> None:
         """ipset entries naming the alias (only aliases can appear in entries)."""
         for ipset in self.api.list_ipsets(scope).items:
             for entry in self.api.read_entries(scope, ipset.name).items:
@@ -70,11 +69,11 @@ class _Finder:
                     self.places.append(f"{label} ipset '{ipset.name}' entry '{('!' if entry.nomatch else '') + entry.cidr}'")
 
 
-def _own_level(prefix: str) -> Callable[[Optional[str]], bool]:
+def _own_level(prefix: str) -> Callable[[str | None], bool]:
     return lambda scope: scope in (None, prefix)
 
 
-def _find(api: FirewallApi, scope: Scope, kind: Kind, name: str, guest_has_own: Callable[[Scope], bool]) -> List[str]:
+def _find(api: FirewallApi, scope: Scope, kind: Kind, name: str, guest_has_own: Callable[[Scope], bool]) -> list[str]:
     finder = _Finder(api, kind, name)
     with_entries = kind is AliasRef
     if scope.level != "cluster":
@@ -101,12 +100,12 @@ def _find(api: FirewallApi, scope: Scope, kind: Kind, name: str, guest_has_own: 
     return finder.places
 
 
-def _guest_counts(guest: Scope, guest_has_own: Callable[[Scope], bool]) -> Callable[[Optional[str]], bool]:
+def _guest_counts(guest: Scope, guest_has_own: Callable[[Scope], bool]) -> Callable[[str | None], bool]:
     """Whether a reference at ``guest`` means the datacenter's object: a bare name does only
     when the guest has no object of its own, which is read once, when such a reference turns up."""
-    known: Dict[str, bool] = {}
+    known: dict[str, bool] = {}
 
-    def counts(prefix: Optional[str]) -> bool:
+    def counts(prefix: str | None) -> bool:
         if prefix == "dc":
             return True
         if prefix is not None:
@@ -118,13 +117,13 @@ def _guest_counts(guest: Scope, guest_has_own: Callable[[Scope], bool]) -> Calla
     return counts
 
 
-def ipset_users(api: FirewallApi, scope: Scope, name: str) -> List[str]:
+def ipset_users(api: FirewallApi, scope: Scope, name: str) -> list[str]:
     """Rules that use the IP set ``name`` of ``scope`` (cluster: anywhere in the cluster)."""
     lowered = name.lower()
     return _find(api, scope, IPSetRef, name, lambda guest: any(ipset.name == lowered for ipset in api.list_ipsets(guest).items))
 
 
-def alias_users(api: FirewallApi, scope: Scope, name: str) -> List[str]:
+def alias_users(api: FirewallApi, scope: Scope, name: str) -> list[str]:
     """Rules and ipset entries that use the alias ``name`` of ``scope`` (cluster: anywhere)."""
     lowered = name.lower()
     return _find(api, scope, AliasRef, name, lambda guest: any(alias.name.lower() == lowered for alias in api.read_aliases(guest).items))

@@ -8,16 +8,15 @@ the normaliser and the verdict engine agree on what an address means.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Union
+from functools import lru_cache
+
 from .._model.errors import PveFirewallError
 
-IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 NAME_PATTERN = r"[A-Za-z][A-Za-z0-9\-_]+"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -68,7 +67,7 @@ class AddressRange:
         return f"{self.first}-{self.last}"
 
 
-AddressItem = Union[IPNetwork, AddressRange]
+AddressItem = IPNetwork | AddressRange
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class AddressList:
         return ",".join(format_network(item) if not isinstance(item, AddressRange) else str(item) for item in self.items)
 
 
-AddressSpec = Union[IPSetRef, AliasRef, AddressList]
+AddressSpec = IPSetRef | AliasRef | AddressList
 
 
 class AddressError(PveFirewallError, ValueError):
@@ -134,7 +133,7 @@ def _parse_item(text: str) -> AddressItem:
         first, last = parse_ip(first_text), parse_ip(last_text)
         if first.version != last.version:
             raise AddressError(f"invalid IP address: {text} mixes IPv4 and IPv6")
-        if first > last:
+        if int(first) > int(last):  # same family, checked above
             raise AddressError(f"invalid IP address: Begin address is greater than end address {text}")
         return AddressRange(first, last)
     return parse_network(text)

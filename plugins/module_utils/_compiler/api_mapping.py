@@ -12,14 +12,15 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Union
+from typing import Any
 
 from .._model.list_operations import CreateItem, ListOperation, MoveItem, UpdateItem
 from .._model.objects import Alias, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .normalise import normalise_alias, normalise_ipset_cidr, normalise_rule, optional_text
 from .options import api_option_value, normalise_option
 
-ApiParams = Dict[str, Union[str, int]]
+ApiParams = dict[str, str | int]
+
 
 @dataclass(frozen=True)
 class ApiCall:
@@ -27,7 +28,7 @@ class ApiCall:
 
     method: str
     path: str
-    params: Mapping[str, Union[str, int]] = field(default_factory=dict)
+    params: Mapping[str, str | int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         shown = " ".join(f"{key}={shlex.quote(str(value))}" for key, value in self.params.items() if key != "digest")

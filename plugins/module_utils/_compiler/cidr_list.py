@@ -9,13 +9,13 @@ accepts, spelled as PVE stores it. Pure: no Ansible imports.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Union
 
-from .config_validation import check_ipset_address
 from .._model.errors import FieldError
+from .config_validation import check_ipset_address
 
-CidrListInput = Union[str, Iterable[str]]
+CidrListInput = str | Iterable[str]
 
 LINE_ACCEPTED = "one IPv4 or IPv6 address or CIDR per line; '#' or ';' starts a comment"
 _COMMENT_MARKS = ("#", ";")

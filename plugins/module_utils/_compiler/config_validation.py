@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .addresses import AddressError, AliasRef, canonical_ipset_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from .._model.errors import FieldError
 from .._model.objects import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, ClusterConfig, FileKind, FirewallFile, Level
+from .addresses import AddressError, AliasRef, canonical_ipset_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from .normalise import normalise_ipset_cidr
 from .options import normalise_option
 from .rule_validation import References, check_rule
@@ -120,9 +120,7 @@ def _check_sections(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
     allowed = FILE_SECTIONS[fw.kind]
     for section in ("aliases", "ipsets", "rules", "groups"):
         if getattr(fw, section) and section not in allowed:
-            yield FieldError(
-                locate((section,)), section, len(getattr(fw, section)), f"a {fw.kind.value} firewall has no {section}", ", ".join(sorted(allowed))
-            )
+            yield FieldError(locate((section,)), section, len(getattr(fw, section)), f"a {fw.kind.value} firewall has no {section}", ", ".join(sorted(allowed)))
 
 
 def _check_options(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fw_format import parse_fw
 from .._model.inventory import Inventory
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
+from .fw_format import parse_fw
 
 _GUEST_FILE_RE = re.compile(r"([1-9][0-9]{2,8})\.fw")
 

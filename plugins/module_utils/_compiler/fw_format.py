@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from .config_validation import check_name
 from .._model.errors import FieldError, PveFirewallError, raise_if_errors
-from .._model.objects import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from .._model.objects import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
+from .config_validation import check_name
 from .normalise import normalise_file, optional_text, order_like_pve
 from .options import parse_option_line, render_option_value
 
@@ -83,7 +83,7 @@ def parse_rule_line(text: str) -> Rule:
     while rest:
         option = _OPTION_RE.match(rest)
         name = _FLAG_TO_FIELD.get(option.group(1)) if option else None
-        if name is None or (rule_type == "group" and name != "iface") or name in values:
+        if option is None or name is None or (rule_type == "group" and name != "iface") or name in values:
             raise FwSyntaxError(f"unable to parse rule parameters: {rest}")
         values[name] = option.group(2)
         rest = rest[option.end() :]
@@ -132,7 +132,7 @@ class _FileBuilder:
     """Collects sections while parsing; keeps first-seen order of sets and groups."""
 
     def __init__(self) -> None:
-        self.options: dict[str, object] = {}
+        self.options: dict[str, OptionValue] = {}
         self.aliases: list[Alias] = []
         self.ipsets: dict[str, tuple[str | None, list[IPSetEntry]]] = {}
         self.rules: list[Rule] = []
@@ -216,11 +216,11 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
             elif section == "aliases":
                 lines[("aliases", len(builder.aliases))] = number
                 builder.aliases.append(_parse_alias(line))
-            elif section == "ipsets":
+            elif section == "ipsets" and target is not None:  # a set's lines follow its header
                 entries = builder.ipsets[target][1]
                 lines[("ipsets", target, len(entries))] = number
                 entries.append(_parse_ipset_entry(line))
-            elif section == "groups":
+            elif section == "groups" and target is not None:
                 rules = builder.groups[target][1]
                 lines[("groups", target, len(rules))] = number
                 rules.append(parse_rule_line(line))
@@ -252,9 +252,7 @@ def render_fw(fw: FirewallFile, *, canonical: bool = True) -> str:
     if fw.options:
         out += _section("[OPTIONS]", [f"{key}: {render_option_value(option_level, key, value)}" for key, value in sorted(fw.options.items())])
     if fw.aliases:
-        out += _section(
-            "[ALIASES]", [f"{alias.name} {alias.cidr}" + (f" # {alias.comment}" if alias.comment else "") for alias in fw.aliases]
-        )
+        out += _section("[ALIASES]", [f"{alias.name} {alias.cidr}" + (f" # {alias.comment}" if alias.comment else "") for alias in fw.aliases])
     for ipset in fw.ipsets:
         header = f"[IPSET {ipset.name}]" + (f" # {ipset.comment}" if ipset.comment else "")
         body = [("!" if entry.nomatch else "") + entry.cidr + (f" # {entry.comment}" if entry.comment else "") for entry in ipset.entries]

@@ -7,15 +7,14 @@ them, normalisation never hides them.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 
-from .addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
-from .._reference.macros import canonical_macro_name
 from .._model.objects import Alias, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from .._reference.macros import canonical_macro_name
 from .._reference.netbase import canonical_protocol, icmp_family
+from .addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
 from .ports import canonical_port_list
 
 
@@ -52,7 +51,7 @@ def normalise_rule(rule: Rule) -> Rule:
     """The canonical form of a rule (see module docstring)."""
     proto = _rule_field(rule.proto)
     proto = _canonical_protocol(proto) if proto else None
-    is_icmp = bool(proto) and icmp_family(proto) is not None
+    is_icmp = proto is not None and icmp_family(proto) is not None
     rule_type = (_rule_field(rule.type) or "").lower()
     action = _rule_field(rule.action) or ""
     if rule_type == "group":
@@ -114,9 +113,7 @@ def normalise_alias(alias: Alias) -> Alias:
 
 
 def normalise_group(group: SecurityGroup) -> SecurityGroup:
-    return SecurityGroup(
-        group.name.strip().lower(), optional_text(group.comment), tuple(map(normalise_rule, group.rules))
-    )
+    return SecurityGroup(group.name.strip().lower(), optional_text(group.comment), tuple(map(normalise_rule, group.rules)))
 
 
 def _unique_entries(entries: Iterable[IPSetEntry]) -> tuple[IPSetEntry, ...]:

@@ -99,9 +99,7 @@ CONNTRACK_HELPERS: Mapping[str, tuple[str, int, frozenset[int]]] = MappingProxyT
 
 # Keys a .fw file accepts that the API cannot set (reference 1.6, FW:3253-3314).
 _FILE_ONLY: Mapping[str, tuple[OptionSpec, ...]] = {
-    "host": (
-        OptionSpec("protection_limit", KIND_INTEGER, minimum=0, api=False, description="Accepted in host.fw only"),
-    ),
+    "host": (OptionSpec("protection_limit", KIND_INTEGER, minimum=0, api=False, description="Accepted in host.fw only"),),
     "vm": (
         OptionSpec(
             "ips",
@@ -461,9 +459,7 @@ def accepted_values(spec: OptionSpec) -> str:
     return "a comma-separated list of /etc/ethertypes names known to PVE, e.g. IPv4, ARP, 802_1Q"
 
 
-def normalise_option(
-    level: Level | str, key: str, value: object, *, location: str
-) -> tuple[OptionValue | None, list[FieldError]]:
+def normalise_option(level: Level | str, key: str, value: object, *, location: str) -> tuple[OptionValue | None, list[FieldError]]:
     """The canonical value of an option (see the module docstring), or the problems with it.
 
     ``value`` may come from a user, the API or a ``.fw`` file. ``None`` means "not set" and
@@ -530,9 +526,7 @@ _FILE_SYNTAX: Mapping[str, Mapping[str, _Syntax]] = {
             "protection_synflood",
             "nftables",
         ),
-        **_keys(
-            _LOGLEVEL, "log_level_in", "log_level_out", "log_level_forward", "tcp_flags_log_level", "smurf_log_level"
-        ),
+        **_keys(_LOGLEVEL, "log_level_in", "log_level_out", "log_level_forward", "tcp_flags_log_level", "smurf_log_level"),
         "nf_conntrack_helpers": _LIST,
         **_keys(
             _DIGITS,
@@ -561,14 +555,11 @@ def _line_regex(key: str, syntax: _Syntax) -> re.Pattern[str]:
 
 
 _LINE_REGEXES: Mapping[str, tuple[tuple[str, re.Pattern[str], _Syntax], ...]] = {
-    level: tuple((key, _line_regex(key, syntax), syntax) for key, syntax in table.items())
-    for level, table in _FILE_SYNTAX.items()
+    level: tuple((key, _line_regex(key, syntax), syntax) for key, syntax in table.items()) for level, table in _FILE_SYNTAX.items()
 }
 
 
-def parse_option_line(
-    level: Level | str, line: str, *, location: str
-) -> tuple[str, OptionValue] | FieldError:
+def parse_option_line(level: Level | str, line: str, *, location: str) -> tuple[str, OptionValue] | FieldError:
     """``(key, value)`` of one ``[OPTIONS]`` line, or PVE's error (see the module docstring)."""
     name = option_level(level)
     text = line.strip(" \t\r\n")

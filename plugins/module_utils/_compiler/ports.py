@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .._model.errors import PveFirewallError
 from .._reference.netbase import service_port
 
 MAX_PORT_NUMBERS = 15
 PORT_ACCEPTED = (
-    "a port 0-65535, a range 'a:b' with a <= b, a tcp/udp/sctp service name, "
-    "or a comma list of these counting at most 15 numbers (a range counts 2)"
+    "a port 0-65535, a range 'a:b' with a <= b, a tcp/udp/sctp service name, or a comma list of these counting at most 15 numbers (a range counts 2)"
 )
 
 _RANGE_RE = re.compile(r"(\d+):(\d+)")
@@ -80,10 +78,10 @@ def parse_port_list(text: str) -> PortList:
             canonical.append(str(port))
             numbers += 1
         else:
-            port = service_port(item)
-            if port is None:
+            named = service_port(item)
+            if named is None:
                 raise PortError(f"invalid port '{item}'")
-            ranges.append(PortRange(port, port))
+            ranges.append(PortRange(named, named))
             canonical.append(item)
     if numbers > MAX_PORT_NUMBERS:
         raise PortError(f"too many entries in port list (> {MAX_PORT_NUMBERS} numbers)")

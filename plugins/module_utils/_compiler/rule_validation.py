@@ -12,12 +12,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .addresses import ADDRESS_ACCEPTED, AddressError, AliasRef, IPSetRef, NAME_PATTERN, parse_address_spec
 from .._model.errors import FieldError
+from .._model.objects import ACTIONS, LOG_LEVELS, RULE_TYPES, Level, Rule
 from .._reference.icmp_types import icmp_type_names
 from .._reference.macros import MACROS, canonical_macro_name
-from .._model.objects import ACTIONS, LOG_LEVELS, RULE_TYPES, Level, Rule
 from .._reference.netbase import PORT_PROTOCOLS, icmp_family, protocol_number
+from .addresses import ADDRESS_ACCEPTED, NAME_PATTERN, AddressError, AliasRef, IPSetRef, parse_address_spec
 from .ports import PORT_ACCEPTED, PortError, parse_port_list
 
 IFACE_RE = re.compile(r"[a-z][a-z0-9_]{1,20}(?:[:.]\d+)?", re.IGNORECASE)
@@ -179,9 +179,7 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     if not icmp_items and not _parses_as_ports("dport", dport, out):
         return
     if family is not None:
-        legacy_ok = len(items) == 1 and (
-            items[0] in icmp_type_names(family) or (items[0].isdigit() and int(items[0]) <= 255)
-        )
+        legacy_ok = len(items) == 1 and (items[0] in icmp_type_names(family) or (items[0].isdigit() and int(items[0]) <= 255))
         if not legacy_ok:
             message = "ICMP ports not allowed in port range" if icmp_items else f"invalid port '{dport}'"
             out.add("dport", dport, message, f"one ICMP type name for {rule.proto} (better: use icmp_type)")
@@ -216,9 +214,7 @@ def _check_sport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
         _check_port_protocol(rule, "sport", sport, proto_number, out)
 
 
-def _check_address(
-    field_name: str, value: str | None, ipversion: int | None, out: _Collector, refs: References | None
-) -> int | None:
+def _check_address(field_name: str, value: str | None, ipversion: int | None, out: _Collector, refs: References | None) -> int | None:
     """Check one address field; return the rule's IP family after it."""
     if value is None:
         return ipversion
@@ -264,9 +260,7 @@ def _check_macro_params(rule: Rule, macro_name: str, ipversion: int | None, out:
                 return
 
 
-def check_rule(
-    rule: Rule, level: Level, *, location: str, refs: References | None = None, api_schema: bool = True
-) -> RuleCheck:
+def check_rule(rule: Rule, level: Level, *, location: str, refs: References | None = None, api_schema: bool = True) -> RuleCheck:
     """All problems of one rule at one level, in PVE's order, and its IP family.
 
     ``api_schema`` adds the API's parameter schema checks (what a write would be refused

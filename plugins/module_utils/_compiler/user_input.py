@@ -123,9 +123,9 @@ def entry_from_user(data: object, location: str) -> tuple[IPSetEntry | None, lis
     mapping = issues.mapping(data, location, ENTRY_KEYS, "ipset entry")
     if mapping is None:
         return None, issues.errors
-    cidr = issues.text(mapping, "cidr", location, required=True)
-    entry = IPSetEntry(cidr or "", issues.flag(mapping, "nomatch", location, False), issues.text(mapping, "comment", location))
-    return (entry if cidr else None), issues.errors
+    given = issues.text(mapping, "cidr", location, required=True)
+    entry = IPSetEntry(given or "", issues.flag(mapping, "nomatch", location, False), issues.text(mapping, "comment", location))
+    return (entry if given else None), issues.errors
 
 
 def entries_from_user(items: object, location: str) -> tuple[tuple[IPSetEntry, ...], list[FieldError]]:

@@ -23,7 +23,6 @@ import ipaddress
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Tuple, Union
 
 from .._compiler.addresses import (
     AddressError,
@@ -35,19 +34,19 @@ from .._compiler.addresses import (
     parse_address_spec,
     parse_ip_or_cidr,
 )
-from .addrset import AddressSet
-from .._reference.icmp_types import icmp_type_match
-from .._model.inventory import Guest, Nic
-from .._model.errors import PveFirewallError
-from .._reference.macros import MACROS, canonical_macro_name
-from .._model.objects import FirewallFile, IPSet, Level, OptionValue, Rule
-from .._reference.netbase import PORT_PROTOCOLS, protocol_number
+from .._compiler.config_validation import ReferenceScope
 from .._compiler.options import option_spec
 from .._compiler.ports import PortError, PortList, parse_port_list
-from .._compiler.config_validation import ReferenceScope
 from .._compiler.rule_validation import References, check_rule
+from .._model.errors import PveFirewallError
+from .._model.inventory import Guest, Nic
+from .._model.objects import FirewallFile, IPSet, Level, OptionValue, Rule
+from .._reference.icmp_types import icmp_type_match
+from .._reference.macros import MACROS, canonical_macro_name
+from .._reference.netbase import PORT_PROTOCOLS, protocol_number
+from .addrset import AddressSet
 
-IcmpSpec = Tuple[Optional[int], Optional[int]]  # (type, code); None matches any
+IcmpSpec = tuple[int | None, int | None]  # (type, code); None matches any
 
 
 class CompileError(PveFirewallError, ValueError):
@@ -149,7 +148,7 @@ class SkippedRule:
     reason: str
 
 
-CompiledEntry = Union[CompiledRule, SkippedRule]
+CompiledEntry = CompiledRule | SkippedRule
 
 
 def mac_link_local(mac: str) -> ipaddress.IPv6Address:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._model.corosync import Corosync
+from .._model.errors import PveFirewallError
 from .._model.inventory import Inventory
 from .std_chains import ACCEPT, DROP, REJECT
 
@@ -17,7 +18,7 @@ UNEVALUATED = "UNEVALUATED"
 VERDICTS = (ACCEPT, DROP, REJECT, UNEVALUATED)
 
 
-class VerdictError(ValueError):
+class VerdictError(PveFirewallError, ValueError):
     """The question cannot be asked: an unknown guest or node, mixed address families, ..."""
 
 

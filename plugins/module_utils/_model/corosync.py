@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
 from .errors import PveFirewallError
 
 _LINK_KEY_RE = re.compile(r"ring(\d+)_addr")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar, Union
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ class DeleteItem(Generic[T]):
     item: T
 
 
-ListOperation = Union[CreateItem[T], UpdateItem[T], MoveItem[T], DeleteItem[T]]
+ListOperation = CreateItem[T] | UpdateItem[T] | MoveItem[T] | DeleteItem[T]
 
 
 def move_item(items: list[T], pos: int, moveto: int) -> None:

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Union
 
-OptionValue = Union[bool, int, str]
+OptionValue = bool | int | str
 
 
 class Level(str, Enum):

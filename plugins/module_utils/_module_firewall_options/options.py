@@ -11,9 +11,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from .._api.access_guard import AUTO_REVERT_ENABLE, AccessView, LockoutRefused, analyse_change, enable_with_auto_revert, report_dict, touches_access
 from .._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
-from .._api.service import ApiCall, FirewallApi, Scope, Snapshot
+from .._api.service import FirewallApi, Scope, Snapshot
 from .._api.sync import sync_options
 from .._api.transport import PveApiError
+from .._compiler.api_mapping import ApiCall
 from .._compiler.options import option_spec
 from .._compiler.user_input import options_from_user
 from .._model.errors import FieldError, raise_if_errors
@@ -22,8 +23,6 @@ from .._module_kit.fw_text import fw_text
 from .._module_kit.report import Report
 from .._module_kit.runner import ModuleFailure, connect, scope_from_params
 from .._plan.planner import plan_options
-
-
 
 
 class FirewallOptions:
@@ -153,8 +152,16 @@ class FirewallOptions:
                 made.append(call)
 
         outcome = sync_options(
-            api, path, scope.option_level, lambda: api.read_options(scope), options, reset,
-            check_mode=self.module.check_mode, label=f"the options of {scope.label}", send=send, first=first,
+            api,
+            path,
+            scope.option_level,
+            lambda: api.read_options(scope),
+            options,
+            reset,
+            check_mode=self.module.check_mode,
+            label=f"the options of {scope.label}",
+            send=send,
+            first=first,
         )
         calls = made if made else list(outcome.calls)
         kind = scope.file_kind

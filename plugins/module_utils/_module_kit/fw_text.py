@@ -11,7 +11,6 @@ from .._compiler.fw_format import ParsedFile, parse_fw, render_fw
 from .._model.errors import FieldError, raise_if_errors
 from .._model.objects import FileKind, FirewallFile
 
-
 _SECTION = re.compile(r"^\s*\[", re.MULTILINE)
 _LINE = re.compile(r"line (\d+)$")
 

@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 from ansible.module_utils.basic import AnsibleModule
 
-from .._api.service import ApiCall, FirewallApi
+from .._api.service import FirewallApi
 from .._api.sync import SyncError, SyncResult
 from .._api.transport import PveApiError
+from .._compiler.api_mapping import ApiCall
 
 T = TypeVar("T")
 

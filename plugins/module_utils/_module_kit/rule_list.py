@@ -82,6 +82,8 @@ class RuleListModule(ABC, Generic[Input]):
                 return self.gathered(api)
             return self.configure(api, wanted)
 
-    def sync_rules(self, api: FirewallApi, path: str, target: RuleTarget, label: str, first: Snapshot[tuple[Rule, ...]] | None = None) -> SyncResult[tuple[Rule, ...]]:
+    def sync_rules(
+        self, api: FirewallApi, path: str, target: RuleTarget, label: str, first: Snapshot[tuple[Rule, ...]] | None = None
+    ) -> SyncResult[tuple[Rule, ...]]:
         """Bring the list at ``path`` to ``target(current)``; the writes join the report."""
         return self.report.sync(lambda: sync_rules(api, path, target, check_mode=self.check_mode, label=label, first=first))

@@ -28,6 +28,7 @@ class ModuleFailure(PveFirewallError):
 def fail(module: AnsibleModule, error: PveFirewallError, **result: Any) -> NoReturn:
     """Report any failure of the collection's layers with its details."""
     module.fail_json(msg=str(error), **{**result, **error.result_details()})
+    raise AssertionError("fail_json returned")  # it exits; this tells the type checker
 
 
 def run_and_exit(module: AnsibleModule, work: Callable[[], dict[str, Any]], report: Report | None = None) -> NoReturn:
@@ -38,6 +39,7 @@ def run_and_exit(module: AnsibleModule, work: Callable[[], dict[str, Any]], repo
     except PveFirewallError as error:
         fail(module, error, **(report.values if report else {}))
     module.exit_json(**result)
+    raise AssertionError("exit_json returned")  # it exits; this tells the type checker
 
 
 def connect(module: AnsibleModule) -> FirewallApi:

@@ -3,12 +3,15 @@ references follow, and removal refused while rules jump to the group."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from .._api.service import GROUPS_PATH, ApiCall, FirewallApi, Scope, Snapshot
-from .._compiler.api_mapping import comment_update_params, named_object_params
+from .._api.service import GROUPS_PATH, FirewallApi, Scope, Snapshot
+from .._compiler.api_mapping import ApiCall, comment_update_params, named_object_params
 from .._compiler.config_validation import check_name
+from .._compiler.fw_format import ParsedFile
 from .._compiler.normalise import normalise_rule, optional_text
 from .._compiler.user_input import group_to_user, line_break_errors, rules_from_user
 from .._model.errors import FieldError, raise_if_errors
@@ -40,6 +43,10 @@ def _group_text(group: SecurityGroup | None) -> str:
 
 def _user(group: SecurityGroup | None) -> dict[str, Any] | None:
     return group_to_user(group) if group else None
+
+
+def _group_rule_place(group: str, index: int) -> tuple[str, str, int]:
+    return ("groups", group, index)
 
 
 def _renamed(rules: tuple[Rule, ...], old: str, new: str) -> tuple[Rule, ...]:
@@ -85,16 +92,11 @@ class SecurityGroups(RuleListModule[GroupInput]):
         def chosen(groups: tuple[SecurityGroup, ...]) -> tuple[SecurityGroup, ...]:
             return tuple(group for group in groups if name is None or group.name == name)
 
-        parsed = parse_running_config(
-            self.params["running_config"],
-            FileKind.CLUSTER,
-            f"[group {name}]" if name else None,
-            lambda found: (
-                error
-                for group in chosen(found.file.groups)
-                for error in parsed_rule_errors(found, Level.GROUP, group.rules, lambda index, group_name=group.name: ("groups", group_name, index))
-            ),
-        )
+        def checks(found: ParsedFile) -> Iterator[FieldError]:
+            for group in chosen(found.file.groups):
+                yield from parsed_rule_errors(found, Level.GROUP, group.rules, partial(_group_rule_place, group.name))
+
+        parsed = parse_running_config(self.params["running_config"], FileKind.CLUSTER, f"[group {name}]" if name else None, checks)
         groups = [SecurityGroup(group.name, group.comment, tuple(map(normalise_rule, group.rules))) for group in chosen(parsed.file.groups)]
         return self.report.result(parsed=[group_to_user(group) for group in groups])
 
@@ -151,7 +153,9 @@ class SecurityGroups(RuleListModule[GroupInput]):
         if old is None:
             return current, None
         if old in groups and current is not None:
-            raise_if_errors([FieldError("rename", "rename", old, f"security groups '{old}' and '{name}' both exist", "the name of a group to rename to a free name")])
+            raise_if_errors(
+                [FieldError("rename", "rename", old, f"security groups '{old}' and '{name}' both exist", "the name of a group to rename to a free name")]
+            )
         if old not in groups and current is None:
             raise_if_errors([FieldError("rename", "rename", old, f"security group '{old}' does not exist (nor does '{name}')", "the current name of a group")])
         return current, groups.get(old)
@@ -204,4 +208,6 @@ class SecurityGroups(RuleListModule[GroupInput]):
             scope = Scope("vnet", vnet=vnet)
             outcome = self.sync_rules(api, scope.rules_path(), lambda current: _renamed(current, old, new), f"the rules of {scope.label}")
             if outcome.calls:
-                self.report.record((), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.before), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.after))
+                self.report.record(
+                    (), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.before), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.after)
+                )

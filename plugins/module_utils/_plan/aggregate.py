@@ -16,16 +16,15 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from socket import inet_aton
-from typing import Dict, List, Optional, Set, Tuple
 
 from .._compiler.addresses import format_network, is_alias_reference, parse_ip_or_cidr
 from .._model.objects import IPSetEntry
 
-Block = Tuple[int, int]  # (network address as an integer, prefix length)
+Block = tuple[int, int]  # (network address as an integer, prefix length)
 _BITS = {4: 32, 6: 128}
 
 
-def _parse(text: str) -> Tuple[int, Block]:
+def _parse(text: str) -> tuple[int, Block]:
     """(family, block) of a valid, normalised entry (IPv4 without the ipaddress module)."""
     if ":" in text:
         network = ipaddress.ip_network(text)
@@ -42,10 +41,10 @@ def _text(family: int, block: Block) -> str:
     return format_network(ipaddress.IPv6Network((net, prefix)))
 
 
-def collapse(blocks: Iterable[Block], bits: int) -> List[Block]:
+def collapse(blocks: Iterable[Block], bits: int) -> list[Block]:
     """The fewest aligned blocks covering the union of ``blocks`` (like
     ``ipaddress.collapse_addresses``), sorted by address."""
-    merged: List[Block] = []
+    merged: list[Block] = []
     for net, prefix in sorted(blocks):
         if merged:
             last_net, last_prefix = merged[-1]
@@ -62,7 +61,7 @@ def collapse(blocks: Iterable[Block], bits: int) -> List[Block]:
     return merged
 
 
-def _inside_any(block: Block, bits: int, nomatch: Dict[int, Set[int]], lengths: Sequence[int]) -> bool:
+def _inside_any(block: Block, bits: int, nomatch: dict[int, set[int]], lengths: Sequence[int]) -> bool:
     """Whether ``block`` lies strictly inside one of the ``nomatch`` networks (prefix -> nets)."""
     net, prefix = block
     for length in lengths:
@@ -74,16 +73,16 @@ def _inside_any(block: Block, bits: int, nomatch: Dict[int, Set[int]], lengths: 
     return False
 
 
-def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[str], Optional[str]]) -> Tuple[IPSetEntry, ...]:
+def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[str], str | None]) -> tuple[IPSetEntry, ...]:
     """``entries`` with their plain entries merged (see the module docstring).
 
     ``resolve_alias`` gives the address an alias entry stands for (or None); it is asked only
     about ``nomatch`` alias entries, whose networks matter for the rule above.
     """
-    kept: List[IPSetEntry] = []
-    plain: Dict[int, List[Block]] = {4: [], 6: []}
-    texts: Dict[Tuple[int, Block], str] = {}  # the listed text of each block: most come out unmerged
-    nomatch: Dict[int, Dict[int, Set[int]]] = {4: {}, 6: {}}
+    kept: list[IPSetEntry] = []
+    plain: dict[int, list[Block]] = {4: [], 6: []}
+    texts: dict[tuple[int, Block], str] = {}  # the listed text of each block: most come out unmerged
+    nomatch: dict[int, dict[int, set[int]]] = {4: {}, 6: {}}
     for entry in entries:
         alias = is_alias_reference(entry.cidr)
         if entry.nomatch or entry.comment is not None or alias:
@@ -101,8 +100,8 @@ def aggregate_entries(entries: Sequence[IPSetEntry], resolve_alias: Callable[[st
     result = list(kept)
     for family, bits in _BITS.items():
         lengths = sorted(nomatch[family])
-        free: List[Block] = []
-        pinned: List[Block] = []
+        free: list[Block] = []
+        pinned: list[Block] = []
         for block in plain[family]:
             (pinned if lengths and _inside_any(block, bits, nomatch[family], lengths) else free).append(block)
         for block in collapse(free, bits) + pinned:

@@ -18,14 +18,22 @@ from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .._model.list_operations import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation, apply_list_plan, move_item
 
 __all__ = ["CreateItem", "DeleteItem", "ListOperation", "MoveItem", "UpdateItem", "apply_list_operation", "apply_list_plan", "move_item"]
 
 T = TypeVar("T")
-K = TypeVar("K", bound=Hashable)
+
+
+class _Key(Hashable, Protocol):
+    """A key of a keyed collection: hashable, and ordered so that plans come out sorted."""
+
+    def __lt__(self, other: Any, /) -> bool: ...
+
+
+K = TypeVar("K", bound=_Key)
 V = TypeVar("V")
 
 
@@ -52,9 +60,7 @@ class _CostModel:
     top: bool
 
 
-def _wavefront(
-    a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel, budget: int
-) -> list[tuple[int, int]] | None:
+def _wavefront(a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel, budget: int) -> list[tuple[int, int]] | None:
     """Optimal alignment by the wavefront algorithm (WFA), or None once ``budget`` is spent.
 
     For every score s and diagonal k = j - i it keeps only the furthest point reachable,
@@ -132,9 +138,7 @@ def _wavefront(
     return anchors
 
 
-def _table(
-    a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel
-) -> list[tuple[int, int]]:
+def _table(a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel) -> list[tuple[int, int]]:
     """Optimal alignment by the full O(m * n) table, for lists too different for WFA."""
     m, n = len(a), len(b)
     mismatch, delete, insert, top = model.mismatch, model.delete, model.insert, model.top
@@ -181,9 +185,7 @@ def _table(
     return anchors
 
 
-def _align(
-    a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel
-) -> list[tuple[int, int]]:
+def _align(a: list[int], b: list[int], free_a: bytearray, free_b: bytearray, model: _CostModel) -> list[tuple[int, int]]:
     # WFA wins on similar lists. A unit of its work costs about 2.5 table cells, so this budget
     # stops it after about half the table's time, which bounds the worst case to 1.6 tables.
     found = _wavefront(a, b, free_a, free_b, model, budget=(len(a) + 1) * (len(b) + 1) // 4)
@@ -364,11 +366,7 @@ def plan_ordered(current: Sequence[T], desired: Sequence[T]) -> tuple[ListOperat
         if middle in tried:
             continue
         tried.append(middle)
-        anchors = (
-            [(k, k) for k in range(head)]
-            + [(i + head, j + head) for i, j in middle]
-            + [(m - tail + k, n - tail + k) for k in range(tail)]
-        )
+        anchors = [(k, k) for k in range(head)] + [(i + head, j + head) for i, j in middle] + [(m - tail + k, n - tail + k) for k in range(tail)]
         plans.append(_build_plan(cur, des, cur_ids, des_ids, anchors))
     return min(plans, key=_rank)  # the first of equals: the bounded model's on a tie
 
@@ -434,9 +432,7 @@ class OptionsPlan(Generic[V]):
         return not self.set and not self.delete
 
 
-def plan_options(
-    current: Mapping[str, V], desired: Mapping[str, V], reset: Iterable[str] = ()
-) -> OptionsPlan[V]:
+def plan_options(current: Mapping[str, V], desired: Mapping[str, V], reset: Iterable[str] = ()) -> OptionsPlan[V]:
     """Plan an options PUT managing only the keys given.
 
     ``set`` holds the desired keys that are absent from ``current`` or hold another value;

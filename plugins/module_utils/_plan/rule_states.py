@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import List, Tuple
 
 from .._model.objects import Rule
 
@@ -21,11 +20,11 @@ def match_key(rule: Rule) -> Rule:
     return replace(rule, enable=True, log=None, comment=None)
 
 
-def _index_of(cells: List[List[object]], cell: List[object]) -> int:
+def _index_of(cells: list[list[object]], cell: list[object]) -> int:
     return next(index for index, item in enumerate(cells) if item is cell)
 
 
-def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]:
+def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
     """``current`` with every listed rule present, the listed ones in the listed order.
 
     A listed rule replaces the first same rule (see ``match_key``) after the previous listed
@@ -34,8 +33,8 @@ def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]:
     the previous listed rule; the first one goes to the top, where PVE itself adds rules.
     Rules not listed keep their relative order.
     """
-    cells: List[List[object]] = [[rule, False] for rule in current]  # [rule, claimed]
-    last: List[object] | None = None
+    cells: list[list[object]] = [[rule, False] for rule in current]  # [rule, claimed]
+    last: list[object] | None = None
     for want in listed:
         key = match_key(want)
         start = _index_of(cells, last) + 1 if last is not None else 0
@@ -55,7 +54,7 @@ def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]:
     return tuple(cell[0] for cell in cells)  # type: ignore[misc]
 
 
-def deleted(current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]:
+def deleted(current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
     """``current`` without every rule that is the same as a listed one; all gone if none listed."""
     if not listed:
         return ()
@@ -63,7 +62,7 @@ def deleted(current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]
     return tuple(rule for rule in current if match_key(rule) not in keys)
 
 
-def target_list(state: str, current: Sequence[Rule], listed: Sequence[Rule]) -> Tuple[Rule, ...]:
+def target_list(state: str, current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
     if state == "overridden":
         return tuple(listed)
     if state == "deleted":

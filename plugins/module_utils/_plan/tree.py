@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, Tuple
+from typing import Any
 
 from .._compiler.config_validation import located, validate_config, validate_file
+from .._compiler.normalise import normalise_file
+from .._compiler.user_input import FILE_KEYS, file_from_user
 from .._model.errors import FieldError
 from .._model.inventory import Inventory
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
-from .._compiler.normalise import normalise_file
 from .rule_states import merged
-from .._compiler.user_input import FILE_KEYS, file_from_user
 
 TREE_KEYS = ("cluster", "nodes", "guests", "vnets")
 # What firewall_info returns besides the firewall's own parts; read-only, ignored on input.
@@ -53,7 +53,7 @@ class Tree:
     nic_firewall: Mapping[int, bool] = field(default_factory=dict)
 
 
-def _desired_file(kind: FileKind, data: object, location: str, ignored: Tuple[str, ...], errors: list[FieldError]) -> DesiredFile | None:
+def _desired_file(kind: FileKind, data: object, location: str, ignored: tuple[str, ...], errors: list[FieldError]) -> DesiredFile | None:
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -94,8 +94,8 @@ def tree_from_user(data: object, location: str = "tree") -> tuple[Tree, list[Fie
         found = _desired_file(FileKind.HOST, value, f"{location}.nodes.{node}", INFO_KEYS, errors)
         if found is not None:
             hosts[str(node)] = found
-    guests: Dict[int, DesiredFile] = {}
-    nic_firewall: Dict[int, bool] = {}
+    guests: dict[int, DesiredFile] = {}
+    nic_firewall: dict[int, bool] = {}
     for key, value in _named(data.get("guests"), f"{location}.guests", errors).items():
         where = f"{location}.guests.{key}"
         if not str(key).isdigit():
@@ -211,7 +211,7 @@ class FileChange:
 
 def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange]:
     """The firewalls that differ, datacenter and nodes first, each in canonical form."""
-    pairs = [("cluster", "/etc/pve/firewall/cluster.fw", before.cluster, after.cluster)]
+    pairs: list[tuple[str, str, FirewallFile | None, FirewallFile]] = [("cluster", "/etc/pve/firewall/cluster.fw", before.cluster, after.cluster)]
     pairs += [(f"node {node}", f"/etc/pve/nodes/{node}/host.fw", before.hosts.get(node), fw) for node, fw in sorted(after.hosts.items())]
     pairs += [
         (f"{guest.level.value} {vmid}", f"/etc/pve/firewall/{vmid}.fw", before.guests[vmid].file if vmid in before.guests else None, guest.file)
@@ -229,9 +229,7 @@ def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange
 def nic_flag_changes(inventory: Inventory, tree: Tree) -> list[int]:
     """The guests whose NICs' firewall flag the tree changes."""
     return sorted(
-        vmid
-        for vmid, flag in tree.nic_firewall.items()
-        if vmid in inventory.guests and any(nic.firewall != flag for nic in inventory.guests[vmid].nics)
+        vmid for vmid, flag in tree.nic_firewall.items() if vmid in inventory.guests and any(nic.firewall != flag for nic in inventory.guests[vmid].nics)
     )
 
 
@@ -244,7 +242,7 @@ def touches_node_access(changes: Sequence[FileChange]) -> bool:
 def _with_existing(desired: FirewallFile, after: FirewallFile) -> FirewallFile:
     """The desired file with the IP sets and aliases it does not list but will have, so that
     its rules' references resolve as they will."""
-    listed = {item.name.lower() for item in (*desired.ipsets, *desired.aliases)}
+    listed = {item.name.lower() for item in desired.ipsets} | {item.name.lower() for item in desired.aliases}
     ipsets = (*desired.ipsets, *(item for item in after.ipsets if item.name.lower() not in listed))
     aliases = (*desired.aliases, *(item for item in after.aliases if item.name.lower() not in listed))
     return replace(desired, ipsets=ipsets, aliases=aliases)

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Optional, Tuple
 
-IcmpMatch = Tuple[Optional[int], Optional[int]]
+IcmpMatch = tuple[int | None, int | None]
 
 _ICMPV4: dict[str, IcmpMatch] = {
     "any": (None, None),
@@ -87,9 +86,7 @@ _ICMPV6: dict[str, IcmpMatch] = {
 }
 
 # IP family (4, 6) -> name -> (type, code).
-ICMP_TYPES: Mapping[int, Mapping[str, IcmpMatch]] = MappingProxyType(
-    {4: MappingProxyType(_ICMPV4), 6: MappingProxyType(_ICMPV6)}
-)
+ICMP_TYPES: Mapping[int, Mapping[str, IcmpMatch]] = MappingProxyType({4: MappingProxyType(_ICMPV4), 6: MappingProxyType(_ICMPV6)})
 
 
 def _family_table(family: int) -> Mapping[str, IcmpMatch]:

@@ -48,9 +48,7 @@ ICMP_PROTOCOLS: Mapping[int, int] = MappingProxyType({1: 4, 58: 6})
 _ICMP_NAMES: Mapping[str, int] = MappingProxyType({"icmp": 4, "icmpv6": 6, "ipv6-icmp": 6})
 
 # Service name -> {transport: port} for the tcp, udp and sctp entries of /etc/services.
-SERVICES: Mapping[str, Mapping[str, int]] = MappingProxyType(
-    {name: MappingProxyType(dict(ports)) for name, ports in SERVICE_PORTS.items()}
-)
+SERVICES: Mapping[str, Mapping[str, int]] = MappingProxyType({name: MappingProxyType(dict(ports)) for name, ports in SERVICE_PORTS.items()})
 
 # Service aliases PVE does not accept -> the name it does (for hints).
 SERVICE_ALIASES: Mapping[str, str] = MappingProxyType(dict(SERVICE_ALIAS_NAMES))

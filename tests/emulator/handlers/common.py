@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import AliasRef
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References
 from ansible_collections.pve.firewall.plugins.module_utils._engine.matchers import references
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References
 
 from ..context import Call
 from ..errors import MODIFIED, ApiFailure

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import MACROS
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FirewallFile
+from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import MACROS
 
 from ..context import Call
 from ..routes import Handler, Result

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import canonical_macro_name
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FirewallFile, Level, Rule, SecurityGroup
 from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import move_item
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
+from ansible_collections.pve.firewall.plugins.module_utils._reference.macros import canonical_macro_name
 
 from ..context import Call
 from ..digests import list_digest

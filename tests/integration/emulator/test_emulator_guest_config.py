@@ -3,8 +3,8 @@ digest, delete, and the cluster the verdict engine sees following the firewall f
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest

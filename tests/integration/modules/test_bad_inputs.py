@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from conftest import ModuleRunner
 
 Case = tuple[str, str, dict[str, Any], tuple[str, ...]]

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ModuleRunner, run_examples
 
 MODULE = "firewall_info"

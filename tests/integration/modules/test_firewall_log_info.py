@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ModuleRunner, run_examples
 
 from ansible_collections.pve.firewall.tests.emulator.client import probe

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ModuleRunner, run_examples
 
 from ansible_collections.pve.firewall.tests.emulator.fixtures import PASSWORD, TOKEN, USER
-from conftest import ModuleRunner, run_examples
 
 MODULE = "firewall_rule"
 

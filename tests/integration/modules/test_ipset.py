@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
 
 from ansible_collections.pve.firewall.plugins.module_utils._api.service import FirewallApi
-from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
 
 MODULE = "ipset"
 

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ModuleRunner, run_playbook
 
 from ansible_collections.pve.firewall.plugins.module_utils._api import sync as _sync
-from ansible_collections.pve.firewall.plugins.module_utils._plan import rule_plan
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_rule
-from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import apply_list_operation
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import rules_from_user
-from conftest import ModuleRunner, run_playbook
+from ansible_collections.pve.firewall.plugins.module_utils._plan import rule_plan
+from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import apply_list_operation
 
 MODULE = "firewall_rule"
 SCOPES: dict[str, tuple[dict[str, Any], str]] = {

@@ -3,13 +3,12 @@ the filters with their input checks, paging from the end, and the summary."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._analysis.fw_log import (
     LogEntry,
     LogFilter,
@@ -24,6 +23,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._analysis.fw_log impo
     summarise,
     tail_window,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FirewallValidationError
 
 # Lines as pvefw-logger writes them (pvefw-logger.c: print_pkt, print_iphdr, print_ip6hdr...).
 BRIDGED = (
@@ -122,7 +122,7 @@ def test_ipv6_with_a_negative_zone_offset() -> None:
         False,
     )
     assert line.time == "2025-11-20T09:00:00-05:00"
-    assert line.timestamp == int(datetime(2025, 11, 20, 14, 0, tzinfo=timezone.utc).timestamp())
+    assert line.timestamp == int(datetime(2025, 11, 20, 14, 0, tzinfo=UTC).timestamp())
     assert line.flags == ("SYN",)
 
 
@@ -152,7 +152,7 @@ def test_arp_old_ipv6_and_foreign_prefixes_still_parse() -> None:
 def test_logger_status_lines_are_messages() -> None:
     started, skipped = parse_line(STARTING, node="pve2", n=1), parse_line(SKIPPED, node="pve2", n=2)
     assert started == LogMessage(
-        "pve2", 1, "notice", int(datetime(2025, 11, 20, 8, tzinfo=timezone.utc).timestamp()), "2025-11-20T08:00:00+00:00", "starting pvefw logger", STARTING
+        "pve2", 1, "notice", int(datetime(2025, 11, 20, 8, tzinfo=UTC).timestamp()), "2025-11-20T08:00:00+00:00", "starting pvefw logger", STARTING
     )
     assert isinstance(skipped, LogMessage) and (skipped.level, skipped.text) == ("err", "skipped 12 log entries (queue full)")
 
@@ -242,7 +242,7 @@ def test_answer_lines_drop_the_empty_log_placeholder_only() -> None:
 
 # -- time and filters -------------------------------------------------------------------------------
 
-NOON = int(datetime(2025, 11, 20, 12, tzinfo=timezone.utc).timestamp())
+NOON = int(datetime(2025, 11, 20, 12, tzinfo=UTC).timestamp())
 
 
 @pytest.mark.parametrize(

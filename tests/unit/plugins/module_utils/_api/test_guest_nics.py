@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.pve.firewall.plugins.module_utils._api.service import ApiCall, Scope
 from ansible_collections.pve.firewall.plugins.module_utils._api.guest_nics import (
     NicLine,
     diff_text,
@@ -15,6 +14,8 @@ from ansible_collections.pve.firewall.plugins.module_utils._api.guest_nics impor
     set_firewall,
     unknown_nics,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._api.service import Scope
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.api_mapping import ApiCall
 
 REALISTIC = "virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=1,tag=10,rate=12.5,queues=4"
 
@@ -77,7 +78,7 @@ def test_only_the_named_nics_are_planned_and_one_put_carries_the_changed_ones() 
 def test_paths_and_diff_text() -> None:
     assert Scope("ct", "pve2", 201).config_path == "/nodes/pve2/lxc/201/config"
     with pytest.raises(ValueError, match="no guest config"):
-        Scope("node", "pve1").config_path  # pylint: disable=expression-not-assigned
+        assert not Scope("node", "pve1").config_path
     assert diff_text({"net0": "name=eth0,firewall=1"}, "/nodes/pve2/lxc/201/config") == "# /nodes/pve2/lxc/201/config\nnet0: name=eth0,firewall=1\n"
     assert diff_text({}, "/x") == ""
     assert str(ApiCall("PUT", "/nodes/pve1/qemu/100/config", {"net0": REALISTIC})) == f"PUT /nodes/pve1/qemu/100/config net0={REALISTIC}"

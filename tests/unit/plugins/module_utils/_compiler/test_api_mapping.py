@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.api_mapping import (
+    alias_from_api,
     alias_to_api,
+    alias_update_params,
     comment_update_params,
     group_from_api,
-    ipset_from_api,
-    named_object_params,
-    alias_from_api,
-    alias_update_params,
     ipset_entry_from_api,
     ipset_entry_to_api,
     ipset_entry_update_params,
+    ipset_from_api,
+    named_object_params,
     options_from_api,
     options_to_api,
     rule_from_api,

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from ansible_collections.pve.firewall.plugins.filter import cidr_list as cidr_list_filter
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.cidr_list import describe_invalid, parse_cidr_list
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.config_validation import ReferenceScope, check_ipsets
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, IPSetEntry
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_ipset_entry
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, IPSetEntry
 
 FIREHOL = """\
 #

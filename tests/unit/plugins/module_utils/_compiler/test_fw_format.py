@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import firewall_files
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw, parse_rule_line, render_fw, render_rule_line
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import (
     Alias,
     FileKind,
@@ -20,7 +21,6 @@ from ansible_collections.pve.firewall.plugins.module_utils._model.objects import
     Rule,
     SecurityGroup,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file
 
 EXAMPLES = {"cluster.fw": FileKind.CLUSTER, "host.fw": FileKind.HOST, "100.fw": FileKind.GUEST}
 

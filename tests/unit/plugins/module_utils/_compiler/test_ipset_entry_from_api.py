@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.api_mapping import ipset_entry_from_api
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import IPSetEntry
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_ipset_entry, optional_text
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import IPSetEntry
 
 CIDRS = st.one_of(
     st.sampled_from(["10.0.0.1", "10.0.0.1/32", "10.0.0.7/24", " 10.0.0.0/8 ", "2001:DB8::1/128", "2001:db8::7/64"]),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file, normalise_ipset, normalise_rule
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
 
 
 def test_rule_spellings_that_mean_the_same_compare_equal():

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FILE_OPTION_LEVEL, FileKind, Level, OptionValue
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.options import (
     CONNTRACK_HELPERS,
     OPTION_LEVELS,
@@ -21,6 +19,8 @@ from ansible_collections.pve.firewall.plugins.module_utils._compiler.options imp
     parse_option_line,
     render_option_value,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FILE_OPTION_LEVEL, FileKind, Level, OptionValue
 
 SCHEMA_LEVELS = {
     "/cluster/firewall/options": "cluster",

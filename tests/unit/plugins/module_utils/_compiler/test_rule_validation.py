@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Level, Rule
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Level, Rule
 
 
 def fields(rule: Rule, level: Level = Level.HOST, refs: References | None = None) -> list[tuple[str, str]]:

@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import firewall_files
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, IPSetEntry, Rule
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import (
     entry_from_user,
@@ -17,6 +16,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input 
     rule_to_user,
     rules_from_user,
 )
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, IPSetEntry, Rule
 
 
 def test_rule_from_user_converts_numbers_and_flags():

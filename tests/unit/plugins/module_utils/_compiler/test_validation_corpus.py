@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.config_validation import located, validate_config, validate_file
-from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError, FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, GuestFirewall, Level
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import check_rule
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import file_from_user, options_from_user, rule_from_user
+from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError, FirewallValidationError
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, GuestFirewall, Level
 
 REPO = Path(__file__).resolve().parents[5]
 SHARED = REPO.parent / "shared"

@@ -7,9 +7,9 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pve.firewall.plugins.module_utils._plan.aggregate import aggregate_entries, collapse
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import IPSetEntry
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_ipset_entry
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import IPSetEntry
+from ansible_collections.pve.firewall.plugins.module_utils._plan.aggregate import aggregate_entries, collapse
 
 # Small address space (10.0.0.0/26 and 2001:db8::/122) so that blocks overlap and touch a lot.
 V4 = st.tuples(st.integers(0, 63), st.integers(26, 32)).map(lambda t: ipaddress.ip_network((0x0A000000 + t[0], t[1]), strict=False))

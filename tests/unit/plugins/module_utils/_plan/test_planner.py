@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.pve.firewall.plugins.module_utils._plan import planner as _planner
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import IPSetEntry, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._plan import planner as _planner
 from ansible_collections.pve.firewall.plugins.module_utils._plan.planner import (
     CreateItem,
     DeleteItem,
