@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from .._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")  # most severe first
-LEVELS = ("cluster", "node", "vm", "ct", "vnet")
-GUEST_LEVELS = ("vm", "ct")
+LEVELS = LEVEL_NAMES
+GUEST_LEVELS = GUEST_LEVEL_NAMES
 
 _RANK = {name: len(SEVERITIES) - index for index, name in enumerate(SEVERITIES)}
 
