@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fail when a module_utils layer imports a layer above it, or a pure layer imports Ansible.
 
 The layers of ``plugins/module_utils``, from the bottom up (docs/architecture.md):

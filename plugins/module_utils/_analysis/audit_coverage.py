@@ -13,6 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Optional
 
 from .._compiler.addresses import AddressError, AliasRef, IPSetRef, parse_address_spec
 from .._compiler.fw_format import rule_text
@@ -22,8 +23,8 @@ from .._model.inventory import Inventory
 from .._model.objects import ClusterConfig, FirewallFile, Level, Rule, SecurityGroup
 from .audit_findings import AuditObject
 
-PortKey = tuple[tuple[int, int], ...] | None  # merged (first, last) port intervals; None: any port
-AtomKey = tuple[int, str, int | None]  # (IP version, direction, protocol): the atoms that can cover each other
+PortKey = Optional[tuple[tuple[int, int], ...]]  # noqa: UP045 - merged (first, last) port intervals; None: any port
+AtomKey = tuple[int, str, Optional[int]]  # noqa: UP045 - (IP version, direction, protocol): the atoms that can cover each other
 
 # Sets PVE fills itself: their content is more than the configuration says (reference 5.2, 5.3).
 SPECIAL_CLUSTER_SETS = ("management", "blacklist")

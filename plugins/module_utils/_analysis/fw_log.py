@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Union
 
 from .._compiler.addresses import AddressError, IPNetwork, parse_network
 from .._compiler.ports import PortError, PortList, parse_port_list
@@ -144,7 +144,7 @@ class Unparsed:
         return {"node": self.node, "vmid": self.vmid, "n": self.n, "line": self.line, "reason": self.reason}
 
 
-ParsedLine = LogEntry | LogMessage | Unparsed
+ParsedLine = Union[LogEntry, LogMessage, Unparsed]  # noqa: UP007
 
 
 def _time_of(date_text: str, zone_text: str) -> datetime | None:

@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Union
 
 from .._compiler.api_mapping import ApiCall, alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
 from .._model.errors import PveFirewallError
@@ -22,7 +22,7 @@ from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, Guest
 from .transport import PveApiError, PveTransport, path_of
 
 T = TypeVar("T")
-Params = dict[str, str | int]
+Params = dict[str, Union[str, int]]  # noqa: UP007
 
 LEVELS = LEVEL_NAMES
 GROUPS_PATH = "/cluster/firewall/groups"

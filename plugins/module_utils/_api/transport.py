@@ -23,7 +23,7 @@ import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 from urllib.parse import quote, urlencode
 
 from .._model.errors import PveFirewallError
@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - ansible-core is a requirement of the c
 API_PREFIX = "/api2/json"
 READ_METHODS = frozenset({"GET"})
 READ_RETRIES = 2
-Params = dict[str, str | int]
+Params = dict[str, Union[str, int]]  # noqa: UP007
 # Connection problems a read may be retried after, on a new connection.
 _RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected)
 

@@ -13,15 +13,16 @@ references always mean the datacenter's. No Ansible imports.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Optional, Union
 
 from .._compiler.addresses import AddressError, AliasRef, IPSetRef, parse_address_spec
 from .._model.objects import Rule
 from .service import FirewallApi, Scope
 
-Ref = IPSetRef | AliasRef
-Kind = type[IPSetRef] | type[AliasRef]
+Ref = Union[IPSetRef, AliasRef]  # noqa: UP007
+Kind = Union[type[IPSetRef], type[AliasRef]]  # noqa: UP007
 # (field, text, the reference's level prefix) of one reference found.
-Found = tuple[str, str, str | None]
+Found = tuple[str, str, Optional[str]]  # noqa: UP045
 
 
 def _reference(text: str | None, kind: Kind, name: str) -> Ref | None:

@@ -12,11 +12,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Union
 
 from .._model.errors import PveFirewallError
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]  # noqa: UP007
 
 NAME_PATTERN = r"[A-Za-z][A-Za-z0-9\-_]+"
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -67,7 +68,7 @@ class AddressRange:
         return f"{self.first}-{self.last}"
 
 
-AddressItem = IPNetwork | AddressRange
+AddressItem = Union[IPNetwork, AddressRange]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class AddressList:
         return ",".join(format_network(item) if not isinstance(item, AddressRange) else str(item) for item in self.items)
 
 
-AddressSpec = IPSetRef | AliasRef | AddressList
+AddressSpec = Union[IPSetRef, AliasRef, AddressList]  # noqa: UP007
 
 
 class AddressError(PveFirewallError, ValueError):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 from .._model.list_operations import CreateItem, ListOperation, MoveItem, UpdateItem
 from .._model.objects import Alias, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .normalise import normalise_alias, normalise_ipset_cidr, normalise_rule, optional_text
 from .options import api_option_value, normalise_option
 
-ApiParams = dict[str, str | int]
+ApiParams = dict[str, Union[str, int]]  # noqa: UP007
 
 
 @dataclass(frozen=True)

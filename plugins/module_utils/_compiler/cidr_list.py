@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Union
 
 from .._model.errors import FieldError
 from .config_validation import check_ipset_address
 
-CidrListInput = str | Iterable[str]
+CidrListInput = Union[str, Iterable[str]]  # noqa: UP007
 
 LINE_ACCEPTED = "one IPv4 or IPv6 address or CIDR per line; '#' or ';' starts a comment"
 _COMMENT_MARKS = ("#", ";")

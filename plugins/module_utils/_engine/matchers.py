@@ -23,6 +23,7 @@ import ipaddress
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Optional, Union
 
 from .._compiler.addresses import (
     AddressError,
@@ -46,7 +47,7 @@ from .._reference.macros import MACROS, canonical_macro_name
 from .._reference.netbase import PORT_PROTOCOLS, protocol_number
 from .addrset import AddressSet
 
-IcmpSpec = tuple[int | None, int | None]  # (type, code); None matches any
+IcmpSpec = tuple[Optional[int], Optional[int]]  # noqa: UP045 - (type, code); None matches any
 
 
 class CompileError(PveFirewallError, ValueError):
@@ -148,7 +149,7 @@ class SkippedRule:
     reason: str
 
 
-CompiledEntry = CompiledRule | SkippedRule
+CompiledEntry = Union[CompiledRule, SkippedRule]  # noqa: UP007
 
 
 def mac_link_local(mac: str) -> ipaddress.IPv6Address:

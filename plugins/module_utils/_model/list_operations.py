@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ class DeleteItem(Generic[T]):
     item: T
 
 
-ListOperation = CreateItem[T] | UpdateItem[T] | MoveItem[T] | DeleteItem[T]
+ListOperation = Union[CreateItem[T], UpdateItem[T], MoveItem[T], DeleteItem[T]]  # noqa: UP007
 
 
 def move_item(items: list[T], pos: int, moveto: int) -> None:

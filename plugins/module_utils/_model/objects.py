@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
+from typing import Union
 
-OptionValue = bool | int | str
+OptionValue = Union[bool, int, str]  # noqa: UP007
 
 
 class Level(str, Enum):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Optional
 
-IcmpMatch = tuple[int | None, int | None]
+IcmpMatch = tuple[Optional[int], Optional[int]]  # noqa: UP045
 
 _ICMPV4: dict[str, IcmpMatch] = {
     "any": (None, None),

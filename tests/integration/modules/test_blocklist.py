@@ -229,7 +229,7 @@ def test_the_role_at_a_container_with_one_direction_and_logging(cluster: ModuleR
         "blocklist_log": "info",
     }
     seq = cluster.seq()
-    completed, _ = run_playbook(tmp_path, [{"name": "blocklist", "ansible.builtin.include_role": role, "vars": variables}], cluster.env)
+    completed, _summary = run_playbook(tmp_path, [{"name": "blocklist", "ansible.builtin.include_role": role, "vars": variables}], cluster.env)
     assert completed.returncode == 0, completed.stdout[-3000:]
     base = "/nodes/pve1/lxc/200/firewall"
     assert stored(cluster, base) == FEED_ENTRIES

@@ -16,7 +16,7 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest
 
@@ -43,7 +43,7 @@ class Exact:
     text: str
 
 
-Message = str | Exact
+Message = Union[str, Exact]  # noqa: UP007
 
 
 # ---------------------------------------------------------------------------------------------
