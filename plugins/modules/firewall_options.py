@@ -93,7 +93,7 @@ options:
         itself about 60 seconds later unless a later task confirms with C(enable) set to C(1).
       - Each run writes a fresh timestamp (it always reports a change), so a rollout re-arms
         before each step to keep the safety net up while it applies, verifies access over new
-        connections, and only then confirms. Role M(pve.firewall.safe_rollout) does exactly that.
+        connections, and only then confirms. Role P(pve.firewall.safe_rollout#role) does exactly that.
       - Cannot be combined with C(enable) in O(options) or O(reset). The lockout analysis runs
         as for turning the firewall on.
     type: bool
