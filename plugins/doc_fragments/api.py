@@ -13,6 +13,8 @@ options:
   api_host:
     description:
       - Host name or address of a Proxmox VE node; every node serves the whole cluster.
+      - The host alone, without scheme, port or path (not C(https://pve1:8006)); the port goes
+        in O(api_port). An IPv6 address may be given with or without brackets (C(::1), C([::1])).
       - If not set, the value of the E(PROXMOX_HOST) environment variable is used.
       - Required for everything that talks to the API.
     type: str
@@ -38,11 +40,15 @@ options:
     description:
       - API token, either its name (with O(api_user) as the owner) or the full id
         C(user@realm!name).
+      - The id alone; a value with C(=) (a whole token C(user@realm!name=secret) pasted here) or
+        with whitespace is refused without being shown, since it may hold the secret.
       - If not set, the value of the E(PROXMOX_TOKEN_ID) environment variable is used.
     type: str
   api_token_secret:
     description:
-      - Secret of the API token.
+      - Secret of the API token (a UUID).
+      - A secret with whitespace or a control character (a trailing newline from a file) is
+        refused before any request; no message shows it.
       - If not set, the value of the E(PROXMOX_TOKEN_SECRET) environment variable is used.
     type: str
   validate_certs:
@@ -56,17 +62,24 @@ options:
     description:
       - A CA certificate file (PEM) or a directory of them to verify the node's certificate
         with, for example a copy of C(/etc/pve/pve-root-ca.pem).
+      - A path that does not exist fails the module, naming the path. Not used with
+        O(validate_certs=false).
       - If not set, the value of the E(PROXMOX_CA_PATH) environment variable is used.
     type: path
   api_timeout:
     description:
       - Seconds to wait for each answer of the API.
+      - If not set, the value of the E(PROXMOX_API_TIMEOUT) environment variable is used, else C(30).
     type: int
     default: 30
 notes:
   - Give either O(api_token_id) and O(api_token_secret), or O(api_user) and O(api_password).
   - The module talks to the API over one kept-alive HTTPS connection. Reads are retried on
     connection errors, writes never.
+  - An HTTP proxy in E(https_proxy) or E(HTTPS_PROXY) is used as C(ansible.builtin.uri) uses
+    it, through a CONNECT tunnel (TLS still ends at the node), with basic authentication from the
+    proxy URL's C(user:password@). E(no_proxy) or E(NO_PROXY) bypasses it for a host or a
+    domain suffix, or for every host with C(*). Set them with the C(environment) keyword.
   - Set the connection once for every module of the collection with
     C(module_defaults) and the action group C(group/pve.firewall.firewall).
 """

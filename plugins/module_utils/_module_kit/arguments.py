@@ -18,7 +18,7 @@ CONNECTION_ARGS: dict[str, dict[str, Any]] = {
     "api_token_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PROXMOX_TOKEN_SECRET"])},
     "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["PROXMOX_VALIDATE_CERTS"])},
     "ca_path": {"type": "path", "fallback": (env_fallback, ["PROXMOX_CA_PATH"])},
-    "api_timeout": {"type": "int", "default": 30},
+    "api_timeout": {"type": "int", "default": 30, "fallback": (env_fallback, ["PROXMOX_API_TIMEOUT"])},
 }
 
 LEVEL_CHOICES = list(LEVEL_NAMES)

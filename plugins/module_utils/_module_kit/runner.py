@@ -43,9 +43,11 @@ def run_and_exit(module: AnsibleModule, work: Callable[[], dict[str, Any]], repo
 
 
 def connect(module: AnsibleModule) -> FirewallApi:
+    """The API client of the connection options; every problem with them fails the module
+    before the first request, without showing a secret."""
     params = module.params
     settings = ConnectionSettings(
-        host=params["api_host"],
+        host=params["api_host"] or "",
         port=params["api_port"],
         user=params["api_user"],
         password=params["api_password"],
@@ -56,6 +58,13 @@ def connect(module: AnsibleModule) -> FirewallApi:
         timeout=float(params["api_timeout"]),
     )
     problems = settings.problems()
+    try:  # HTTPS_PROXY and NO_PROXY where the module runs, as ansible.module_utils.urls reads them
+        settings = settings.with_environment_proxy()
+    except ValueError as error:
+        problems.append(str(error))
+    # Ansible masks the no_log values as given; a secret with a stray newline, or pasted into
+    # api_token_id, also shows up in other forms (stripped, split off the id).
+    module.no_log_values.update(settings.secrets())
     if problems:
         module.fail_json(msg="; ".join(problems))
     return FirewallApi(PveTransport(settings))
