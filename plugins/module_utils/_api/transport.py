@@ -266,15 +266,15 @@ class ConnectionSettings:
         if self.validate_certs and self.ca_path and not os.path.exists(self.ca_path):
             found.append(f"ca_path: '{self.ca_path}' does not exist; {CA_HINT}")
         if self.token_id or self.token_secret:
-            if not (self.token_id and self.token_secret):
-                found.append("api_token_id and api_token_secret go together")
-            else:
+            if self.token_id:  # even alone: a whole token pasted here must be named
                 found += [problem for problem in (self._token_id_problem(),) if problem]
-                if _unsafe(self.token_secret):
-                    found.append(
-                        "api_token_secret contains whitespace, a control or a non-ASCII character (a trailing newline from a file or variable?);"
-                        " PVE's token secrets are UUIDs"
-                    )
+            if not (self.token_id and self.token_secret) and "=" not in (self.token_id or ""):
+                found.append("api_token_id and api_token_secret go together")
+            if self.token_secret and _unsafe(self.token_secret):
+                found.append(
+                    "api_token_secret contains whitespace, a control or a non-ASCII character (a trailing newline from a file or variable?);"
+                    " PVE's token secrets are UUIDs"
+                )
         elif not (self.user and self.password):
             found.append("give api_token_id and api_token_secret, or api_user and api_password")
         return found

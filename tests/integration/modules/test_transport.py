@@ -3,10 +3,12 @@ connection error, writes never, and errors that carry PVE's message and field er
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from conftest import ModuleRunner
 
-from ansible_collections.pve.firewall.plugins.module_utils._api.transport import ConnectionSettings, PveApiError, PveTransport
+from ansible_collections.pve.firewall.plugins.module_utils._api.transport import ConnectionSettings, Proxy, PveApiError, PveTransport
 from ansible_collections.pve.firewall.tests.emulator.fixtures import PASSWORD, TOKEN, USER
 
 
@@ -100,3 +102,15 @@ def test_settings_problems_are_named_before_connecting() -> None:
         "api_token_id without '!' needs api_user (the token's owner, e.g. root@pam)"
     ]
     assert "s3cret" not in repr(ConnectionSettings(host="h", password="s3cret", token_secret="s3cret"))
+
+
+def test_through_a_proxy_the_client_address_is_not_guessed(cluster: ModuleRunner) -> None:
+    # the node sees the proxy's address, not this socket's: the lockout check must be told the clients
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    transport = _transport(cluster, proxy=Proxy("127.0.0.1", closed))
+    assert transport.local_address() is None and transport.peer_address() is None
+    with pytest.raises(PveApiError) as caught:
+        transport.request("GET", "/version")
+    assert f"through the proxy 127.0.0.1:{closed} failed" in str(caught.value)
