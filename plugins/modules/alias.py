@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
+  - pve.firewall.lockout
 attributes:
   check_mode:
     support: full
@@ -111,6 +112,14 @@ after:
   returned: always
   type: dict
   sample: {"name": "monitoring", "cidr": "192.0.2.20", "comment": "prometheus"}
+lockout:
+  description:
+    - The lockout analysis, when the change can decide whether a node accepts new connections
+      (see O(allow_lockout)). Each access names node, client, port, status (C(kept), C(lost),
+      C(unknown)) and a fix.
+  returned: when the change touches the datacenter or a node and the datacenter firewall is on
+  type: dict
+  sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
 from typing import Any
@@ -127,11 +136,13 @@ from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
 from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._model.levels import SET_LEVEL_NAMES
 from ..module_utils._model.objects import Alias, FileKind, FirewallFile
+from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
 from ..module_utils._module_kit.report import Report
 from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
+from ..module_utils._plan.config_change import with_alias
 
 LEVELS = SET_LEVEL_NAMES
 
@@ -143,6 +154,7 @@ class AliasModule:
         self.module = module
         self.params = module.params
         self.report = Report(module)
+        self.access = AccessGuard(self.params, self.report)
         self.key: str = self.params["name"].lower()
 
     def validate(self) -> None:
@@ -187,6 +199,9 @@ class AliasModule:
                 raise still_used(what, users, users=("rule or ipset entry", "rules or ipset entries"))
         else:
             wanted = (self.desired(existing),)
+            if scope.level == "cluster" and existing is not None and wanted[0].cidr != existing.cidr:
+                # Datacenter and node rules (and the sets they use) may name the alias.
+                self.access.check_if_filtering(api, with_alias(existing.name, wanted[0]))
         label = f"the aliases of {scope.label}"
         outcome = self.report.sync(lambda: sync_keyed(api, endpoints, wanted, purge=True, check_mode=self.module.check_mode, label=label, first=first))
         before = outcome.before[0] if outcome.before else None
@@ -197,6 +212,7 @@ class AliasModule:
 
     def run(self) -> dict[str, Any]:
         self.validate()
+        self.access.validate()
         with connect(self.module) as api:
             return self.online(api)
 
@@ -204,6 +220,7 @@ class AliasModule:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            ACCESS_ARGS,
             {
                 "name": {"type": "str", "required": True},
                 "cidr": {"type": "str"},

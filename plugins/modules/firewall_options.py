@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
+  - pve.firewall.lockout
 attributes:
   check_mode:
     support: full
@@ -62,24 +63,6 @@ options:
     type: list
     elements: str
     default: []
-  allow_lockout:
-    description:
-      - Apply a change even though the lockout analysis says it would cut off access.
-    type: bool
-    default: false
-  lockout_clients:
-    description:
-      - The addresses that must keep access, as the nodes see them. Defaults to the address
-        this module connects from.
-    type: list
-    elements: str
-    default: []
-  lockout_ports:
-    description:
-      - The TCP ports that must stay reachable on every node.
-    type: list
-    elements: int
-    default: [8006, 22]
   auto_revert:
     description:
       - When this task turns the datacenter firewall on, do it with PVE's 60-second
@@ -217,6 +200,7 @@ nics_after:
 from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils._module_firewall_options.options import FirewallOptions
+from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.runner import run_and_exit
 
@@ -224,12 +208,10 @@ from ..module_utils._module_kit.runner import run_and_exit
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            ACCESS_ARGS,
             {
                 "options": {"type": "dict", "default": {}},
                 "reset": {"type": "list", "elements": "str", "default": []},
-                "allow_lockout": {"type": "bool", "default": False},
-                "lockout_clients": {"type": "list", "elements": "str", "default": []},
-                "lockout_ports": {"type": "list", "elements": "int", "default": [8006, 22]},
                 "auto_revert": {"type": "bool", "default": True},
                 "arm_auto_revert": {"type": "bool", "default": False},
                 "nic_firewall": {"type": "bool"},

@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
   - pve.firewall.rules
+  - pve.firewall.lockout
 attributes:
   check_mode:
     support: full
@@ -149,6 +150,14 @@ parsed:
   returned: when O(state=parsed)
   type: list
   elements: dict
+lockout:
+  description:
+    - The lockout analysis, when the change can decide whether a node accepts new connections
+      (see O(allow_lockout)). Each access names node, client, port, status (C(kept), C(lost),
+      C(unknown)) and a fix.
+  returned: when the change touches the datacenter or a node and the datacenter firewall is on
+  type: dict
+  sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
 from typing import Any
@@ -161,11 +170,13 @@ from ..module_utils._compiler.user_input import rule_to_user, rules_from_user
 from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES
 from ..module_utils._model.objects import Rule
+from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec, without_none
 from ..module_utils._module_kit.fw_text import fw_text, parse_running_config
 from ..module_utils._module_kit.references import check_rules, check_written_rules
 from ..module_utils._module_kit.rule_list import RuleListModule, parsed_rule_errors
 from ..module_utils._module_kit.runner import run_and_exit, scope_from_params
+from ..module_utils._plan.config_change import with_rules
 from ..module_utils._plan.rule_plan import planned_rule_calls
 from ..module_utils._plan.rule_states import RULE_STATES, target_list
 
@@ -183,7 +194,13 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
         node = params["node"] or ("{node}" if params["level"] in GUEST_LEVEL_NAMES else None)
         return Scope(params["level"], node, params["vmid"], params["vnet"])
 
+    def guard_node_access(self, api: FirewallApi, scope: Scope, end: tuple[Rule, ...], current: tuple[Rule, ...]) -> None:
+        """Datacenter and node rules decide whether a node accepts new connections."""
+        if scope.level in ("cluster", "node") and end != current:
+            self.access.check_if_filtering(api, with_rules(scope.node if scope.level == "node" else None, end))
+
     def validated(self) -> tuple[Rule, ...]:
+        self.access.validate()
         rules, errors = rules_from_user(without_none(self.params["rules"]), "rules")
         raise_if_errors(errors)
         raise_if_errors(check_rules(rules, self.offline_scope().rule_level, None, "rules"))
@@ -216,6 +233,7 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
         if self.state != "deleted":
             raise_if_errors(check_written_rules(api, scope, scope.rule_level, wanted, first.items, "rules"))
         desired = tuple(map(normalise_rule, wanted))
+        self.guard_node_access(api, scope, target_list(self.state, first.items, desired), first.items)
         outcome = self.sync_rules(api, path, lambda current: target_list(self.state, current, desired), f"the rules of {scope.label}", first)
         self.report.record((), fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
         return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])
@@ -224,6 +242,7 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            ACCESS_ARGS,
             {
                 "state": {"type": "str", "default": "merged", "choices": list(RULE_STATES)},
                 "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},

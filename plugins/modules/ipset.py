@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
+  - pve.firewall.lockout
 attributes:
   check_mode:
     support: full
@@ -156,6 +157,14 @@ after:
   returned: always
   type: dict
   sample: {"name": "admins", "entries": ["192.0.2.0/24", "198.51.100.7"]}
+lockout:
+  description:
+    - The lockout analysis, when the change can decide whether a node accepts new connections
+      (see O(allow_lockout)). Each access names node, client, port, status (C(kept), C(lost),
+      C(unknown)) and a fix.
+  returned: when the change touches the datacenter or a node and the datacenter firewall is on
+  type: dict
+  sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
 from collections.abc import Callable
@@ -174,12 +183,14 @@ from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user
 from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import SET_LEVEL_NAMES
 from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
+from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
 from ..module_utils._module_kit.report import Report
 from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
 from ..module_utils._plan.aggregate import aggregate_entries
+from ..module_utils._plan.config_change import with_ipset
 
 LEVELS = SET_LEVEL_NAMES
 
@@ -212,6 +223,7 @@ class IPSetModule:
         self.params = module.params
         self.check_mode = module.check_mode
         self.report = Report(module)
+        self.access = AccessGuard(self.params, self.report)
         self.name: str = self.params["name"].lower()
 
     # -- validation ----------------------------------------------------------------------
@@ -263,19 +275,32 @@ class IPSetModule:
             after=ipset_to_user(after) if after else None,
         )
 
+    def end_entries(self, current: tuple[IPSetEntry, ...], desired: tuple[IPSetEntry, ...]) -> tuple[IPSetEntry, ...]:
+        """The entries after the sync: exactly ``desired``, or with ``purge`` off, added to the rest."""
+        if self.params["purge"]:
+            return desired
+        return tuple({**{entry.cidr: entry for entry in current}, **{entry.cidr: entry for entry in desired}}.values())
+
+    def guard_node_access(self, api: FirewallApi, scope: Scope, end: tuple[IPSetEntry, ...] | None, current: tuple[IPSetEntry, ...]) -> None:
+        """A datacenter set can decide node access: ``management`` and ``blacklist`` by their
+        names, others through the datacenter and node rules that use them. ``end`` None: deleted."""
+        if scope.level == "cluster" and (end is None or set(end) != set(current)):
+            change = with_ipset(self.name, None if end is None else IPSet(self.name, None, end))
+            self.access.check_if_filtering(api, change)
+
     def present(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
         desired = self.desired_entries(api, scope)
         sets = api.list_ipsets(scope)
         existing = next((ipset for ipset in sets.items if ipset.name == self.name), None)
         given = self.params["comment"]
         comment = optional_text(given) if given is not None else (existing.comment if existing else None)
+        current: Snapshot[tuple[IPSetEntry, ...]] = api.read_entries(scope, self.name) if existing else Snapshot(())
+        before = IPSet(self.name, existing.comment, current.items) if existing else None
+        if desired is not None:
+            self.guard_node_access(api, scope, self.end_entries(current.items, desired), current.items)
         if existing is None:
-            before = None
-            current: Snapshot[tuple[IPSetEntry, ...]] = Snapshot(())
             self.report.send(api, ApiCall("POST", scope.ipsets_path(), named_object_params("name", self.name, comment)))
         else:
-            current = api.read_entries(scope, self.name)
-            before = IPSet(self.name, existing.comment, current.items)
             if comment != existing.comment:
                 # PVE's rename to the same name edits the comment; the set list's digest guards it.
                 self.report.send(api, ApiCall("POST", scope.ipsets_path(), comment_update_params("name", self.name, comment)), sets.digest)
@@ -298,11 +323,13 @@ class IPSetModule:
         if users:
             raise still_used(f"ipset '{self.name}' of {scope.label}", users)
         before = IPSet(self.name, existing.comment, api.read_entries(scope, self.name).items)
+        self.guard_node_access(api, scope, None, before.entries)
         # PVE refuses to delete a set that still has entries unless forced.
         self.report.send(api, ApiCall("DELETE", scope.ipsets_path(self.name), {"force": 1}))
         return self.finish(scope, before, None)
 
     def run(self) -> dict[str, Any]:
+        self.access.validate()
         with connect(self.module) as api:
             scope = scope_from_params(api, self.params, allowed=LEVELS)
             if self.params["state"] == "absent":
@@ -313,6 +340,7 @@ class IPSetModule:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            ACCESS_ARGS,
             {
                 "name": {"type": "str", "required": True},
                 "comment": {"type": "str"},

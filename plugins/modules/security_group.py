@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.rules
+  - pve.firewall.lockout
 attributes:
   check_mode:
     support: full
@@ -193,10 +194,19 @@ parsed:
   returned: when O(state=parsed)
   type: list
   elements: dict
+lockout:
+  description:
+    - The lockout analysis, when the change can decide whether a node accepts new connections
+      (see O(allow_lockout)). Each access names node, client, port, status (C(kept), C(lost),
+      C(unknown)) and a fix.
+  returned: when the change touches the datacenter or a node and the datacenter firewall is on
+  type: dict
+  sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec
 from ..module_utils._module_kit.runner import run_and_exit
 from ..module_utils._module_security_group.groups import STATES, SecurityGroups
@@ -205,6 +215,7 @@ from ..module_utils._module_security_group.groups import STATES, SecurityGroups
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(
+            ACCESS_ARGS,
             {
                 "name": {"type": "str"},
                 "comment": {"type": "str"},

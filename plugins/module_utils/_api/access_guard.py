@@ -12,7 +12,7 @@ within about 60 seconds by itself.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .._compiler.api_mapping import ApiCall
@@ -21,6 +21,7 @@ from .._engine.verdict import Environment, VerdictError
 from .._model.errors import PveFirewallError
 from .._model.inventory import Inventory
 from .._model.objects import OptionValue
+from .._plan.config_change import ConfigChange, with_options
 from .service import FirewallApi, Scope, serving_node
 from .transport import PveApiError, PveTransport
 
@@ -35,6 +36,10 @@ class LockoutRefused(PveFirewallError):
     def __init__(self, report: LockoutReport) -> None:
         super().__init__(f"refused: {report.summary()} (set allow_lockout to apply it anyway)")
         self.report = report
+
+
+class AccessCheckError(PveFirewallError):
+    """The lockout analysis cannot be made (no client address, a question the engine refuses)."""
 
 
 class AccessLost(PveFirewallError):
@@ -68,28 +73,30 @@ class AccessView:
     ports: tuple[int, ...] = DEFAULT_PORTS
 
 
-def analyse_change(api: FirewallApi, scope: Scope, after: Mapping[str, OptionValue], view: AccessView) -> LockoutReport:
-    """The lockout report for the cluster as it would be with ``after`` as the scope's options."""
+def analyse_access(api: FirewallApi, change: ConfigChange, view: AccessView) -> LockoutReport:
+    """The lockout report of the cluster as ``change`` would make it. Reads the datacenter's and
+    every node's file, the cluster status and the nodes' networks: guest and vnet rules cannot
+    block a node, so they are not read."""
     status = api.cluster_status()
     nodes = api.node_addresses(status)
     local = api.transport.local_address()
     clients = view.clients or ((local,) if local else ())
     if not clients:
-        raise ValueError("cannot tell this client's address; give lockout_clients")
-    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)  # guest and vnet rules cannot block a node
-    if scope.level == "cluster":
-        config = replace(config, cluster=replace(config.cluster, options=dict(after)))
-    else:
-        hosts = dict(config.hosts)
-        hosts[str(scope.node)] = replace(hosts[str(scope.node)], options=dict(after))
-        config = replace(config, hosts=hosts)
+        raise AccessCheckError("cannot tell this client's address; give lockout_clients")
+    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)
     serving = serving_node(status)
     node_addresses = {serving: api.transport.peer_address() or nodes[serving].address} if serving in nodes else {}
     operator = OperatorView(tuple(clients), node_addresses, tuple(view.ports))
+    environment = Environment(Inventory(nodes, {}))
     try:
-        return analyse_lockout(config, Environment(Inventory(nodes, {})), operator)
+        return analyse_lockout(change(config), environment, operator)
     except VerdictError as error:
-        raise ValueError(f"lockout analysis: {error}") from None
+        raise AccessCheckError(f"lockout analysis: {error}") from None
+
+
+def options_change(scope: Scope, after: Mapping[str, OptionValue]) -> ConfigChange:
+    """The datacenter's or a node's options becoming ``after``."""
+    return with_options(None if scope.level == "cluster" else str(scope.node), after)
 
 
 def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: str | None) -> list[ApiCall]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from .._api.access_guard import AUTO_REVERT_ENABLE, AccessView, LockoutRefused, analyse_change, enable_with_auto_revert, report_dict, touches_access
+from .._api.access_guard import AUTO_REVERT_ENABLE, enable_with_auto_revert, options_change, touches_access
 from .._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from .._api.service import FirewallApi, Scope, Snapshot
 from .._api.sync import sync_options
@@ -19,9 +19,10 @@ from .._compiler.options import option_spec
 from .._compiler.user_input import options_from_user
 from .._model.errors import FieldError, raise_if_errors
 from .._model.levels import GUEST_LEVEL_NAMES
+from .._module_kit.access import AccessGuard
 from .._module_kit.fw_text import fw_text
 from .._module_kit.report import Report
-from .._module_kit.runner import ModuleFailure, connect, scope_from_params
+from .._module_kit.runner import connect, scope_from_params
 from .._plan.planner import plan_options
 
 
@@ -33,6 +34,7 @@ class FirewallOptions:
         self.module = module
         self.params = module.params
         self.report = Report(module)
+        self.access = AccessGuard(self.params, self.report)
 
     def desired(self, level: str) -> tuple[dict[str, Any], list[str]]:
         options, errors = options_from_user(level, self.params["options"], "options")
@@ -111,17 +113,8 @@ class FirewallOptions:
         self.report.values["nics_before"] = outcome.before
         self.report.values["nics_after"] = outcome.after
 
-    def guard(self, api: FirewallApi, scope: Any, after: dict[str, Any]) -> None:
-        view = AccessView(tuple(self.params["lockout_clients"]), tuple(self.params["lockout_ports"]))
-        try:
-            report = analyse_change(api, scope, after, view)
-        except ValueError as error:
-            raise ModuleFailure(str(error)) from None
-        self.report.values["lockout"] = report_dict(report)
-        if not report.ok and not self.params["allow_lockout"]:
-            raise LockoutRefused(report)
-
     def run(self) -> dict[str, Any]:
+        self.access.validate()
         with connect(self.module) as api:
             return self.apply(api)
 
@@ -140,7 +133,7 @@ class FirewallOptions:
             after.update(plan.set)
             if int(after.get("enable") or 0) > 1:
                 after["enable"] = 1  # a fresh auto-revert timestamp: the firewall is on
-            self.guard(api, scope, after)
+            self.access.check(api, options_change(scope, after))
         made: list[ApiCall] = []
 
         def send(call: ApiCall, digest: Any) -> None:

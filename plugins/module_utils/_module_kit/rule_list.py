@@ -21,6 +21,7 @@ from .._compiler.fw_format import ParsedFile
 from .._compiler.rule_validation import check_rule
 from .._model.errors import FieldError
 from .._model.objects import Level, Rule
+from .access import AccessGuard
 from .report import Report
 from .runner import connect
 
@@ -45,6 +46,7 @@ class RuleListModule(ABC, Generic[Input]):
         self.state: str = self.params["state"]
         self.check_mode: bool = module.check_mode
         self.report = Report(module)
+        self.access = AccessGuard(self.params, self.report)
 
     # -- what a module defines ---------------------------------------------------------------
 

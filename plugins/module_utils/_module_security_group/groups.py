@@ -20,6 +20,7 @@ from .._module_kit.arguments import without_none
 from .._module_kit.fw_text import fw_text, parse_running_config
 from .._module_kit.references import check_rules, check_written_rules, still_used
 from .._module_kit.rule_list import RuleListModule, parsed_rule_errors
+from .._plan.config_change import with_group
 from .._plan.rule_plan import planned_rule_calls
 from .._plan.rule_states import target_list
 
@@ -70,6 +71,7 @@ class SecurityGroups(RuleListModule[GroupInput]):
 
     def validated(self) -> GroupInput:
         """Name, old name (when a real rename), comment and rules, all checked without the API."""
+        self.access.validate()
         errors = [*self._name_errors("name"), *self._name_errors("rename")]
         comment = self.params["comment"]
         errors += line_break_errors("comment", "comment", comment)
@@ -173,6 +175,11 @@ class SecurityGroups(RuleListModule[GroupInput]):
             raise_if_errors(check_written_rules(api, CLUSTER, Level.GROUP, wanted.rules, rules.items, "rules"))
         before = SecurityGroup(existing.name, existing.comment, rules.items) if existing else None
         comment = self.wanted_comment(existing, wanted.comment)
+        desired = tuple(map(normalise_rule, wanted.rules))
+        end = target_list(self.state, rules.items, desired)
+        if existing is not None and end != rules.items:
+            # Datacenter and node rules may jump to the group: its rules can decide node access.
+            self.access.check_if_filtering(api, with_group(existing.name, SecurityGroup(existing.name, existing.comment, end)))
         if existing is None:
             self.report.send(api, ApiCall("POST", GROUPS_PATH, named_object_params("group", name, comment)))
         elif source is not None:
@@ -186,7 +193,6 @@ class SecurityGroups(RuleListModule[GroupInput]):
         # or the write created the group: a new group has no rules (one another writer adds
         # meanwhile shows in the read that follows the POSTs, as in any list).
         first = rules if self.check_mode or not self.report.changed or existing is None else None
-        desired = tuple(map(normalise_rule, wanted.rules))
         outcome = self.sync_rules(
             api, CLUSTER.rules_path(name), lambda current_rules: target_list(self.state, current_rules, desired), f"the rules of security group '{name}'", first
         )

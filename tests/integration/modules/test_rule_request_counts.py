@@ -3,7 +3,9 @@
 What `make bench-compare` holds them to (docs/benchmarks.md): a rerun that changes nothing
 reads each list once and nothing else, a change ending with a write that carried the digest
 is not read back, a run of POSTs is (PVE ignores a POST's digest), and references are read
-only for the rules a run writes, and only the kinds those rules use.
+only for the rules a run writes, and only the kinds those rules use. A change to the
+datacenter's or a node's rules reads the datacenter's options once: the lockout guard runs only
+while the datacenter firewall is on (here it is off).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from conftest import ModuleRunner
 
 CLUSTER_RULES = "/cluster/firewall/rules"
+GUARD = "GET /cluster/firewall/options"  # is the datacenter firewall on? (the lockout guard)
 VM = {"level": "vm", "vmid": 100, "node": "pve1"}
 VM_RULES = "/nodes/pve1/qemu/100/firewall/rules"
 
@@ -43,7 +46,7 @@ REFERRING = [
 def test_a_list_from_empty_is_posted_and_read_back_once(cluster: ModuleRunner) -> None:
     seq = cluster.seq()
     cluster.ok("firewall_rule", level="cluster", state="overridden", rules=[rule(n) for n in range(3)])
-    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}"] + [f"POST {CLUSTER_RULES}"] * 3 + [f"GET {CLUSTER_RULES}"]
+    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}", GUARD] + [f"POST {CLUSTER_RULES}"] * 3 + [f"GET {CLUSTER_RULES}"]
 
 
 def test_a_change_in_place_is_one_read_and_one_write(cluster: ModuleRunner) -> None:
@@ -52,7 +55,7 @@ def test_a_change_in_place_is_one_read_and_one_write(cluster: ModuleRunner) -> N
     rules[12] = rule(12, dport="9999")
     seq = cluster.seq()
     result = cluster.ok("firewall_rule", level="cluster", state="overridden", rules=rules)
-    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}", f"PUT {CLUSTER_RULES}/12"]
+    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}", GUARD, f"PUT {CLUSTER_RULES}/12"]
     assert result["after"][12]["dport"] == "9999"  # the predicted list, not a read
     assert [item["dport"] for item in cluster.api().get(CLUSTER_RULES)] == [item["dport"] for item in rules]
 
@@ -63,7 +66,7 @@ def test_an_insert_reads_once_more_for_the_moves_digest_and_not_at_the_end(clust
     rules.insert(10, rule(99, comment="inserted"))
     seq = cluster.seq()
     cluster.ok("firewall_rule", level="cluster", state="overridden", rules=rules)
-    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}", f"POST {CLUSTER_RULES}", f"GET {CLUSTER_RULES}", f"PUT {CLUSTER_RULES}/0"]
+    assert calls(cluster, seq) == [f"GET {CLUSTER_RULES}", GUARD, f"POST {CLUSTER_RULES}", f"GET {CLUSTER_RULES}", f"PUT {CLUSTER_RULES}/0"]
     assert [item["dport"] for item in cluster.api().get(CLUSTER_RULES)] == [item["dport"] for item in rules]
     cluster.unchanged("firewall_rule", level="cluster", state="overridden", rules=rules)
 
