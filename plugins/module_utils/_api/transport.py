@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
 from urllib.parse import quote, unquote, urlencode, urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
+from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]  # in urllib, not in typeshed
 
 from .._model.errors import PveFirewallError
 
@@ -158,14 +158,6 @@ def _unsafe(value: str) -> bool:
     return _HEADER_SAFE.fullmatch(value) is None
 
 
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _host_problem(host: str) -> str | None:
     """Why ``host`` is not a bare host name or address (a scheme, a port, a path), if it is not."""
     if not host:
@@ -173,7 +165,10 @@ def _host_problem(host: str) -> str | None:
     if "@" in host:  # user information may hold a password: not shown
         return "api_host must not hold user information (user@host); give api_user and api_password, or an API token"
     if host.startswith("["):  # an IPv6 literal, perhaps with a port after it
-        plain = host.endswith("]") and _is_ipv6(host[1:-1])
+        try:
+            plain = host.endswith("]") and isinstance(ipaddress.IPv6Address(host[1:-1]), ipaddress.IPv6Address)
+        except ValueError:
+            plain = False
     else:  # one ':' is a port; more are an IPv6 literal
         plain = host.count(":") != 1 and not any(char.isspace() or not char.isprintable() or char in "/?#[]" for char in host)
     if plain:
@@ -354,7 +349,8 @@ class PveTransport:
         try:
             if make_context is None:  # pragma: no cover
                 return ssl.create_default_context(cafile=cafile, capath=capath)
-            return make_context(cafile=cafile, capath=capath, validate_certs=settings.validate_certs)
+            context: ssl.SSLContext = make_context(cafile=cafile, capath=capath, validate_certs=settings.validate_certs)
+            return context
         except (OSError, ssl.SSLError) as error:
             reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or type(error).__name__
             raise self._error("", "", 0, f"ca_path: cannot load CA certificates from '{settings.ca_path}' ({reason}); {CA_HINT}") from None
