@@ -166,7 +166,7 @@ def _host_problem(host: str) -> str | None:
         return "api_host must not hold user information (user@host); give api_user and api_password, or an API token"
     if host.startswith("["):  # an IPv6 literal, perhaps with a port after it
         try:
-            plain = host.endswith("]") and isinstance(ipaddress.IPv6Address(host[1:-1]), ipaddress.IPv6Address)
+            plain = host.endswith("]") and ipaddress.ip_address(host[1:-1]).version == 6
         except ValueError:
             plain = False
     else:  # one ':' is a port; more are an IPv6 literal
