@@ -47,7 +47,7 @@ def reach(runner: ModuleRunner, port: str = "api", node: str = "pve1") -> str:
                     tls.sendall(b"GET /api2/json/version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                     return "open" if tls.recv(12).startswith(b"HTTP/1.1") else "closed"
             return "open" if sock.recv(4).startswith(b"SSH") else "closed"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return "timeout"
 
 
