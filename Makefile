@@ -34,9 +34,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 header = @printf '\n==> %s: %s\n' '$(1)' '$(2)'
 
 # Test layers of `make test`, in the order they run
-LAYERS := unit conformance integration sanity lint changelog
+LAYERS := unit conformance integration sanity lint changelog galaxy
 
-.PHONY: help venv lock collection dist test $(addprefix test-,$(LAYERS)) bench-compiler bench-verdict demo clean
+.PHONY: help venv lock collection dist test $(addprefix test-,$(LAYERS)) bench-compiler bench-verdict demo clean docs docsite-guides
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 26
@@ -68,6 +68,33 @@ lock:  ## re-resolve requirements/test.txt and rewrite requirements/constraints.
 	} > requirements/constraints.txt
 	rm -rf $(BUILD)/lock-venv
 	@echo "requirements/constraints.txt rewritten"
+
+# antsibull-docs, Sphinx and m2r2 in a virtualenv of their own (Sphinx needs an older docutils
+# than .venv pins): the docs checks of test-lint, `make docs`, `make docsite-guides`
+DOCS_VENV := $(BUILD)/docs-venv
+DOCS_STAMP := $(DOCS_VENV)/.requirements-installed
+
+$(DOCS_STAMP): requirements/docs.txt
+	$(call header,docs-venv,$(PYTHON) -m venv .build/docs-venv + requirements/docs.txt)
+	rm -rf $(DOCS_VENV)
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --no-deps -r requirements/docs.txt
+	$(DOCS_VENV)/bin/python -m pip check
+	@touch $@
+
+# galaxy-importer in a virtualenv of its own (it needs an older attrs than .venv pins)
+GALAXY_VENV := $(BUILD)/galaxy-importer-venv
+GALAXY_STAMP := $(GALAXY_VENV)/.requirements-installed
+
+$(GALAXY_STAMP): requirements/galaxy-importer.txt
+	$(call header,galaxy-venv,$(PYTHON) -m venv .build/galaxy-importer-venv + requirements/galaxy-importer.txt)
+	rm -rf $(GALAXY_VENV)
+	$(PYTHON) -m venv $(GALAXY_VENV)
+	$(GALAXY_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(GALAXY_VENV)/bin/python -m pip install --quiet --no-deps -r requirements/galaxy-importer.txt
+	$(GALAXY_VENV)/bin/python -m pip check
+	@touch $@
 
 # ---------------------------------------------------------------------------------------------
 # Collection trees
@@ -124,19 +151,35 @@ test-sanity: venv collection  ## ansible-test sanity on Python 3.11, no ignore e
 	@$(PY) tools/ansible_test_get_pip.py
 	cd $(SANITY_ROOT) && ansible-test sanity --local --python 3.11 --color no
 
-test-lint: venv collection  ## ruff, mypy, the module_utils layers, ansible-lint (production profile), the action group
-	$(call header,lint,ruff + mypy + check_layers + ansible-lint --profile production)
+test-lint: venv collection $(DOCS_STAMP)  ## ruff, mypy, the module_utils layers, ansible-lint (production profile), the action group, the docs
+	$(call header,lint,ruff + mypy + check_layers + ansible-lint --profile production + antsibull-docs lint)
 	ruff check plugins tools tests
 	ruff format --check --diff plugins/module_utils tools
 	mypy --config-file pyproject.toml -p ansible_collections.pve.firewall.plugins
 	$(PY) tools/check_layers.py
 	ansible-lint
 	$(PY) tools/check_action_group.py
+	$(DOCS_VENV)/bin/python tools/docsite_guides.py --check
+	PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
 test-changelog: venv  ## antsibull-changelog lint
 	$(call header,changelog,antsibull-changelog lint)
 	antsibull-changelog lint
 	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+
+test-galaxy: $(GALAXY_STAMP) dist  ## galaxy-importer on the make dist tarball: fails on an ERROR, a lint or flake8 finding
+	$(call header,galaxy,galaxy-importer on .build/dist/pve-firewall-*.tar.gz)
+	$(GALAXY_VENV)/bin/python tools/galaxy_import.py $(BUILD)/dist/pve-firewall-*.tar.gz
+
+# ---------------------------------------------------------------------------------------------
+# Documentation
+
+docs: collection $(DOCS_STAMP)  ## build the docsite (plugins, roles, the guides of docs/) into .build/docs
+	$(call header,docs,antsibull-docs sphinx-init + collection + sphinx-build into .build/docs)
+	$(DOCS_VENV)/bin/python tools/docs_site.py $(BUILD)/docs-src $(BUILD)/docs
+
+docsite-guides: $(DOCS_STAMP)  ## regenerate docs/docsite/rst/*.rst from the guides docs/*.md
+	$(DOCS_VENV)/bin/python tools/docsite_guides.py
 
 # ---------------------------------------------------------------------------------------------
 # Other
