@@ -240,6 +240,16 @@ options:
         description: Fail the task when an access would be lost or cannot be evaluated.
         type: bool
         default: false
+      stages:
+        description:
+          - With O(changes), also check every configuration a rollout of the tree passes
+            through, in the order role P(pve.firewall.safe_rollout#role) writes it (datacenter IP
+            sets, aliases and groups one by one, each node's options then rules, the datacenter's
+            rules, options and enable, then what O(changes_prune) removes).
+          - The first stage that cuts an access off makes the check fail, even when the end
+            state keeps it; RV(lockout.stages) lists every stage with its verdict.
+        type: bool
+        default: false
 notes:
   - Only the iptables backend is evaluated. C(forward) rules and VNet firewalls only act with the
     nftables backend and are reported as inert; hops on a node whose host option C(nftables) is 1 give
@@ -419,6 +429,14 @@ lockout:
           and C(trail).
       type: list
       elements: dict
+    stages:
+      description:
+        - With O(lockout_check.stages), each stage of the rollout in its order, with C(stage) (what
+          was just written), C(ok) and C(summary).
+      returned: when O(lockout_check.stages) is set and O(changes) is given
+      type: list
+      elements: dict
+      sample: [{"stage": "security group admin", "ok": false, "summary": "lockout check: 4 of 6 accesses kept; ..."}]
 """
 
 from typing import Any
@@ -457,6 +475,7 @@ def argument_spec() -> dict[str, Any]:
         "node_addresses": {"type": "dict", "default": {}},
         "nodes": {"type": "list", "elements": "str"},
         "fail_on_lockout": {"type": "bool", "default": False},
+        "stages": {"type": "bool", "default": False},
     }
     own: dict[str, dict[str, Any]] = {
         "source": {"type": "str", "default": "files", "choices": ["files", "live"]},

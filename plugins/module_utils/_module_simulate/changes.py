@@ -10,6 +10,7 @@ from typing import Any
 from .._model.errors import raise_if_errors
 from .._model.inventory import Inventory
 from .._model.objects import ClusterConfig
+from .._plan.rollout_stages import Stage, rollout_stages
 from .._plan.tree import (
     FileChange,
     apply_nic_flags,
@@ -31,6 +32,7 @@ class AppliedChanges:
     inventory: Inventory
     files: tuple[FileChange, ...]
     nics: tuple[int, ...]  # guests whose NICs' firewall flag changes
+    stages: tuple[Stage, ...]  # the configurations a rollout passes through, in its order
 
 
 def apply_changes(params: Mapping[str, Any], config: ClusterConfig, inventory: Inventory) -> AppliedChanges:
@@ -40,4 +42,5 @@ def apply_changes(params: Mapping[str, Any], config: ClusterConfig, inventory: I
         raise SimulationError.listing("changes", errors)
     after = apply_tree(config, tree, inventory, params["changes_rules_state"], params["changes_prune"])
     raise_if_errors(tree_problems(tree, config, after, "changes"))
-    return AppliedChanges(after, apply_nic_flags(inventory, tree), tuple(file_changes(config, after)), tuple(nic_flag_changes(inventory, tree)))
+    stages = tuple(rollout_stages(config, tree, inventory, params["changes_rules_state"], params["changes_prune"]))
+    return AppliedChanges(after, apply_nic_flags(inventory, tree), tuple(file_changes(config, after)), tuple(nic_flag_changes(inventory, tree)), stages)

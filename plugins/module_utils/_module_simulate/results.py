@@ -88,6 +88,18 @@ def lockout_result(report: LockoutReport) -> dict[str, Any]:
     }
 
 
+def with_stages(lockout: dict[str, Any], stages: list[tuple[str, LockoutReport]]) -> dict[str, Any]:
+    """The end state's report with each stage's verdict; the first stage that cuts an access
+    off makes the whole check fail and names itself in the summary."""
+    out = {**lockout, "stages": [{"stage": label, "ok": report.ok, "summary": report.summary()} for label, report in stages]}
+    failing = next(((label, report) for label, report in stages if not report.ok), None)
+    if failing is not None and lockout["ok"]:
+        label, report = failing
+        out["ok"] = False
+        out["summary"] = f"on the way, after the stage '{label}': {report.summary()}"
+    return out
+
+
 def failure_message(output: dict[str, Any], fail_on_lockout: bool) -> str | None:
     """Why the task fails: the failed expectations and, if asked, a lost access; None if it
     does not."""

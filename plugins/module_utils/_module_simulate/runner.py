@@ -15,7 +15,7 @@ from .errors import SimulationError
 from .loading import FILE_SOURCES, load, load_corosync
 from .lockout_check import check_lockout
 from .packets import ask
-from .results import changes_diff, changes_result, failed_expectations, failure_message, lockout_result, nodes_result, packet_result
+from .results import changes_diff, changes_result, failed_expectations, failure_message, lockout_result, nodes_result, packet_result, with_stages
 
 
 def run(module: AnsibleModule) -> dict[str, Any]:
@@ -58,6 +58,10 @@ def simulate(module: AnsibleModule, api: FirewallApi | None) -> tuple[dict[str, 
         output["changes"] = changes_result(applied)
         if module._diff and applied.files:  # pylint: disable=protected-access
             output["diff"] = changes_diff(applied)
-    if params["lockout_check"] is not None:
-        output["lockout"] = lockout_result(check_lockout(config, environment, params["lockout_check"], api))
+    check = params["lockout_check"]
+    if check is not None:
+        output["lockout"] = lockout_result(check_lockout(config, environment, check, api))
+        if check["stages"] and applied is not None:
+            reports = [(stage.label, check_lockout(stage.config, environment, check, api)) for stage in applied.stages]
+            output["lockout"] = with_stages(output["lockout"], reports)
     return output, loaded.warnings

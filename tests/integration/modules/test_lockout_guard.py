@@ -227,3 +227,19 @@ def test_bad_guard_options_fail_before_any_request(guarded: ModuleRunner, module
     result = guarded.run(module, **own, **args)
     assert result.get("failed") and expected in result["msg"], result["msg"]
     assert guarded.requests_since(seq) == []
+
+
+# -- the stages of a rollout -------------------------------------------------------------------
+
+# The end state keeps the admin (the rules take over from the group), but the role writes the
+# group before the datacenter rules: on the way, the emptied group cuts the admin off.
+HANDOVER_TREE = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*ADMIN_RULES, {"type": "group", "action": "admin"}]}}
+
+
+def test_the_preflight_judges_every_stage_of_a_rollout(guarded: ModuleRunner) -> None:
+    open_cluster(guarded, [{"type": "group", "action": "admin"}], groups={"admin": ADMIN_RULES})
+    end_only = guarded.ok("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True})
+    assert end_only["lockout"]["ok"] and "stages" not in end_only["lockout"]
+    staged = guarded.run("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
+    assert staged.get("failed") and "after the stage 'datacenter security group admin'" in staged["msg"], staged["msg"]
+    assert [(stage["stage"], stage["ok"]) for stage in staged["lockout"]["stages"]] == [("datacenter security group admin", False), ("datacenter rules", True)]

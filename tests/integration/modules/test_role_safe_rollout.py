@@ -134,6 +134,21 @@ def test_a_change_that_locks_the_controller_out_is_refused_before_any_write(guar
     assert not (tmp_path / "snapshots").exists()
 
 
+def test_a_tree_that_cuts_access_on_the_way_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """The end state keeps the controller (the datacenter rules take over from the group), but
+    the role writes the group first: the preflight judges each stage and refuses."""
+    admin_rules = [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": port, "source": CONTROLLER} for port in ("8006", "22")]
+    guarded.ok("security_group", name="admin", rules=admin_rules)
+    guarded.ok("firewall_rule", rules=[{"type": "group", "action": "admin"}])
+    guarded.ok("firewall_options", level="cluster", options={"enable": True, "policy_in": "DROP"})
+    seq = guarded.seq()
+    tree = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
+    completed = rollout(guarded, tmp_path, safe_rollout_tree=tree)
+    assert completed.returncode != 0
+    assert "after the stage 'datacenter security group admin'" in completed.stdout, completed.stdout[-3000:]
+    assert guarded.writes_since(seq) == []
+
+
 def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guarded: ModuleRunner, tmp_path: Path) -> None:
     seed(guarded)
     before = gathered(guarded)

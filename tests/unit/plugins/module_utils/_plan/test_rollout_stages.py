@@ -1,0 +1,77 @@
+"""The configurations a rollout passes through: a tree whose end state keeps access can still
+cut it off on the way, and the stages show where."""
+
+from __future__ import annotations
+
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts
+from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout import OperatorView, analyse_lockout
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node
+from ansible_collections.pve.firewall.plugins.module_utils._plan.rollout_stages import rollout_stages
+from ansible_collections.pve.firewall.plugins.module_utils._plan.tree import apply_tree, tree_from_user
+
+NODES = Inventory({"pve1": Node("pve1", "192.0.2.11", "192.0.2.0/24"), "pve2": Node("pve2", "192.0.2.12", "192.0.2.0/24")})
+ADMIN = "198.51.100.5"
+CLUSTER = f"""[OPTIONS]
+enable: 1
+policy_in: DROP
+
+[RULES]
+GROUP admin
+
+[IPSET old]
+192.0.2.99
+
+[group admin]
+IN ACCEPT -source {ADMIN} -p tcp -dport 8006
+IN ACCEPT -source {ADMIN} -p tcp -dport 22
+"""
+
+
+def kept(config) -> bool:  # type: ignore[no-untyped-def]
+    return analyse_lockout(config, Environment(NODES), OperatorView((ADMIN,))).ok
+
+
+def stages_of(tree_data: dict, **kwargs):  # type: ignore[no-untyped-def,type-arg]
+    config = config_from_texts(CLUSTER, inventory=NODES).config
+    tree, errors = tree_from_user(tree_data)
+    assert errors == []
+    return config, tree, rollout_stages(config, tree, NODES, **kwargs)
+
+
+def test_a_group_emptied_before_the_rules_take_over_cuts_access_on_the_way() -> None:
+    admin_rules = [{"type": "in", "action": "ACCEPT", "source": ADMIN, "proto": "tcp", "dport": port} for port in ("8006", "22")]
+    tree = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
+    config, parsed, stages = stages_of(tree)
+    assert [stage.label for stage in stages] == ["datacenter security group admin", "datacenter rules"]
+    assert kept(config) and kept(apply_tree(config, parsed, NODES))  # the end state keeps access
+    assert [kept(stage.config) for stage in stages] == [False, True]  # but not the way there
+
+
+def test_the_order_is_the_roles_and_unchanged_steps_are_left_out() -> None:
+    tree = {
+        "cluster": {
+            "ipsets": [{"name": "office", "entries": ["192.0.2.0/24"]}],
+            "aliases": [{"name": "gw", "cidr": "192.0.2.1"}],
+            "options": {"enable": True, "policy_in": "DROP", "policy_out": "ACCEPT"},
+            "rules": [{"type": "group", "action": "admin"}],
+        },
+        "nodes": {"pve2": {"rules": [{"type": "in", "action": "ACCEPT", "macro": "Ping"}]}, "pve1": {"options": {"nosmurfs": True}}},
+    }
+    _config, _tree, stages = stages_of(tree, prune=True)
+    assert [stage.label for stage in stages] == [
+        "datacenter IP set office",
+        "datacenter alias gw",
+        "node pve2 rules",
+        "node pve1 options",
+        "datacenter options",
+        "objects the tree does not list removed",
+    ]
+    assert all(kept(stage.config) for stage in stages)
+
+
+def test_the_last_stage_is_the_end_state() -> None:
+    tree = {"cluster": {"options": {"enable": False}}}
+    config, parsed, stages = stages_of(tree)
+    assert [stage.label for stage in stages] == ["datacenter enable"]
+    assert stages[-1].config.cluster == apply_tree(config, parsed, NODES).cluster
