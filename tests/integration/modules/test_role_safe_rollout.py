@@ -149,6 +149,19 @@ def test_a_tree_that_cuts_access_on_the_way_is_refused_before_any_write(guarded:
     assert guarded.writes_since(seq) == []
 
 
+def test_hardened_defaults_with_an_admin_set_no_rule_uses_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """An admin set of its own name (not management) and no admin rules: nothing lets the
+    controller in under the DROP policy, and the rollout stops before its first write."""
+    variables = role_vars(
+        guarded, tmp_path, hardened_defaults_admin_networks=[f"{CONTROLLER}/32"], hardened_defaults_admin_ipset="admins", hardened_defaults_admin_rules=False
+    )
+    seq = guarded.seq()
+    completed = run_playbook(tmp_path, [{"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}], guarded.env)[0]
+    assert completed.returncode != 0
+    assert "the lockout check failed" in completed.stdout and "0 of 6 accesses kept" in completed.stdout, completed.stdout[-3000:]
+    assert guarded.writes_since(seq) == []
+
+
 def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guarded: ModuleRunner, tmp_path: Path) -> None:
     seed(guarded)
     before = gathered(guarded)
