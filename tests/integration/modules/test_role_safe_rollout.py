@@ -156,7 +156,8 @@ def test_hardened_defaults_with_an_admin_set_no_rule_uses_is_refused_before_any_
         guarded, tmp_path, hardened_defaults_admin_networks=[f"{CONTROLLER}/32"], hardened_defaults_admin_ipset="admins", hardened_defaults_admin_rules=False
     )
     seq = guarded.seq()
-    completed = run_playbook(tmp_path, [{"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}], guarded.env)[0]
+    task = {"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}
+    completed = run_playbook(tmp_path, [task], guarded.env)[0]
     assert completed.returncode != 0
     assert "the lockout check failed" in completed.stdout and "0 of 6 accesses kept" in completed.stdout, completed.stdout[-3000:]
     assert guarded.writes_since(seq) == []
