@@ -50,7 +50,9 @@ class Fault:
 
     ``error`` answers ``status`` with ``message`` without running the handler, ``reset``
     closes the connection with a TCP RST, ``stall`` waits ``seconds`` before handling the
-    request normally. ``path`` (a substring) narrows which requests count.
+    request normally. A stalled request is carried out even when its client gave up waiting
+    (a late write: a client whose timeout is shorter than ``seconds`` sees no answer, yet the
+    write lands and is logged then). ``path`` (a substring) narrows which requests count.
     """
 
     action: str

@@ -218,7 +218,10 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             reset_connection(self.connection)
             return
-        if fault is not None and fault.action == "stall":
+        # A stalled request is carried out after the pause even when its client gave up
+        # waiting, as PVE finishes a request it has received: a write that timed out lands late.
+        late = fault is not None and fault.action == "stall"
+        if fault is not None and late:
             time.sleep(fault.seconds)
         if fault is not None and fault.action == "error":
             response = ApiResponse(fault.status, fault.message, {"data": None, "message": fault.message + "\n"})
@@ -232,7 +235,12 @@ class ApiHandler(BaseHTTPRequestHandler):
                 response = emulator.dispatcher.handle(ApiRequest(self.command, path, params, headers, self.server.node))
         # logged before answering, so that a client that got its answer finds it in the log
         emulator.request_log.record(self.server.node, self.client_address[0], self.command, path, response.status, started)
-        self._send(response.status, response.reason, response.body, response.headers)
+        try:
+            self._send(response.status, response.reason, response.body, response.headers)
+        except OSError:
+            if not late:
+                raise
+            self.close_connection = True  # the client that timed out has closed its end
 
     def _send(self, status: int, reason: str, payload: Any, headers: Mapping[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
