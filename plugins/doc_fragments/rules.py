@@ -13,6 +13,9 @@ options:
     description:
       - The rules, first evaluated first. Keys use PVE's names; an empty string or C(-)
         leaves a key unset.
+      - With O(state=merged) each listed rule is in the list exactly once afterwards, or as
+        often as it is listed; further copies of it, equal but for O(rules[].enable),
+        O(rules[].log) and O(rules[].comment), are removed.
     type: list
     elements: dict
     default: []

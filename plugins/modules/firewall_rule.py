@@ -38,11 +38,13 @@ attributes:
 options:
   state:
     description:
-      - V(merged) makes each listed rule present, in the listed order, and leaves other
-        rules alone. A listed rule that matches the same traffic as an existing one (every
+      - V(merged) makes each listed rule present exactly once, in the listed order, and leaves
+        other rules alone. A listed rule that matches the same traffic as an existing one (every
         key equal but O(rules[].enable), O(rules[].log) and O(rules[].comment)) updates that
         rule; one with no such rule is added right after the previous listed rule, the first
-        at the top of the list.
+        at the top of the list. Further copies of a listed rule are removed, such as one that
+        a write which timed out added after its run had given up (PVE may still carry out a
+        request the client stopped waiting for). A rule listed twice is kept twice.
       - V(overridden) makes the list exactly O(rules).
       - V(deleted) removes every rule that matches the same traffic as a listed one, or all
         rules when O(rules) is empty.

@@ -3,6 +3,10 @@
 PVE rules have no id: a rule is what it matches. Two rules are "the same rule" for ``merged``
 and ``deleted`` when they match the same traffic the same way: every field but ``enable``,
 ``log`` and ``comment`` is equal. Those three are the rule's attributes, applied as listed.
+
+``merged`` leaves a listed rule present as often as it is listed, so once: a POST that timed
+out may still land after its run gave up, and the rerun that added the rule again must not
+leave two (nor must any run after it). Copies of a rule that is not listed stay.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
     one, or if there is none there, the first same rule anywhere, which is then moved right
     after the previous listed rule. A listed rule with no same rule is inserted right after
     the previous listed rule; the first one goes to the top, where PVE itself adds rules.
-    Rules not listed keep their relative order.
+    Further copies of a listed rule, that no listed rule claimed, are removed. Rules not listed
+    keep their relative order.
     """
     cells: list[list[object]] = [[rule, False] for rule in current]  # [rule, claimed]
     last: list[object] | None = None
@@ -51,7 +56,8 @@ def merged(current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
                 cells.pop(position)
                 cells.insert(_index_of(cells, last) + 1, found)  # type: ignore[arg-type]
         last = found
-    return tuple(cell[0] for cell in cells)  # type: ignore[misc]
+    listed_keys = {match_key(rule) for rule in listed}
+    return tuple(cell[0] for cell in cells if cell[1] or match_key(cell[0]) not in listed_keys)  # type: ignore[misc,arg-type]
 
 
 def deleted(current: Sequence[Rule], listed: Sequence[Rule]) -> tuple[Rule, ...]:
