@@ -11,22 +11,25 @@ the cluster will do after the rollout. Applying means, per file the tree names:
 * ``ipsets``, ``aliases``, ``groups``: each one listed is made exactly so; others stay,
   unless ``prune`` removes the ones not listed.
 
-Parts a file does not name stay as they are. Guests may carry ``nic_firewall`` (the
-``firewall`` flag of all their NICs) and the read-only keys ``firewall_info`` adds
-(``vmid``, ``type``, ``level``, ``node``, ``name``, ``tags``, ``refs``), which are ignored.
+Parts a file does not name stay as they are. Guests may carry ``nic_firewall``: a boolean
+(the ``firewall`` flag of all their NICs) or a mapping of NIC keys to their flag
+(``{net0: true, net1: false}``, the shape ``firewall_info`` returns with ``include: nics``;
+NICs not listed stay). The read-only keys ``firewall_info`` adds (``vmid``, ``type``,
+``level``, ``node``, ``name``, ``tags``, ``refs``) are ignored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Union
 
 from .._compiler.config_validation import located, validate_config, validate_file
 from .._compiler.normalise import normalise_file
 from .._compiler.user_input import FILE_KEYS, file_from_user
 from .._model.errors import FieldError
-from .._model.inventory import Inventory
+from .._model.inventory import Guest, Inventory
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall, Level
 from .rule_states import merged
 
@@ -34,6 +37,9 @@ TREE_KEYS = ("cluster", "nodes", "guests", "vnets")
 # What firewall_info returns besides the firewall's own parts; read-only, ignored on input.
 INFO_KEYS = ("refs",)
 GUEST_INFO_KEYS = ("vmid", "type", "level", "node", "name", "tags", "refs")
+NIC_KEY = re.compile(r"net\d+")
+# A guest's nic_firewall: one flag for every NIC, or the flag per NIC key.
+NicFlags = Union[bool, Mapping[str, bool]]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class Tree:
     hosts: Mapping[str, DesiredFile] = field(default_factory=dict)
     guests: Mapping[int, DesiredFile] = field(default_factory=dict)
     vnets: Mapping[str, DesiredFile] = field(default_factory=dict)
-    nic_firewall: Mapping[int, bool] = field(default_factory=dict)
+    nic_firewall: Mapping[int, NicFlags] = field(default_factory=dict)
 
 
 def _desired_file(kind: FileKind, data: object, location: str, ignored: tuple[str, ...], errors: list[FieldError]) -> DesiredFile | None:
@@ -76,6 +82,25 @@ def _named(section: object, location: str, errors: list[FieldError]) -> Mapping[
     return section
 
 
+def _nic_flags(flag: object, where: str, errors: list[FieldError]) -> NicFlags | None:
+    """``nic_firewall`` of one guest: a boolean, or NIC keys mapped to booleans."""
+    if isinstance(flag, bool):
+        return flag
+    if not isinstance(flag, Mapping):
+        errors.append(FieldError(where, "nic_firewall", flag, "nic_firewall must be a boolean or a mapping", "true, false or {net0: true, net1: false}"))
+        return None
+    flags: dict[str, bool] = {}
+    place = f"{where}.nic_firewall"
+    for name, value in flag.items():
+        if not isinstance(name, str) or not NIC_KEY.fullmatch(name):
+            errors.append(FieldError(place, str(name), value, f"'{name}' is not a network device key", "net0, net1, ... as in the guest config"))
+        elif not isinstance(value, bool):
+            errors.append(FieldError(place, name, value, "the flag of a network device must be a boolean", "true or false"))
+        else:
+            flags[name] = value
+    return flags if len(flags) == len(flag) else None
+
+
 def tree_from_user(data: object, location: str = "tree") -> tuple[Tree, list[FieldError]]:
     """The tree from its YAML shape, with every problem named by its place in the tree."""
     errors: list[FieldError] = []
@@ -95,7 +120,7 @@ def tree_from_user(data: object, location: str = "tree") -> tuple[Tree, list[Fie
         if found is not None:
             hosts[str(node)] = found
     guests: dict[int, DesiredFile] = {}
-    nic_firewall: dict[int, bool] = {}
+    nic_firewall: dict[int, NicFlags] = {}
     for key, value in _named(data.get("guests"), f"{location}.guests", errors).items():
         where = f"{location}.guests.{key}"
         if not str(key).isdigit():
@@ -104,10 +129,9 @@ def tree_from_user(data: object, location: str = "tree") -> tuple[Tree, list[Fie
         vmid = int(str(key))
         flag = value.get("nic_firewall") if isinstance(value, Mapping) else None
         if flag is not None:
-            if not isinstance(flag, bool):
-                errors.append(FieldError(where, "nic_firewall", flag, "nic_firewall must be a boolean", "true or false"))
-            else:
-                nic_firewall[vmid] = flag
+            flags = _nic_flags(flag, where, errors)
+            if flags is not None:
+                nic_firewall[vmid] = flags
         found = _desired_file(FileKind.GUEST, value, where, (*GUEST_INFO_KEYS, "nic_firewall"), errors)
         if found is not None:
             guests[vmid] = found
@@ -157,6 +181,16 @@ def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], lo
         if vmid not in inventory.guests:
             known = ", ".join(map(str, sorted(inventory.guests)))
             errors.append(FieldError(f"{location}.guests.{vmid}", "guests", vmid, f"no guest {vmid} in the cluster", known))
+            continue
+        flags = tree.nic_firewall.get(vmid)
+        if isinstance(flags, Mapping):
+            nics = [nic.name for nic in inventory.guests[vmid].nics]
+            have = ", ".join(nics) or "none"
+            errors += [
+                FieldError(f"{location}.guests.{vmid}.nic_firewall", name, flag, f"guest {vmid} has no network device {name}", have)
+                for name, flag in flags.items()
+                if name not in nics
+            ]
     errors += [
         FieldError(f"{location}.vnets.{vnet}", "vnets", vnet, f"no vnet {vnet} in the cluster", ", ".join(vnets) or "none")
         for vnet in tree.vnets
@@ -183,15 +217,23 @@ def apply_tree(config: ClusterConfig, tree: Tree, inventory: Inventory, rules_st
     return ClusterConfig(cluster, hosts, guests, vnets)
 
 
+def wanted_nic_flags(guest: Guest, flags: NicFlags) -> dict[str, bool]:
+    """Each NIC's flag once ``flags`` is applied: all of them, or those named (others keep theirs)."""
+    if isinstance(flags, bool):
+        return {nic.name: flags for nic in guest.nics}
+    return {nic.name: flags.get(nic.name, nic.firewall) for nic in guest.nics}
+
+
 def apply_nic_flags(inventory: Inventory, tree: Tree) -> Inventory:
     """The inventory with the NIC firewall flags the tree sets."""
     if not tree.nic_firewall:
         return inventory
     guests = dict(inventory.guests)
-    for vmid, flag in tree.nic_firewall.items():
+    for vmid, flags in tree.nic_firewall.items():
         guest = guests.get(vmid)
         if guest is not None:
-            guests[vmid] = replace(guest, nics=tuple(replace(nic, firewall=flag) for nic in guest.nics))
+            wanted = wanted_nic_flags(guest, flags)
+            guests[vmid] = replace(guest, nics=tuple(replace(nic, firewall=wanted[nic.name]) for nic in guest.nics))
     return replace(inventory, guests=guests)
 
 
@@ -228,9 +270,12 @@ def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange
 
 def nic_flag_changes(inventory: Inventory, tree: Tree) -> list[int]:
     """The guests whose NICs' firewall flag the tree changes."""
-    return sorted(
-        vmid for vmid, flag in tree.nic_firewall.items() if vmid in inventory.guests and any(nic.firewall != flag for nic in inventory.guests[vmid].nics)
-    )
+    changed = []
+    for vmid, flags in tree.nic_firewall.items():
+        guest = inventory.guests.get(vmid)
+        if guest is not None and wanted_nic_flags(guest, flags) != {nic.name: nic.firewall for nic in guest.nics}:
+            changed.append(vmid)
+    return sorted(changed)
 
 
 def touches_node_access(changes: Sequence[FileChange]) -> bool:
