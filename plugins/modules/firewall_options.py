@@ -13,7 +13,8 @@ description:
   - Sets the firewall options of the datacenter, a node, a guest or an SDN vnet through the
     Proxmox VE API. Only the keys given in O(options) are managed, and only the keys whose value
     differs are written, in one request carrying PVE's digest.
-  - O(reset) returns keys to PVE's default by removing them.
+  - O(reset) returns keys to PVE's default by removing them; O(exact) does so for every key
+    O(options) does not list, so that the level holds exactly O(options).
   - Before a change that decides whether nodes accept new connections (the datacenter's
     C(enable), C(policy_in) and C(policy_out); a node's C(enable) and C(nftables)), the module
     reads the whole configuration, applies the change to it offline and checks with the
@@ -63,6 +64,22 @@ options:
     type: list
     elements: str
     default: []
+  exact:
+    description:
+      - Make the level's options exactly O(options) - every key set at the level that
+        O(options) does not list is reset (removed, back to PVE's default) in the same
+        request. With an empty O(options) every key is reset.
+      - The keys to reset are taken from each read, so a key another writer adds between the
+        read and the write is reset too.
+      - The lockout guard judges the options as they will be; at level V(cluster), leaving
+        C(enable) out of O(options) turns the datacenter firewall off, and leaving out
+        C(policy_in) returns it to PVE's default C(DROP).
+      - Cannot be combined with O(reset) (it resets the keys O(options) does not list) or
+        O(arm_auto_revert).
+      - Restoring a snapshot of M(pve.firewall.firewall_info) uses it, so that keys a change
+        added do not stay - role P(pve.firewall.safe_rollout#role) does that in its rollback.
+    type: bool
+    default: false
   auto_revert:
     description:
       - When this task turns the datacenter firewall on, do it with PVE's 60-second
@@ -159,6 +176,14 @@ EXAMPLES = r"""
     level: vm
     vmid: 100
     reset: [log_level_in]
+
+- name: A node's options exactly as given (every other key back to PVE's default)
+  pve.firewall.firewall_options:
+    level: node
+    node: pve2
+    options:
+      log_level_in: warning
+    exact: true
 """
 
 RETURN = r"""
@@ -212,6 +237,7 @@ def main() -> None:
             {
                 "options": {"type": "dict", "default": {}},
                 "reset": {"type": "list", "elements": "str", "default": []},
+                "exact": {"type": "bool", "default": False},
                 "auto_revert": {"type": "bool", "default": True},
                 "arm_auto_revert": {"type": "bool", "default": False},
                 "nic_firewall": {"type": "bool"},

@@ -12,18 +12,19 @@ from ansible.module_utils.basic import AnsibleModule
 from .._api.access_guard import AUTO_REVERT_ENABLE, enable_with_auto_revert, options_change, touches_access
 from .._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from .._api.service import FirewallApi, Scope, Snapshot
-from .._api.sync import sync_options
+from .._api.sync import sync_object
 from .._api.transport import PveApiError
-from .._compiler.api_mapping import ApiCall
+from .._compiler.api_mapping import ApiCall, options_to_api
 from .._compiler.options import option_spec
 from .._compiler.user_input import options_from_user
 from .._model.errors import FieldError, raise_if_errors
 from .._model.levels import GUEST_LEVEL_NAMES
+from .._model.objects import OptionValue
 from .._module_kit.access import AccessGuard
 from .._module_kit.fw_text import fw_text
 from .._module_kit.report import Report
 from .._module_kit.runner import connect, scope_from_params
-from .._plan.planner import plan_options
+from .._plan.planner import OptionsPlan, plan_options
 
 
 class FirewallOptions:
@@ -44,15 +45,27 @@ class FirewallOptions:
                 errors.append(FieldError("reset", "reset", key, f"no such option '{key}'", f"an option of the {level} level"))
             elif key in (self.params["options"] or {}):
                 errors.append(FieldError("reset", "reset", key, f"option '{key}' is both set and reset", "each key in options or in reset"))
+        if self.params["exact"] and reset:
+            errors.append(FieldError("reset", "reset", reset, "exact resets every key options does not list", "exact or reset, not both"))
         if self.params["arm_auto_revert"]:
             if self.params["level"] != "cluster":
                 message = f"only valid at level cluster (level is {self.params['level']})"
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, message, "level: cluster"))
             elif "enable" in (self.params["options"] or {}) or "enable" in reset:
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with enable in options or reset", "one of them"))
+            elif self.params["exact"]:
+                errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with exact", "one of them"))
             options["enable"] = AUTO_REVERT_ENABLE
         raise_if_errors(errors)
         return options, reset
+
+    def plan(self, current: Mapping[str, OptionValue], options: Mapping[str, OptionValue], reset: list[str]) -> OptionsPlan[OptionValue]:
+        """The PUT for ``current``. With exact, every key ``options`` does not list is reset,
+        planned anew from each read: a key another writer adds before the write goes too, so
+        the options end as the guard judged them (exactly ``options``)."""
+        if self.params["exact"]:
+            reset = [key for key in current if key not in options]
+        return plan_options(current, options, reset)
 
     def check_nic_input(self) -> None:
         """nic_firewall and nics belong to a guest level, and name NICs by their config key."""
@@ -127,7 +140,7 @@ class FirewallOptions:
             nics_first = self.read_nics(api, scope)
         path = scope.options_path
         first = api.read_options(scope)
-        plan = plan_options(first.items, options, reset)
+        plan = self.plan(first.items, options, reset)
         if not plan.is_empty and touches_access(scope, plan.set, plan.delete):
             after = {key: value for key, value in first.items.items() if key not in plan.delete}
             after.update(plan.set)
@@ -144,16 +157,18 @@ class FirewallOptions:
                 api.send(call, digest)
                 made.append(call)
 
-        outcome = sync_options(
-            api,
-            path,
-            scope.option_level,
+        def planned(current: dict[str, OptionValue]) -> tuple[dict[str, OptionValue], ApiCall | None]:
+            changes = self.plan(current, options, reset)
+            after = {key: value for key, value in current.items() if key not in changes.delete}
+            after.update(changes.set)
+            return after, None if changes.is_empty else ApiCall("PUT", path, options_to_api(scope.option_level, changes.set, changes.delete))
+
+        outcome = sync_object(
             lambda: api.read_options(scope),
-            options,
-            reset,
+            planned,
+            send,
             check_mode=self.module.check_mode,
             label=f"the options of {scope.label}",
-            send=send,
             first=first,
         )
         calls = made if made else list(outcome.calls)

@@ -101,6 +101,37 @@ def test_life_cycle_at_every_level(
     assert cluster.writes_since(seq) == []
 
 
+@pytest.mark.parametrize(("scope", "options", "change", "reset", "path"), LEVELS)
+def test_exact_resets_every_key_options_does_not_list(
+    cluster: ModuleRunner, scope: dict[str, Any], options: dict[str, Any], change: dict[str, Any], reset: str, path: str
+) -> None:
+    api = cluster.api()
+    cluster.ok("firewall_options", options=options, **scope)
+    key, value = next(iter(change.items()))
+    dropped = sorted(set(options) - set(change))
+    command = f"PUT {path} {key}={int(value) if isinstance(value, bool) else value} delete={','.join(dropped)}"
+
+    # check mode: one PUT planned that sets the key and deletes the others; the diff shows it
+    seq = cluster.seq()
+    planned = cluster.run("firewall_options", check=True, diff=True, options=change, exact=True, **scope)
+    assert planned["changed"] and planned["commands"] == [command]
+    assert set(planned["before"]) == set(options) and set(planned["after"]) == {key}
+    assert all(f"{name}:" in planned["diff"]["before"] and f"{name}:" not in planned["diff"]["after"] for name in dropped)
+    assert cluster.writes_since(seq) == []
+
+    applied = cluster.ok("firewall_options", options=change, exact=True, **scope)
+    assert applied["commands"] == [command] and set(applied["after"]) == {key}
+    assert set(api.get(path)) - {"digest"} == {key}
+    seq = cluster.seq()
+    assert not cluster.ok("firewall_options", options=change, exact=True, **scope)["changed"]
+    assert cluster.writes_since(seq) == []
+
+    # nothing listed: every key back to PVE's default
+    emptied = cluster.ok("firewall_options", exact=True, **scope)
+    assert emptied["commands"] == [f"PUT {path} delete={key}"] and emptied["after"] == {}
+    assert set(api.get(path)) - {"digest"} == set()
+
+
 def test_only_given_keys_are_managed(cluster: ModuleRunner) -> None:
     api = cluster.api()
     api.put("/nodes/pve1/firewall/options", tcpflags=1, log_level_in="info")
@@ -131,6 +162,8 @@ def test_a_guest_is_found_on_its_node(cluster: ModuleRunner) -> None:
         pytest.param({"level": "vnet", "vnet": "nope", "options": {"enable": True}}, ["invalid vnet"], id="unknown-vnet"),
         pytest.param({"level": "node", "options": {"enable": True}}, ["level node needs node"], id="node-missing"),
         pytest.param({"level": "cluster", "vmid": 100, "options": {"enable": 1}}, ["vmid cannot be used with level: cluster"], id="vmid-at-cluster"),
+        pytest.param({"level": "vm", "vmid": 100, "exact": True, "reset": ["dhcp"]}, ["reset", "exact resets every key"], id="exact-and-reset"),
+        pytest.param({"level": "cluster", "exact": True, "arm_auto_revert": True}, ["arm_auto_revert", "cannot be combined with exact"], id="exact-and-arm"),
     ],
 )
 def test_bad_input_fails_naming_it_and_writes_nothing(cluster: ModuleRunner, args: dict[str, Any], expected: list[str]) -> None:
@@ -213,6 +246,23 @@ def test_a_failed_probe_leaves_the_revert_to_pve(guarded: ModuleRunner) -> None:
     assert guarded.api().get("/cluster/firewall/options")["enable"] == 0
 
 
+def test_exact_is_guarded_on_the_keys_it_resets(guarded: ModuleRunner) -> None:
+    """With exact, a key left out is deleted: the datacenter's policy_in then falls back to
+    PVE's default DROP, and the guard judges that end state, not the keys given."""
+    admin = guarded.api()
+    admin.put("/cluster/firewall/options", enable=1, policy_in="ACCEPT", log_ratelimit="enable=1,rate=5/second")
+    seq = guarded.seq()
+    assert not guarded.ok("firewall_options", level="cluster", options={"enable": True})["changed"]  # merged: policy_in stays
+    refused = guarded.run("firewall_options", level="cluster", options={"enable": True}, exact=True)
+    assert refused.get("failed") and refused["msg"].startswith("refused: lockout check: 0 of 6 accesses kept"), refused
+    assert guarded.writes_since(seq) == []
+    kept = guarded.ok("firewall_options", level="cluster", options={"enable": True, "policy_in": "ACCEPT"}, exact=True)
+    assert kept["commands"] == ["PUT /cluster/firewall/options delete=log_ratelimit"] and "lockout" not in kept  # no access key changes
+    off = guarded.ok("firewall_options", level="cluster", options={"policy_in": "ACCEPT"}, exact=True)
+    assert off["lockout"]["ok"] and off["after"] == {"policy_in": "ACCEPT"}  # enable left out: the firewall goes off
+    assert _reach(guarded) == "open"
+
+
 def test_host_enable_is_guarded_and_lockout_clients_are_honoured(guarded: ModuleRunner) -> None:
     admin = guarded.api()
     admin.post("/cluster/firewall/rules", type="in", action="ACCEPT", source="127.0.0.1", enable=1)
@@ -248,3 +298,27 @@ def test_a_concurrent_edit_is_kept_and_the_change_planned_on_top(cluster: Module
     assert stored == {"enable": 1, "policy_in": "DROP", "log_level_in": "info"}  # theirs kept, ours on top
     assert result["after"] == {"enable": True, "policy_in": "DROP", "log_level_in": "info"}
     assert result["commands"] == [f"PUT {path} enable=1 policy_in=DROP"]
+
+
+def test_exact_also_resets_a_key_a_concurrent_writer_adds(cluster: ModuleRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys to reset are planned from each read: after the digest conflict the key the other
+    writer added is reset too, so the options end exactly as given (and as the guard judged)."""
+    api = cluster.api()
+    path = "/nodes/pve1/qemu/100/firewall/options"
+    api.put(path, enable=1, log_level_in="info")
+    original = FirewallApi.read_options
+    reads: list[int] = []
+
+    def read_then_someone_edits(self: FirewallApi, scope: Any) -> Any:
+        snapshot = original(self, scope)
+        if not reads:
+            api.put(path, policy_in="REJECT")
+        reads.append(1)
+        return snapshot
+
+    monkeypatch.setattr(FirewallApi, "read_options", read_then_someone_edits)
+    seq = cluster.seq()
+    result = cluster.ok("firewall_options", level="vm", vmid=100, options={"enable": True}, exact=True)
+    assert [(entry["method"], entry["status"]) for entry in cluster.writes_since(seq)] == [("PUT", 200), ("PUT", 500), ("PUT", 200)]
+    assert {key: value for key, value in api.get(path).items() if key != "digest"} == {"enable": 1}
+    assert result["commands"] == [f"PUT {path} delete=log_level_in,policy_in"]
