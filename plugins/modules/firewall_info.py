@@ -58,15 +58,19 @@ options:
     description:
       - What to return of each firewall read. A level returns only the parts it has
         (C(groups) at the datacenter; C(ipsets), C(aliases) and C(refs) at the datacenter and
-        the guests; C(options) and C(rules) everywhere).
+        the guests; C(nics) at the guests; C(options) and C(rules) everywhere).
       - V(refs) is what rules may name in C(source) and C(dest) there, as C(GET .../refs)
         lists it (read only, not input of any module).
       - V(macros) adds RV(macros), the macros PVE knows. It is not included by default
         since it is the same fixed list on every cluster.
+      - V(nics) adds C(nic_firewall) to each guest - its network devices (C(net0), C(net1),
+        ...) mapped to their C(firewall) flag, the form M(pve.firewall.firewall_simulate)
+        C(changes) and role P(pve.firewall.safe_rollout#role) take. It is not included by
+        default since it costs one read of the guest config per guest.
       - Parts not read cost no API request.
     type: list
     elements: str
-    choices: [options, rules, groups, ipsets, aliases, refs, macros]
+    choices: [options, rules, groups, ipsets, aliases, refs, macros, nics]
     default: [options, rules, groups, ipsets, aliases, refs]
 notes:
   - Each listed part is always returned, empty when nothing is set, so a missing key never has
@@ -99,6 +103,12 @@ EXAMPLES = r"""
     level: cluster
     state: overridden
     rules: "{{ firewall.cluster.rules }}"
+
+- name: Read the guests' options with the firewall flag of each NIC (one config read per guest)
+  pve.firewall.firewall_info:
+    levels: [vm, ct]
+    include: [options, nics]
+  register: guests
 
 - name: List the macros PVE knows
   pve.firewall.firewall_info:
@@ -136,6 +146,8 @@ guests:
       C(level) (C(vm) or C(ct)), C(node), C(name), C(tags) (PVE's guest tags, a list) and the
       included parts of C(options),
       C(rules), C(ipsets), C(aliases) and C(refs).
+    - With O(include) V(nics), C(nic_firewall) maps each network device of the guest to its
+      C(firewall) flag (empty for a guest without one).
   returned: when O(levels) has V(vm) or V(ct)
   type: dict
   sample:
@@ -151,6 +163,7 @@ guests:
       ipsets: []
       aliases: []
       refs: []
+      nic_firewall: {net0: true, net1: false}
 vnets:
   description: The firewall per SDN vnet, each with C(options) and C(rules) as included.
   returned: when O(levels) has V(vnet)
@@ -177,8 +190,9 @@ from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.runner import connect, run_and_exit
 
 LEVELS = list(LEVEL_NAMES)
-PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros"]
-DEFAULT_PARTS = [part for part in PARTS if part != "macros"]
+PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros", "nics"]
+# macros: the same fixed list on every cluster; nics: one guest config read per guest
+DEFAULT_PARTS = [part for part in PARTS if part not in ("macros", "nics")]
 # What each level has: the rest of O(include) does not apply there.
 _LEVEL_PARTS = {
     "cluster": ("options", "rules", "groups", "ipsets", "aliases", "refs"),
@@ -210,6 +224,13 @@ class FirewallInfo:
                 shaped[part] = out.get(part, {} if part == "options" else [])
         return shaped
 
+    def nic_flags(self, api: FirewallApi, guest: dict[str, Any]) -> dict[str, Any]:
+        """With include nics: the guest's NICs mapped to their firewall flag, as a tree takes them."""
+        if "nics" not in self.include:
+            return {}
+        config = api.guest_config(guest["vmid"], guest["type"], guest["node"])
+        return {"nic_firewall": {nic.name: nic.firewall for nic in config.nics}}
+
     @staticmethod
     def guests(api: FirewallApi) -> list[dict[str, Any]]:
         """Every guest with its type, level, node and name, by id (one /cluster/resources read)."""
@@ -240,7 +261,7 @@ class FirewallInfo:
                 if guest["level"] not in self.levels or (params["vmids"] is not None and guest["vmid"] not in params["vmids"]):
                     continue
                 scope = Scope(guest["level"], guest["node"], guest["vmid"])
-                result["guests"][str(guest["vmid"])] = {**guest, **self.read(api, scope)}
+                result["guests"][str(guest["vmid"])] = {**guest, **self.read(api, scope), **self.nic_flags(api, guest)}
         if "vnet" in self.levels:
             chosen = [vnet for vnet in vnets if params["vnets"] is None or vnet in params["vnets"]]
             result["vnets"] = {vnet: self.read(api, Scope("vnet", vnet=vnet)) for vnet in chosen}

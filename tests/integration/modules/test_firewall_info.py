@@ -182,6 +182,9 @@ GUEST_HEADS = {
     "201": {"vmid": 201, "type": "lxc", "level": "ct", "node": "pve2", "name": "proxy1", "tags": ["infra", "web"]},
 }
 
+GUEST_HEADS_100 = {key: VM100[key] for key in ("vmid", "type", "level", "node", "name", "tags")}
+GUESTS = [(100, "qemu", "pve1"), (101, "qemu", "pve2"), (102, "qemu", "pve3"), (200, "lxc", "pve1"), (201, "lxc", "pve2")]
+
 # Where each level's rules and options live, for the round trips.
 SCOPES: dict[str, tuple[dict[str, Any], str]] = {
     "cluster": ({"level": "cluster"}, "/cluster/firewall"),
@@ -308,6 +311,28 @@ def test_include_chooses_the_parts_and_saves_the_requests(cluster: ModuleRunner)
     assert refs["guests"]["100"]["refs"] == VM100["refs"]
 
 
+def test_nics_give_each_guest_the_firewall_flag_of_every_nic(cluster: ModuleRunner) -> None:
+    """Not by default (one config read per guest); with include nics, as a tree takes them."""
+    setup_files(cluster)
+    seq = cluster.seq()
+    assert all("nic_firewall" not in guest for guest in info(cluster)["guests"].values())
+    assert not [entry for entry in cluster.requests_since(seq) if entry["path"].endswith("/config")]
+
+    cluster.api().put("/nodes/pve1/qemu/100/config", net1="virtio=BC:24:11:00:64:01,bridge=vmbr1")  # net1's flag off
+    seq = cluster.seq()
+    result = info(cluster, levels=["vm", "ct"], include=["nics"])
+    flags = {vmid: guest["nic_firewall"] for vmid, guest in result["guests"].items()}
+    assert flags == {"100": {"net0": True, "net1": False}, "101": {"net0": True}, "102": {"net0": True}, "200": {"net0": True}, "201": {"net0": False}}
+    assert result["guests"]["100"] == {**GUEST_HEADS_100, "nic_firewall": {"net0": True, "net1": False}}  # no other part read
+    configs = [entry["path"] for entry in cluster.requests_since(seq) if entry["path"].endswith("/config")]
+    assert sorted(configs) == sorted(f"/nodes/{node}/{kind}/{vmid}/config" for vmid, kind, node in GUESTS)
+    assert not [entry for entry in cluster.requests_since(seq) if "/firewall/" in entry["path"]]
+
+    both = info(cluster, levels=["vm"], vmids=[100], include=["options", "nics"])["guests"]["100"]
+    assert both["options"] == VM100["options"] and both["nic_firewall"] == {"net0": True, "net1": False}
+    assert set(info(cluster, levels=["cluster", "node"], include=["nics", "options"])["cluster"]) == {"options"}  # only guests have NICs
+
+
 @pytest.mark.parametrize(
     ("args", "field", "value"),
     [
@@ -423,10 +448,12 @@ def test_examples_run_with_the_environment_only(cluster: ModuleRunner, tmp_path:
         }
     ]
     results = run_examples(cluster, MODULE, tmp_path, setup=setup)
-    everything, some, round_trip, known = results
+    everything, some, round_trip, flags, known = results
     assert everything["cluster"]["rules"] == [{"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "192.0.2.0/24"}]
     assert set(everything["guests"]) == {"100", "101", "102", "200", "201"}
     assert set(some) >= {"nodes", "guests"} and list(some["nodes"]) == ["pve1"] and list(some["guests"]) == ["100", "200"]
     assert set(some["nodes"]["pve1"]) == {"options", "rules"}
     assert round_trip["changed"] is False
+    assert flags["guests"]["100"]["nic_firewall"] == {"net0": True, "net1": True} and flags["guests"]["201"]["nic_firewall"] == {"net0": False}
+    assert "nic_firewall" not in everything["guests"]["100"]
     assert len(known["macros"]) == 86
