@@ -141,7 +141,8 @@ class FileStore:
             cached = self._cache.get(path)
             if cached is not None and cached.stamp == stamp:
                 return cached.fw
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with path.open(encoding="utf-8", errors="replace", newline="") as handle:  # no newline translation: PVE ends lines at \n only
+                text = handle.read()
         except OSError:
             return FirewallFile(key.kind)
         fw = parse_fw(text, key.kind, filename=str(key.relpath), lenient=True).file
@@ -195,7 +196,10 @@ class FileStore:
 
     def read_text(self, relpath: str) -> str | None:
         path = self.root / relpath
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        if not path.is_file():
+            return None
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
 
     def wipe(self) -> None:
         for relpath in self.files():

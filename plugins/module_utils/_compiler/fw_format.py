@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from .._model.errors import FieldError, PveFirewallError, raise_if_errors
 from .._model.objects import FILE_OPTION_LEVEL, FILE_SECTIONS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .config_validation import check_name
-from .normalise import normalise_file, optional_text, order_like_pve
+from .normalise import FW_BLANKS, fw_line, normalise_file, optional_text, order_like_pve, written_comment
 from .options import parse_option_line, render_option_value
 
 # Rule options: model attribute, flag written by PVE, and every spelling PVE reads.
@@ -32,10 +32,11 @@ RULE_FLAGS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 _FLAG_TO_FIELD = {spelling: name for name, _flag, spellings in RULE_FLAGS for spelling in spellings}
 _FLAG_TO_FIELD["-i"] = "iface"
 
-_HEADER_RE = re.compile(r"\[(OPTIONS|ALIASES|RULES)\]|\[(IPSET|group)\s+(\S+)\]\s*(?:#(.*))?", re.IGNORECASE)
-_MACRO_ACTION_RE = re.compile(r"(\S+)\((ACCEPT|DROP|REJECT)\)")
-_RULE_HEAD_RE = re.compile(r"(\|)?\s*(\S+)\s+(\S+)(.*)")
-_OPTION_RE = re.compile(r"(-{1,2}[a-z][a-z-]*) (\S+)\s*")  # PVE: exactly one space before a value
+# re.ASCII: PVE matches the file's bytes, where \s and \S know ASCII blanks only.
+_HEADER_RE = re.compile(r"\[(OPTIONS|ALIASES|RULES)\]|\[(IPSET|group)\s+(\S+)\]\s*(?:#(.*))?", re.IGNORECASE | re.ASCII)
+_MACRO_ACTION_RE = re.compile(r"(\S+)\((ACCEPT|DROP|REJECT)\)", re.ASCII)
+_RULE_HEAD_RE = re.compile(r"(\|)?\s*(\S+)\s+(\S+)(.*)", re.ASCII)
+_OPTION_RE = re.compile(r"(-{1,2}[a-z][a-z-]*) (\S+)\s*", re.ASCII)  # PVE: exactly one space before a value
 _SECTION_OF_HEADER = {"options": "options", "aliases": "aliases", "rules": "rules", "ipset": "ipsets", "group": "groups"}
 
 FILE_NAMES = {FileKind.CLUSTER: "cluster.fw", FileKind.HOST: "host.fw", FileKind.GUEST: "<vmid>.fw", FileKind.VNET: "<vnet>.fw"}
@@ -57,8 +58,15 @@ class ParsedFile:
 
 
 def _split_comment(line: str) -> tuple[str, str | None]:
+    """Content and comment: the comment is all after the first '#', ASCII blanks trimmed."""
     content, hash_sign, comment = line.partition("#")
-    return content.strip(), (optional_text(comment) if hash_sign else None)
+    return content.strip(FW_BLANKS), (optional_text(comment) if hash_sign else None)
+
+
+def _kept_comment(comment: str | None) -> str | None:
+    """Aliases, ipset entries, set and group headers keep a comment only when it is true to
+    Perl (FW parse_alias, generic_fw_config_parser): '0' is dropped as it is read."""
+    return None if comment == "0" else comment
 
 
 def parse_rule_line(text: str) -> Rule:
@@ -102,7 +110,8 @@ def render_rule_line(rule: Rule, *, in_group: bool = False) -> str:
             if value:
                 parts.append(f"{flag} {value}")
     line = " ".join(parts)
-    return f"{line} # {rule.comment}" if rule.comment and rule.comment.strip() else line
+    comment = written_comment(rule.comment)
+    return f"{line} # {comment}" if comment else line
 
 
 def rule_text(rule: Rule, *, in_group: bool = False) -> str:
@@ -117,7 +126,7 @@ def _parse_ipset_entry(text: str) -> IPSetEntry:
     cidr = content[1:].strip() if nomatch else content
     if not cidr or len(cidr.split()) != 1:
         raise FwSyntaxError(f"unable to parse ipset entry: {text}")
-    return IPSetEntry(cidr, nomatch, comment)
+    return IPSetEntry(cidr, nomatch, _kept_comment(comment))
 
 
 def _parse_alias(text: str) -> Alias:
@@ -125,7 +134,7 @@ def _parse_alias(text: str) -> Alias:
     tokens = content.split()
     if len(tokens) != 2:
         raise FwSyntaxError(f"unable to parse alias: {text}")
-    return Alias(tokens[0], tokens[1], comment)
+    return Alias(tokens[0], tokens[1], _kept_comment(comment))
 
 
 class _FileBuilder:
@@ -168,9 +177,10 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
     def problem(number: int, field_name: str, value: str, message: str, accepted: str = "") -> None:
         problems.append(FieldError(f"{name} line {number}", field_name, value, message, accepted))
 
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+    # PVE splits the file on \n only: \r, VT, NEL or U+2028 in a comment do not end its line
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = fw_line(raw)
+        if not line.strip(FW_BLANKS) or line.startswith("#"):
             continue
         header = _HEADER_RE.fullmatch(line)
         header_section = None
@@ -188,7 +198,7 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
                     section = None  # PVE ignores the section until the next header
                     continue
                 target = set_name.lower()
-                comment = optional_text(header.group(4))
+                comment = _kept_comment(optional_text(header.group(4)))
                 store = builder.ipsets if section == "ipsets" else builder.groups
                 if target in store:
                     problem(number, keyword, set_name, f"duplicate {keyword} section '{target}'")
@@ -234,6 +244,11 @@ def parse_fw(text: str, kind: FileKind, *, filename: str | None = None, lenient:
     return ParsedFile(builder.build(kind), lines, tuple(problems))
 
 
+def _comment_suffix(comment: str | None) -> str:
+    written = written_comment(comment)
+    return f" # {written}" if written else ""
+
+
 def _section(header: str, body: list[str]) -> list[str]:
     return [header, "", *body, ""]
 
@@ -252,14 +267,14 @@ def render_fw(fw: FirewallFile, *, canonical: bool = True) -> str:
     if fw.options:
         out += _section("[OPTIONS]", [f"{key}: {render_option_value(option_level, key, value)}" for key, value in sorted(fw.options.items())])
     if fw.aliases:
-        out += _section("[ALIASES]", [f"{alias.name} {alias.cidr}" + (f" # {alias.comment}" if alias.comment else "") for alias in fw.aliases])
+        out += _section("[ALIASES]", [f"{alias.name} {alias.cidr}" + _comment_suffix(alias.comment) for alias in fw.aliases])
     for ipset in fw.ipsets:
-        header = f"[IPSET {ipset.name}]" + (f" # {ipset.comment}" if ipset.comment else "")
-        body = [("!" if entry.nomatch else "") + entry.cidr + (f" # {entry.comment}" if entry.comment else "") for entry in ipset.entries]
+        header = f"[IPSET {ipset.name}]" + _comment_suffix(ipset.comment)
+        body = [("!" if entry.nomatch else "") + entry.cidr + _comment_suffix(entry.comment) for entry in ipset.entries]
         out += _section(header, body)
     if fw.rules:
         out += _section("[RULES]", [render_rule_line(rule) for rule in fw.rules])
     for group in fw.groups:
-        header = f"[group {group.name}]" + (f" # {group.comment}" if group.comment else "")
+        header = f"[group {group.name}]" + _comment_suffix(group.comment)
         out += _section(header, [render_rule_line(rule, in_group=True) for rule in group.rules])
     return "\n".join(out) + "\n" if out else ""

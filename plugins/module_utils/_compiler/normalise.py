@@ -17,13 +17,58 @@ from .._reference.netbase import canonical_protocol, icmp_family
 from .addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
 from .ports import canonical_port_list
 
+# Perl's \s on the bytes of a .fw line, ASCII only there: what PVE's readers trim around a
+# comment (FW parse_fw_rule, parse_alias, generic_fw_config_parser's ipset entries).
+FW_BLANKS = " \t\n\r\f\v"
+# Perl's \s with Unicode rules, as the writers test a comment (FW format_rules, $format_aliases,
+# $format_ipsets): one made of these only is not written at all.
+_PERL_BLANKS = frozenset(FW_BLANKS + "\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+# Perl's \h on those bytes: what PVE trims around every line of a .fw file.
+_LINE_BLANKS = b" \t\xa0"
+
 
 def optional_text(value: str | None) -> str | None:
-    """PVE treats '' (and '-' for rule fields) as unset; surrounding blanks never matter."""
+    """PVE treats '' (and '-' for rule fields) as unset, trims the ASCII blanks around a value
+    as its .fw readers do, and writes no text that is made of (Unicode) blanks only."""
     if value is None:
         return None
-    text = value.strip()
-    return text or None
+    text = value.strip(FW_BLANKS)
+    if not text or all(char in _PERL_BLANKS for char in text):
+        return None
+    return text
+
+
+def fw_line(raw: str) -> str:
+    """One line of a ``.fw`` file as PVE reads it (FW generic_fw_config_parser): its regex trims
+    horizontal blanks from the file's bytes, where 0xA0 counts as one, so a line that ends in a
+    character whose UTF-8 form ends in 0xA0 (à, NBSP, ...) loses that byte and reads back with
+    U+FFFD in place of the character."""
+    line = raw.strip(" \t")
+    if line and not line[-1].isascii():
+        line = line.encode("utf-8", "surrogatepass").rstrip(_LINE_BLANKS).decode("utf-8", "replace")
+    return line
+
+
+def written_comment(comment: str | None) -> str | None:
+    """The comment PVE's writers put on a line: none for '0' (false to Perl) or a blank one."""
+    return None if comment is None or comment == "0" or optional_text(comment) is None else comment
+
+
+def comment_problem(comment: str | None) -> str | None:
+    """Why PVE would not read ``comment`` back as the collection writes it (its form after
+    ``optional_text``), or None. Line breaks are the caller's business."""
+    text = optional_text(comment)
+    if text is None:
+        return None
+    if text == "0":
+        return "PVE drops the comment '0': it is false to Perl, so the API and the .fw writer (FW format_rules) skip it"
+    read = optional_text(fw_line(text))
+    if read != text:
+        return (
+            "PVE's .fw reader trims the byte 0xA0 that ends the line (FW generic_fw_config_parser), "
+            f"so it would read back as {read!r}, U+FFFD in place of its last character"
+        )
+    return None
 
 
 def _rule_field(value: str | None) -> str | None:

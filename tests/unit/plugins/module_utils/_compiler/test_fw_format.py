@@ -180,3 +180,42 @@ def test_render_as_given_keeps_values_but_orders_like_pve():
         "[IPSET a]\n\n10.0.0.1\n10.0.0.2\n\n[IPSET b]\n\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.1/32 -log nolog\n\n"
     )
     assert "-source 10.0.0.1 " not in render_fw(fw, canonical=False) and "-source 10.0.0.1\n" in render_fw(fw)
+
+
+# PVE reads a .fw file with one regex over its bytes (FW generic_fw_config_parser): lines end at
+# \n only, and \h trims space, tab and the byte 0xA0 around each line.
+
+
+def test_lines_end_at_line_feed_only():
+    comment = "a\rb\x0bc\u2028d\u0085e\u2029f\x0cg"
+    parsed = parse_fw(f"[RULES]\nIN ACCEPT # {comment}\nOUT DROP\n", FileKind.CLUSTER)
+    assert [(rule.type, rule.comment) for rule in parsed.file.rules] == [("in", comment), ("out", None)]
+    assert parsed.lines == {("rules", 0): 2, ("rules", 1): 3}
+
+
+def test_a_line_that_ends_in_the_byte_0xa0_loses_it():
+    text = "[ALIASES]\nfirst 10.0.0.1 # voil\u00e0\nsecond 10.0.0.2 # x\u00a0 \t\nthird 10.0.0.3 # x\u00a0y\n\n[RULES]\nIN ACCEPT # \u0820\n"
+    parsed = parse_fw(text, FileKind.CLUSTER).file
+    assert [alias.comment for alias in parsed.aliases] == ["voil\ufffd", "x\ufffd", "x\u00a0y"]
+    assert parsed.rules[0].comment == "\ufffd"
+
+
+def test_blank_lines_are_ascii_blank_and_a_carriage_return_does_not_end_a_header():
+    assert parse_fw("[RULES]\n\r\n \x0b\t\nIN ACCEPT\n", FileKind.HOST).file.rules == (Rule("in", "ACCEPT"),)
+    with pytest.raises(FirewallValidationError, match="skip line - no section"):
+        parse_fw("[RULES]\r\nIN ACCEPT\r\n", FileKind.HOST)
+
+
+def test_a_comment_of_zero_is_kept_on_rules_only_and_never_written():
+    text = "[ALIASES]\nnet 10.0.0.0/8 # 0\n\n[IPSET web] # 0\n\n10.0.0.1 # 0\n\n[RULES]\n\nIN ACCEPT # 0\n\n[group dmz] # 0\n\nIN DROP\n"
+    fw = parse_fw(text, FileKind.CLUSTER).file
+    assert (fw.aliases[0].comment, fw.ipsets[0].comment, fw.ipsets[0].entries[0].comment, fw.groups[0].comment) == (None, None, None, None)
+    assert fw.rules[0].comment == "0"  # FW parse_fw_rule keeps it; the next write loses it
+    written = FirewallFile(
+        FileKind.CLUSTER,
+        aliases=(Alias("net", "10.0.0.0/8", "0"),),
+        ipsets=(IPSet("web", "0", (IPSetEntry("10.0.0.1", comment="0"),)),),
+        rules=(Rule("in", "ACCEPT", comment="0"), Rule("in", "DROP", comment="\u2028 \u3000")),
+        groups=(SecurityGroup("dmz", "0", ()),),
+    )
+    assert "#" not in render_fw(written, canonical=False)

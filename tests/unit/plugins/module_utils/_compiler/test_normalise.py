@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import normalise_file, normalise_ipset, normalise_rule
+import pytest
+
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.normalise import (
+    comment_problem,
+    fw_line,
+    normalise_file,
+    normalise_ipset,
+    normalise_rule,
+    optional_text,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
 
 
@@ -36,3 +45,47 @@ def test_file_sections_in_canonical_order():
     assert [alias.name for alias in result.aliases] == ["Alpha", "zeta"]
     assert result.aliases[0].cidr == "10.0.0.2"
     assert [group.name for group in result.groups] == ["db", "web"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (" x ", "x"),
+        ("\t\r\n x \x0b\x0c", "x"),
+        ("\u00a0x", "\u00a0x"),  # PVE trims ASCII blanks only around a comment
+        ("x\u2028", "x\u2028"),
+        ("\x1c", "\x1c"),
+        ("\u2028 \u3000", None),  # blank to the writer's Unicode \s: not written
+        ("", None),
+        (None, None),
+    ],
+)
+def test_optional_text_trims_what_pve_trims(given, expected):
+    assert optional_text(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("comment", "problem"),
+    [
+        ("fine", None),
+        (" spaced ", None),
+        ("a\rb", None),
+        ("x\u2028", None),
+        ("caf\u00e9", None),
+        ("x\u00a0y", None),
+        ("0", "PVE drops the comment '0'"),
+        (" 0\t", "PVE drops the comment '0'"),
+        ("voil\u00e0", "'voil\ufffd'"),
+        ("x\u00a0", "0xA0"),
+        ("\u0820", "0xA0"),
+    ],
+)
+def test_comment_problem_says_what_pve_would_not_read_back(comment, problem):
+    found = comment_problem(comment)
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
+def test_fw_line_trims_horizontal_blanks_and_the_byte_0xa0():
+    assert fw_line(" \tIN ACCEPT # x \t") == "IN ACCEPT # x"
+    assert fw_line("x\u00e0 \t") == "x\ufffd"
+    assert fw_line("x\r") == "x\r"
