@@ -473,9 +473,28 @@ def normalise_option(level: Level | str, key: str, value: object, *, location: s
     if value is None:
         return None, []
     try:
-        return _NORMALISERS[spec.kind](spec, value), []
+        canonical = _NORMALISERS[spec.kind](spec, value)
     except _Invalid as problem:
         return None, [FieldError(location, key, value, str(problem), accepted_values(spec))]
+    unread = _unreadable_integer(option_level(level), key, canonical)
+    return (None, [FieldError(location, key, value, unread, accepted_values(spec) + ", at least 0")]) if unread else (canonical, [])
+
+
+# The function of PVE's that reads each level's [OPTIONS] lines (reference 3.3).
+_OPTION_PARSERS: Mapping[str, str] = {
+    "cluster": "parse_clusterfw_option",
+    "host": "parse_hostfw_option",
+    "vm": "parse_vmfw_option",
+    "vnet": "parse_vnetfw_option",
+}
+
+
+def _unreadable_integer(level: str, key: str, value: OptionValue) -> str | None:
+    """A negative integer the API takes (no minimum in its schema) for a key whose file line
+    PVE reads as digits only: stored, then skipped on every read, so the option is lost."""
+    if isinstance(value, bool) or not isinstance(value, int) or value >= 0 or _FILE_SYNTAX[level].get(key) is not _DIGITS:
+        return None
+    return f"PVE's API stores {value}, but its .fw parser (FW {_OPTION_PARSERS[level]}) reads digits only and drops the line"
 
 
 # ---------------------------------------------------------------------------------------------
