@@ -16,6 +16,13 @@ options:
       - With O(state=merged) each listed rule is in the list exactly once afterwards, or as
         often as it is listed; further copies of it, equal but for O(rules[].enable),
         O(rules[].log) and O(rules[].comment), are removed.
+      - An item may also be one rule line as a C(.fw) file holds it, for example
+        V(IN ACCEPT -source +admins -p tcp -dport 22) or V(|OUT DROP -p udp -dport 53); a leading
+        C(|) disables the rule, a macro is written V(SSH\(ACCEPT\)) and the text after a C(#)
+        is the comment. It stands for the mapping with the same keys. Quote such an item in
+        YAML, where an unquoted C(|) starts a block and a blank then C(#) starts a YAML comment.
+      - An item that is neither a mapping nor a rule line, or a string given for the whole list,
+        fails the task naming it, before any request.
     type: list
     elements: dict
     default: []
@@ -48,10 +55,15 @@ options:
         description: Like O(rules[].source), for the destination.
         type: str
       proto:
-        description: Protocol name or number from C(/etc/protocols), for example V(tcp).
+        description:
+          - Protocol name or number from C(/etc/protocols), for example V(tcp).
+          - V(0) is refused, PVE takes it for "not set" and would store the rule without it.
         type: str
       dport:
-        description: Destination ports, services or ranges (V(22), V(80,443), V(8000:8100)).
+        description:
+          - Destination ports, services or ranges (V(22), V(80,443), V(8000:8100)).
+          - A lone port V(0) is refused, PVE takes it for "not set" and would store the rule
+            without it.
         type: str
       sport:
         description: Source ports, like O(rules[].dport).
@@ -67,6 +79,12 @@ options:
         type: bool
         default: true
       comment:
-        description: Free text shown in the GUI.
+        description:
+          - Free text shown in the GUI, on one line of the C(.fw) file. PVE's reader ends a line
+            at a line feed only, so a carriage return, a vertical tab or U+2028 in a comment are
+            kept; blanks around it are not.
+          - Refused, as PVE would not read them back - a line feed; V(0), which PVE drops; a
+            comment that ends in a character whose UTF-8 form ends in the byte 0xA0 (such as
+            C(à) or a no-break space), which PVE's reader cuts in half.
         type: str
 """

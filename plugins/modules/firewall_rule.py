@@ -164,8 +164,6 @@ lockout:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._api.service import FirewallApi, Scope, ScopeError
 from ..module_utils._compiler.normalise import normalise_rule
 from ..module_utils._compiler.user_input import rule_to_user, rules_from_user
@@ -173,7 +171,7 @@ from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES
 from ..module_utils._model.objects import Rule
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec, without_none
+from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, RulesModule, argument_spec, without_none
 from ..module_utils._module_kit.fw_text import fw_text, parse_running_config
 from ..module_utils._module_kit.references import check_rules, check_written_rules
 from ..module_utils._module_kit.rule_list import RuleListModule, parsed_rule_errors
@@ -242,7 +240,7 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = RulesModule(
         argument_spec=argument_spec(
             ACCESS_ARGS,
             {

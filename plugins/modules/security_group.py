@@ -204,16 +204,14 @@ lockout:
   sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec
+from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, RulesModule, argument_spec
 from ..module_utils._module_kit.runner import run_and_exit
 from ..module_utils._module_security_group.groups import STATES, SecurityGroups
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = RulesModule(
         argument_spec=argument_spec(
             ACCESS_ARGS,
             {

@@ -8,11 +8,14 @@ values are checked by the validators afterwards.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._model.errors import FieldError
 from .._model.objects import FILE_OPTION_LEVEL, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
+from .fw_format import FwSyntaxError, parse_rule_line
+from .normalise import comment_problem
 from .options import KIND_INTEGER, normalise_option, option_spec
 
 RULE_KEYS = ("type", "action", "macro", "iface", "source", "dest", "proto", "dport", "sport", "icmp_type", "log", "enable", "comment")
@@ -20,13 +23,39 @@ ENTRY_KEYS = ("cidr", "nomatch", "comment")
 ALIAS_KEYS = ("name", "cidr", "comment")
 _TEXT_OR_NUMBER = (str, int)
 UNSET_MARKERS = ("", "-")  # PVE's copy_rule_data: '' and '-' mean "not set"
+RULE_LINE_ACCEPTED = f"a mapping with keys {', '.join(RULE_KEYS)}, or one .fw rule line such as 'IN SSH(ACCEPT) -source +admins # ssh'"
+COMMENT_ACCEPTED = "one line of text but '0', not ending in a character whose UTF-8 form ends in the byte 0xA0 (à, NBSP, ...)"
+_ZERO_RE = re.compile(r"0+")
 
 
 def line_break_errors(location: str, key: str, text: str | None) -> list[FieldError]:
-    """A line break in a value: PVE's API would store it and break the .fw line it is written on."""
-    if text is None or ("\n" not in text and "\r" not in text):
+    """Text PVE's API would store but not read back from the .fw line it is written on.
+
+    PVE's reader ends a line at \\n only (FW generic_fw_config_parser), so a comment may hold
+    \\r, VT or U+2028; no other field takes a \\r either. A comment must also survive PVE's
+    trimming of the line (``comment_problem``)."""
+    if text is None:
         return []
-    return [FieldError(location, key, text, f"{key} cannot contain line breaks", "a single line of text")]
+    if any(char in text for char in ("\n" if key == "comment" else "\n\r")):
+        return [FieldError(location, key, text, f"{key} cannot contain line breaks", "a single line of text")]
+    problem = comment_problem(text) if key == "comment" else None
+    return [FieldError(location, key, text, problem, COMMENT_ACCEPTED)] if problem else []
+
+
+def false_value_errors(rule: Rule, location: str) -> list[FieldError]:
+    """Values PVE takes for "not set" because '0' is false to Perl: FW verify_rule skips such a
+    proto, dport or sport and FW format_rules does not write it, so the rule would be stored
+    without it (and a plan would write it again and again). '00' counts, as it is written '0'."""
+    errors: list[FieldError] = []
+    if rule.proto is not None and rule.proto.strip() == "0":
+        message = "PVE drops proto '0': it is false to Perl, so verify_rule skips it and the .fw writer leaves it out (FW format_rules)"
+        errors.append(FieldError(location, "proto", rule.proto, message, "a protocol name or a number but 0 from /etc/protocols, or no proto"))
+    for key in ("dport", "sport"):
+        value = getattr(rule, key)
+        if value is not None and _ZERO_RE.fullmatch(value.strip()):
+            message = "PVE drops a lone port 0: '0' is false to Perl, so verify_rule skips it and the .fw writer leaves it out (FW format_rules)"
+            errors.append(FieldError(location, key, value, message, f"a port 1-65535, a range or a list, or no {key}"))
+    return errors
 
 
 class _Issues:
@@ -77,7 +106,21 @@ def _rule_value(text: str | None) -> str | None:
     return None if text is None or text.strip() in UNSET_MARKERS else text
 
 
+def rule_from_line(text: str, location: str) -> tuple[Rule | None, list[FieldError]]:
+    """One ``.fw`` rule line as a rule (FW parse_fw_rule's grammar), with its comment checked."""
+    if "\n" in text:
+        return None, [FieldError(location, "rule", text, "an item holds one rule line, without line breaks", RULE_LINE_ACCEPTED)]
+    try:
+        rule = parse_rule_line(text)
+    except FwSyntaxError as error:
+        return None, [FieldError(location, "rule", text, str(error), RULE_LINE_ACCEPTED)]
+    return rule, line_break_errors(location, "comment", rule.comment) + false_value_errors(rule, location)
+
+
 def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[FieldError]]:
+    """A rule as a mapping, or as one ``.fw`` rule line."""
+    if isinstance(data, str):
+        return rule_from_line(data, location)
     issues = _Issues()
     mapping = issues.mapping(data, location, RULE_KEYS, "rule")
     if mapping is None:
@@ -89,11 +132,33 @@ def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[Field
         enable=issues.flag(mapping, "enable", location, True),
         **values,
     )
-    return rule, issues.errors
+    return rule, issues.errors + false_value_errors(rule, location)
 
 
 def rules_from_user(items: object, location: str = "rules") -> tuple[tuple[Rule, ...], list[FieldError]]:
     return _list_from_user(items, location, rule_from_user)
+
+
+def rule_lines_as_mappings(items: object, location: str = "rules") -> tuple[object, list[FieldError]]:
+    """A module's ``rules`` as its argument spec takes them (a list of mappings): each string
+    item, a ``.fw`` rule line, becomes the mapping it stands for. An item that is no rule line
+    is left out and reported, as is a string given for the whole list; anything else is left
+    to the argument spec."""
+    if isinstance(items, str):
+        return [], [FieldError(location, location, items, f"{location} must be a list", "a list of rules: mappings, or .fw rule lines (one per item)")]
+    if not isinstance(items, list) or not any(isinstance(item, str) for item in items):
+        return items, []
+    converted: list[object] = []
+    errors: list[FieldError] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            converted.append(item)
+            continue
+        rule, problems = rule_from_line(item, f"{location}[{index}]")
+        errors += problems
+        if rule is not None:
+            converted.append(rule_to_user(rule))
+    return converted, errors
 
 
 def rule_to_user(rule: Rule) -> dict[str, Any]:

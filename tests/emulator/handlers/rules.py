@@ -78,8 +78,18 @@ def _text(value: Any) -> str | None:
     return None if value is None or value in ("", "-") else str(value)
 
 
+# FW verify_rule checks these only when they are true to Perl, and FW $format_rules writes them
+# only then: a '0' is neither verified nor written, so it reads back as not set.
+_LOST_WHEN_FALSE = frozenset({"macro", "iface", "source", "dest", "proto", "dport", "sport", "log", "comment"})
+
+
+def _stored(key: str, value: Any) -> str | None:
+    text = _text(value)
+    return None if key in _LOST_WHEN_FALSE and text == "0" else text
+
+
 def _rule_from(values: Mapping[str, Any]) -> Rule:
-    fields = {_ATTRIBUTE.get(key, key): _text(values.get(key)) for key in RULE_PROPERTIES if key not in ("type", "action", "enable")}
+    fields = {_ATTRIBUTE.get(key, key): _stored(key, values.get(key)) for key in RULE_PROPERTIES if key not in ("type", "action", "enable")}
     if fields["macro"] is not None:
         fields["macro"] = canonical_macro_name(fields["macro"]) or fields["macro"]
     return Rule(
