@@ -130,12 +130,12 @@ from ..module_utils._api.service import FirewallApi, Scope, Snapshot
 from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
 from ..module_utils._api.usage import alias_users
 from ..module_utils._compiler.api_mapping import ApiCall, alias_to_api, alias_update_params
-from ..module_utils._compiler.config_validation import check_aliases, check_name
+from ..module_utils._compiler.config_validation import RulePlace, alias_change_errors, alias_family, check_aliases, check_name, names_alias
 from ..module_utils._compiler.normalise import normalise_alias, optional_text
 from ..module_utils._compiler.user_input import alias_to_user, line_break_errors
-from ..module_utils._model.errors import raise_if_errors
+from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import SET_LEVEL_NAMES
-from ..module_utils._model.objects import Alias, FileKind, FirewallFile
+from ..module_utils._model.objects import Alias, FileKind, FirewallFile, Level
 from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
@@ -145,6 +145,25 @@ from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_
 from ..module_utils._plan.config_change import with_alias
 
 LEVELS = SET_LEVEL_NAMES
+
+
+def _rule_places(api: FirewallApi, scope: Scope, name: str) -> list[RulePlace]:
+    """The rules that can name an alias of ``scope``: a guest's own; for the datacenter, its
+    rules and security groups and those of every node, guest and vnet. A guest's own aliases
+    are read only when one of its rules names the alias."""
+    if scope.level != "cluster":
+        return [RulePlace(scope.label, scope.rule_level, api.read_rules(scope.rules_path()).items, api.read_aliases(scope).items)]
+    cluster = Scope("cluster")
+    places = [RulePlace("cluster", Level.CLUSTER, api.read_rules(cluster.rules_path()).items)]
+    for group in api.list_groups().items:
+        places.append(RulePlace(f"security group '{group.name}'", Level.GROUP, api.read_rules(cluster.rules_path(group.name)).items))
+    for place in [Scope("node", node) for node in api.node_names()] + [Scope("vnet", vnet=vnet) for vnet in api.vnet_names()]:
+        places.append(RulePlace(place.label, place.rule_level, api.read_rules(place.rules_path()).items))
+    for guest in api.guest_scopes():
+        rules = api.read_rules(guest.rules_path()).items
+        if any(names_alias(rule, name) for rule in rules):
+            places.append(RulePlace(guest.label, guest.rule_level, rules, api.read_aliases(guest).items))
+    return places
 
 
 class AliasModule:
@@ -199,6 +218,7 @@ class AliasModule:
                 raise still_used(what, users, users=("rule or ipset entry", "rules or ipset entries"))
         else:
             wanted = (self.desired(existing),)
+            raise_if_errors(self.rules_made_invalid(api, scope, existing, wanted[0]))
             if scope.level == "cluster" and existing is not None and wanted[0].cidr != existing.cidr:
                 # Datacenter and node rules (and the sets they use) may name the alias.
                 self.access.check_if_filtering(api, with_alias(existing.name, wanted[0]))
@@ -209,6 +229,22 @@ class AliasModule:
         if self.module._diff:  # pylint: disable=protected-access
             self.report.record((), *(fw_text(scope.file_kind, aliases=(alias,)) if alias else "" for alias in (before, after)))
         return self.report.result(before=alias_to_user(before) if before else None, after=alias_to_user(after) if after else None)
+
+    def rules_made_invalid(self, api: FirewallApi, scope: Scope, existing: Alias | None, wanted: Alias) -> list[FieldError]:
+        """The rules at the alias's level and below that the change would make invalid: PVE
+        takes a rule's IP family from its aliases (FW verify_rule), but changes an alias without
+        looking at the rules (Aliases.pm). Only a change of family can do that, of this alias or
+        of the datacenter's one a new guest alias hides; the rules are read only then."""
+        own = scope.level != "cluster"
+        cluster_aliases = None
+        if existing is None and own:
+            cluster_aliases = api.read_aliases(Scope("cluster")).items
+            existing = next((alias for alias in cluster_aliases if alias.name.lower() == self.key), None)
+        if existing is None or alias_family(existing.cidr) == alias_family(wanted.cidr):
+            return []
+        if cluster_aliases is None:
+            cluster_aliases = api.read_aliases(Scope("cluster")).items
+        return alias_change_errors(_rule_places(api, scope, self.key), cluster_aliases, wanted, own=own)
 
     def run(self) -> dict[str, Any]:
         self.validate()

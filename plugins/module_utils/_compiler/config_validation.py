@@ -8,11 +8,11 @@ the user's list or the file's lines. All errors are collected.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .._model.errors import FieldError
-from .._model.objects import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, ClusterConfig, FileKind, FirewallFile, Level
+from .._model.objects import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, Alias, ClusterConfig, FileKind, FirewallFile, Level, Rule
 from .addresses import AddressError, AliasRef, canonical_ipset_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from .normalise import normalise_ipset_cidr
 from .options import normalise_option
@@ -79,7 +79,7 @@ def _check_unique_name(kind: str, name: str, location: str, seen: set[str], exis
     seen.add(name.lower())
 
 
-def _alias_family(cidr: str) -> int | None:
+def alias_family(cidr: str) -> int | None:
     try:
         return parse_ip_or_cidr(cidr).version
     except AddressError:
@@ -98,7 +98,7 @@ class ReferenceScope:
         def aliases(fw: FirewallFile | None) -> dict[str, int]:
             found = {}
             for alias in fw.aliases if fw else ():
-                family = _alias_family(alias.cidr)
+                family = alias_family(alias.cidr)
                 if family is not None:
                     found[alias.name.lower()] = family
             return found
@@ -134,7 +134,7 @@ def check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
     for index, alias in enumerate(fw.aliases):
         where = locate(("aliases", index))
         yield from _check_unique_name("alias", alias.name, where, seen, f"alias '{alias.name}' already exists")
-        if _alias_family(alias.cidr) is None:
+        if alias_family(alias.cidr) is None:
             yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
 
 
@@ -225,4 +225,66 @@ def validate_config(config: ClusterConfig) -> list[FieldError]:
         errors += validate_file(guest.file, cluster=config.cluster, locate=located(f"{guest.level.value} {vmid}"), guest_level=guest.level)
     for vnet, fw in sorted(config.vnets.items()):
         errors += validate_file(fw, cluster=config.cluster, locate=located(f"vnet {vnet}"))
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# A changed alias and the rules that name it
+
+
+@dataclass(frozen=True)
+class RulePlace:
+    """Rules that may name an alias: where they are (``label``, for messages), their level, and
+    the guest's own aliases for a guest's rules (None elsewhere: only the datacenter's count)."""
+
+    label: str
+    level: Level
+    rules: tuple[Rule, ...]
+    own_aliases: tuple[Alias, ...] | None = None
+
+
+def names_alias(rule: Rule, name: str) -> bool:
+    """Whether the rule's source or dest is the alias ``name`` (any case, any dc/ or guest/)."""
+    for text in (rule.source, rule.dest):
+        try:
+            spec = parse_address_spec(text.strip()) if text else None
+        except AddressError:
+            continue
+        if isinstance(spec, AliasRef) and spec.name.lower() == name.lower():
+            return True
+    return False
+
+
+def _with_alias(aliases: Sequence[Alias], alias: Alias) -> tuple[Alias, ...]:
+    return (*(item for item in aliases if item.name.lower() != alias.name.lower()), alias)
+
+
+def _place_refs(cluster_aliases: Sequence[Alias], own: Sequence[Alias] | None) -> References:
+    cluster = FirewallFile(FileKind.CLUSTER, aliases=tuple(cluster_aliases))
+    return ReferenceScope(cluster, FirewallFile(FileKind.GUEST, aliases=tuple(own)) if own is not None else None).references(check_groups=False)
+
+
+def alias_change_errors(
+    places: Iterable[RulePlace], cluster_aliases: Sequence[Alias], changed: Alias, *, own: bool, location: str = "alias"
+) -> list[FieldError]:
+    """What setting ``changed`` (new, or a new cidr) does to the rules of ``places`` that name
+    it: one error on its cidr per problem the change adds to a rule. FW verify_rule takes a
+    rule's IP family from its aliases (check_ipset_or_alias_property) and refuses a rule that
+    mixes families; PVE changes an alias without looking at rules (Aliases.pm update_alias), so
+    such a rule is then kept with errors and skipped, or dropped from its file on the next write
+    (reference 2.8). ``own`` says the alias belongs to the guest of the places, not the datacenter."""
+    errors: list[FieldError] = []
+    cluster_after = tuple(cluster_aliases) if own else _with_alias(cluster_aliases, changed)
+    for place in places:
+        naming = [(index, rule) for index, rule in enumerate(place.rules) if names_alias(rule, changed.name)]
+        if not naming:
+            continue
+        before = _place_refs(cluster_aliases, place.own_aliases)
+        after = _place_refs(cluster_after, _with_alias(place.own_aliases or (), changed) if own else place.own_aliases)
+        for index, rule in naming:
+            known = {(error.field, error.message) for error in check_rule(rule, place.level, location="", refs=before).errors}
+            for error in check_rule(rule, place.level, location="", refs=after).errors:
+                if (error.field, error.message) not in known:
+                    message = f"{place.label} rules[{index}] would become invalid: {error.field}={error.value!r}: {error.message}"
+                    errors.append(FieldError(location, "cidr", changed.cidr, message, "an address of the family those rules mix it with, or change them first"))
     return errors

@@ -20,12 +20,18 @@ from typing import Any, Union
 
 import pytest
 
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.config_validation import located, validate_config, validate_file
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.config_validation import (
+    RulePlace,
+    alias_change_errors,
+    located,
+    validate_config,
+    validate_file,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import check_rule
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input import file_from_user, options_from_user, rule_from_user
 from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FieldError, FirewallValidationError
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, GuestFirewall, Level
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, ClusterConfig, FileKind, GuestFirewall, Level, Rule
 
 REPO = Path(__file__).resolve().parents[5]
 SHARED = REPO.parent / "shared"
@@ -211,6 +217,24 @@ def fw_cases(*rows: tuple[str, str, str, str, object, Message]) -> list[Bad]:
 LONG_SOURCE = ",".join(f"10.0.{index}.{index}" for index in range(50))  # 535 characters
 
 INVALID: list[Bad] = [
+    # --- values PVE stores but does not read back as given (3.2, 3.4) --------------------------
+    *rule_cases(
+        ("zero-dport", "cluster", R(proto="tcp", dport="0"), "dport", "0", "PVE drops a lone port 0"),
+        ("zero-dport-number", "host", R(proto="tcp", dport=0), "dport", "0", "PVE drops a lone port 0"),
+        ("zero-dport-double", "vm", R(proto="udp", dport="00"), "dport", "00", "PVE drops a lone port 0"),
+        ("zero-sport", "cluster", R(proto="tcp", sport=" 0 "), "sport", " 0 ", "PVE drops a lone port 0"),
+        ("zero-dport-icmp", "cluster", R(proto="icmp", dport="0"), "dport", "0", "PVE drops a lone port 0"),
+        ("zero-proto", "cluster", R(proto="0"), "proto", "0", "PVE drops proto '0'"),
+        ("zero-dport-line", "cluster", "IN ACCEPT -p tcp -dport 0", "dport", "0", "PVE drops a lone port 0"),
+        ("comment-zero", "cluster", R(comment="0"), "comment", "0", "PVE drops the comment '0'"),
+        ("comment-zero-line", "cluster", "IN ACCEPT #  0", "comment", "0", "PVE drops the comment '0'"),
+        ("comment-trailing-a0-byte", "cluster", R(comment="d\u00e9j\u00e0"), "comment", "d\u00e9j\u00e0", "0xA0"),
+        ("comment-line-feed", "cluster", R(comment="a\nb"), "comment", "a\nb", Exact("comment cannot contain line breaks")),
+        ("line-not-a-rule", "cluster", "hello", "rule", "hello", Exact("unable to parse rule: hello")),
+        ("line-bad-flag", "cluster", "IN ACCEPT --nope 1", "rule", "IN ACCEPT --nope 1", Exact("unable to parse rule parameters: --nope 1")),
+        ("line-two-lines", "cluster", "IN ACCEPT\nIN DROP", "rule", "IN ACCEPT\nIN DROP", "one rule line"),
+        ("line-bad-action", "cluster", "IN ALLOW", "action", "ALLOW", Exact("unknown action 'ALLOW'")),
+    ),
     # --- 2.1 names of ipsets, aliases and security groups -------------------------------------
     *config_cases(
         ("ipset-name-too-long", ipset_at("cluster", ["10.0.0.1"], "s" * 65), "name", "s" * 65, Exact("ipset name too long")),
@@ -618,7 +642,7 @@ INVALID: list[Bad] = [
         ("shape-action-boolean", "host", R(action=True), "action", True, "must be"),
         ("shape-enable-yes", "host", R(enable="yes"), "enable", "yes", "must be a boolean"),
         ("shape-enable-2", "cluster", R(enable=2), "enable", 2, "must be a boolean"),
-        ("shape-rule-is-text", "host", "IN ACCEPT -p tcp", "rule", "IN ACCEPT -p tcp", "must be a mapping"),
+        ("shape-rule-is-a-word", "host", "accept", "rule", "accept", "unable to parse rule: accept"),  # a string is a .fw rule line
         ("shape-rule-is-list", "host", ["in", "ACCEPT"], "rule", ["in", "ACCEPT"], "must be a mapping"),
     ),
     *config_cases(
@@ -832,6 +856,9 @@ INVALID: list[Bad] = [
             "fast",
             Exact("type check ('integer') failed - got 'fast'"),
         ),
+        # 3.3: the API takes any integer, FW parse_hostfw_option reads digits only: stored, then lost
+        ("opt-host-synflood-rate-negative", "host", {"protection_synflood_rate": -3}, "protection_synflood_rate", -3, "parse_hostfw_option"),
+        ("opt-host-synflood-burst-negative", "host", {"protection_synflood_burst": "-1"}, "protection_synflood_burst", "-1", "reads digits only"),
         ("opt-host-policy-in", "host", {"policy_in": "DROP"}, "policy_in", "DROP", "no such option 'policy_in'"),
         (
             "opt-vm-policy-enum",
@@ -1026,6 +1053,19 @@ VALID: list[Good] = [
         # 1.2: '' and '-' mean "unset".
         ("empty-string-is-unset", "host", R(dport="")),
         ("dash-is-unset", "host", R(source="-")),
+        # ports and protocols that merely contain a 0 are written as they are
+        ("port-zero-in-a-list", "cluster", R(proto="tcp", dport="0,22")),
+        ("port-range-from-zero", "cluster", R(proto="tcp", sport="0:1023")),
+        ("proto-seventeen", "cluster", R(proto="17")),
+        # comments PVE reads back as written: its lines end at \n only (3.2)
+        ("comment-carriage-return", "cluster", R(comment="a\rb")),
+        ("comment-line-separator", "vm", R(comment="a\u2028b\u0085c\x0bd")),
+        ("comment-nbsp-inside", "host", R(comment="a\u00a0b")),
+        ("comment-accent", "host", R(comment="caf\u00e9")),
+        # a .fw rule line stands for its rule
+        ("line-macro", "cluster", "IN SSH(ACCEPT) -source 192.0.2.0/24 -log info # admins"),
+        ("line-disabled", "vm", "|OUT DROP -i net0 -p udp -dport 53"),
+        ("line-plain", "host", "IN ACCEPT -p tcp"),
     ),
     # --- macros (2.6, 2.7) ------------------------------------------------------------------------
     *good_rules(
@@ -1499,3 +1539,21 @@ def test_one_rule_with_several_problems_reports_each():
     """2.8: in collecting mode every failing check of a rule is reported, in PVE's order."""
     errors = run_rule("vm", R(type="forward", action="accept", iface="eth0", proto="tcpp", source="10.0.0.300", log="loud"))
     assert [error.field for error in errors] == ["type", "action", "iface", "proto", "source", "log"]
+
+
+def test_an_alias_change_names_every_rule_it_makes_invalid():
+    cluster_aliases = (Alias("web", "192.0.2.1"), Alias("other", "10.0.0.1"))
+    places = [
+        RulePlace("cluster", Level.CLUSTER, (Rule("in", "ACCEPT", source="web"), Rule("in", "ACCEPT", source="web", dest="other"))),
+        RulePlace("security group 'g'", Level.GROUP, (Rule("in", "ACCEPT", proto="icmp", dest="dc/WEB"),)),
+        RulePlace("vm 100", Level.VM, (Rule("in", "ACCEPT", source="10.0.0.0/8", dest="web"),), (Alias("web", "10.1.1.1"),)),  # its own
+        RulePlace("ct 200", Level.CT, (Rule("in", "ACCEPT", source="10.0.0.0/8", dest="web"), Rule("in", "DROP", source="+nope")), ()),
+    ]
+    errors = alias_change_errors(places, cluster_aliases, Alias("web", "2001:db8::1"), own=False)
+    assert [(error.field, error.value) for error in errors] == [("cidr", "2001:db8::1")] * 3
+    assert [error.message.split(" would")[0] for error in errors] == ["cluster rules[1]", "security group 'g' rules[0]", "ct 200 rules[0]"]
+    assert all("detected mixed ipv4/ipv6 addresses in rule" in error.message for error in errors)
+    assert alias_change_errors(places, cluster_aliases, Alias("web", "192.0.2.99"), own=False) == []
+    # a guest's own alias hides the datacenter's for that guest's rules only
+    shadowing = alias_change_errors(places[3:], cluster_aliases, Alias("web", "2001:db8::2"), own=True)
+    assert [error.message.split(" would")[0] for error in shadowing] == ["ct 200 rules[0]"]
