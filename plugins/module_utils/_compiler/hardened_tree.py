@@ -106,16 +106,33 @@ def assigned_groups(guests: Mapping[str, Any], guest_groups: Sequence[Any]) -> d
     return assigned
 
 
+def unknown_vmids(guests: Mapping[str, Any], guest_groups: Sequence[Any]) -> list[str]:
+    """One line per vmid a ``guest_groups`` entry names that is no guest of the cluster: such an
+    entry would select nothing, and the role would roll out without the guest it was meant for."""
+    known = [_mapping(guest, "a guest of the cluster").get("vmid") for guest in guests.values()]
+    listed = ", ".join(str(vmid) for vmid in sorted(vmid for vmid in known if isinstance(vmid, int))) or "none"
+    problems = []
+    for number, entry in enumerate(_sequence(guest_groups, "guest_groups"), start=1):
+        for vmid in _sequence(_mapping(entry, f"guest_groups entry {number}").get("vmids"), "vmids of a guest_groups entry"):
+            if vmid not in known:
+                hint = " (write it as a number)" if str(vmid) in map(str, known) else ""
+                problems.append(f"guest_groups entry {number} names vmid {vmid!r}, which is not a guest of the cluster{hint}; its guests: {listed}")
+    return problems
+
+
 def build_hardened_tree(cluster: Mapping[str, Any], settings: HardenedSettings) -> dict[str, Any]:
     """The hardened tree for ``cluster`` (``nodes`` and ``guests`` as ``firewall_info``
     returns them). A ``TypeError`` for input of the wrong shape, a ``ValueError`` for empty
-    ``admin_networks`` or a group the library does not have."""
+    ``admin_networks``, a group the library does not have or a vmid the cluster does not have."""
     cluster = _mapping(cluster, "the cluster")
     guests = _mapping(cluster.get("guests") or {}, "the cluster's guests")
     library = _mapping(settings.group_library, "group_library")
     admin_networks = _sequence(settings.admin_networks, "admin_networks")
     if not admin_networks:
         raise ValueError("admin_networks is empty: name the networks the administrators work from, or they lose access")
+    unknown_guests = unknown_vmids(guests, settings.guest_groups)
+    if unknown_guests:
+        raise ValueError("; ".join(unknown_guests))
 
     assigned = assigned_groups(guests, settings.guest_groups)
     used = _unique(name for names in assigned.values() for name in names)
