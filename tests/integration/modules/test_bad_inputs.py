@@ -13,14 +13,19 @@ before the first one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ModuleRunner
+from conftest import ModuleRunner, run_playbook
 
 Case = tuple[str, str, dict[str, Any], tuple[str, ...]]
 
 RULE = "firewall_rule"
+GROUP = "security_group"
+OPTIONS = "firewall_options"
+ALIAS = "alias"
+IPSET = "ipset"
 GUEST = {"level": "vm", "vmid": 100}
 CT = {"level": "ct", "vmid": 200}
 NODE = {"level": "node", "node": "pve1"}
@@ -43,7 +48,7 @@ def rule(**keys: Any) -> dict[str, Any]:
     return {"type": "in", "action": "ACCEPT", **keys}
 
 
-def rules(*items: dict[str, Any], **scope: Any) -> dict[str, Any]:
+def rules(*items: dict[str, Any] | str, **scope: Any) -> dict[str, Any]:
     return {**scope, "rules": list(items)}
 
 
@@ -164,6 +169,14 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("sport-with-icmp", RULE, rules(rule(proto="icmp", sport="22")), ("sport='22'", "protocol 'icmp' does not support ports")),
     ("dport-icmp-list", RULE, rules(rule(proto="icmp", dport="22,23")), ("dport='22,23'", "invalid port '22,23'")),
     ("dport-as-list", RULE, rules(rule(proto="tcp", dport=[22, 80])), ("dport='[22, 80]'", "invalid port")),
+    # PVE takes '0' for "not set" (FW verify_rule, format_rules): the value would be dropped
+    ("dport-zero", RULE, rules(rule(proto="tcp", dport="0")), ("dport='0'", "PVE drops a lone port 0")),
+    ("dport-zero-number", RULE, rules(rule(proto="tcp", dport=0)), ("dport='0'", "PVE drops a lone port 0")),
+    ("dport-double-zero", RULE, rules(rule(proto="tcp", dport="00")), ("dport='00'", "PVE drops a lone port 0")),
+    ("sport-zero", RULE, rules(rule(proto="udp", sport="0")), ("sport='0'", "PVE drops a lone port 0")),
+    ("dport-zero-icmp", RULE, rules(rule(proto="icmp", dport="0")), ("dport='0'", "PVE drops a lone port 0")),
+    ("dport-zero-in-a-line", RULE, rules("IN ACCEPT -p tcp -dport 0"), ("rules[0]: dport='0'", "PVE drops a lone port 0")),
+    ("proto-zero", RULE, rules(rule(proto="0")), ("proto='0'", "PVE drops proto '0'")),
     # -- proto
     ("proto-unknown", RULE, rules(rule(proto="bogusproto")), ("proto='bogusproto'", "unknown protocol 'bogusproto'")),
     ("proto-number-too-big", RULE, rules(rule(proto="300")), ("proto='300'", "unknown protocol '300'")),
@@ -197,7 +210,12 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("enable-not-boolean", RULE, rules(rule(enable="maybe")), ("argument 'enable'", "'maybe' is not a valid boolean", "rules")),
     ("enable-number", RULE, rules(rule(enable=2)), ("argument 'enable'", "'2' is not a valid boolean")),
     ("comment-newline", RULE, rules(rule(comment="first\nsecond")), ("comment='first\\nsecond'", "comment cannot contain line breaks")),
-    ("comment-carriage-return", RULE, rules(rule(comment="first\rsecond")), ("comment='first\\rsecond'", "comment cannot contain line breaks")),
+    # -- comments PVE would not read back as given (FW format_rules writes, generic_fw_config_parser and parse_fw_rule read)
+    ("comment-zero", RULE, rules(rule(comment="0")), ("comment='0'", "PVE drops the comment '0'")),
+    ("comment-zero-in-blanks", RULE, rules(rule(comment=" 0 ")), ("comment=' 0 '", "PVE drops the comment '0'")),
+    ("comment-ends-in-a-grave", RULE, rules(rule(comment="voil\u00e0")), ("comment='voil\u00e0'", "0xA0", "voil\ufffd")),
+    ("comment-ends-in-nbsp", RULE, rules(rule(comment="x\u00a0")), ("comment='x\\xa0'", "0xA0")),
+    ("comment-zero-in-a-line", RULE, rules("IN ACCEPT # 0"), ("rules[0]: comment='0'", "PVE drops the comment '0'")),
     ("rule-key-unknown", RULE, rules(rule(foo="bar")), ("Unsupported parameters", "rules.foo")),
     ("rule-key-pve-spelling", RULE, rules(rule(proto="icmp", **{"icmp-type": "echo-request"})), ("Unsupported parameters", "rules.icmp-type")),
     ("rule-key-pos", RULE, rules(rule(pos=3)), ("Unsupported parameters", "rules.pos")),
@@ -274,6 +292,19 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("rules-a-mapping", RULE, {"rules": {"type": "in", "action": "ACCEPT"}}, ("argument 'rules' is of type dict", "list")),
     ("rule-a-number", RULE, {"rules": [42]}, ("'42'", "sub parameter field 'rules'")),
     ("rule-a-list", RULE, {"rules": [["in", "ACCEPT"]]}, ("'['in', 'ACCEPT']'", "sub parameter field 'rules'")),
+    # -- .fw rule lines (a string item, or the whole list as text) must be rule lines
+    ("rules-a-word", RULE, {"rules": "hello"}, ("rules='hello'", "rules must be a list", ".fw rule lines (one per item)")),
+    ("rules-words", RULE, {"rules": ["hello", "world"]}, ("2 validation errors", "rules[0]: rule='hello'", "rules[1]: rule='world'")),
+    ("rules-a-word-among-mappings", RULE, {"rules": [rule(), "nonsense"]}, ("rules[1]: rule='nonsense'", "unable to parse rule")),
+    ("rules-line-bad-flag", RULE, {"rules": ["IN ACCEPT -bogus 1"]}, ("rules[0]: rule='IN ACCEPT -bogus 1'", "unable to parse rule parameters: -bogus 1")),
+    ("rules-line-bad-port", RULE, {"rules": ["IN ACCEPT -p tcp -dport 99999"]}, ("rules[0]: dport='99999'", "invalid port '99999'")),
+    ("rules-line-bad-type", RULE, {"rules": ["SIDEWAYS ACCEPT"]}, ("rules[0]: type='sideways'", "does not have a value in the enumeration")),
+    ("rules-line-two-lines", RULE, {"rules": ["IN ACCEPT\nOUT DROP"]}, ("rules[0]: rule='IN ACCEPT\\nOUT DROP'", "one rule line")),
+    ("rules-a-text", RULE, {"rules": "IN ACCEPT\nOUT DROP\n"}, ("rules='IN ACCEPT\\nOUT DROP\\n'", "rules must be a list")),
+    ("rules-key-value-text", RULE, {"rules": "type=in action=ACCEPT"}, ("rules='type=in action=ACCEPT'", "rules must be a list")),
+    ("group-rules-a-text", GROUP, {"name": "webgroup", "rules": "IN ACCEPT"}, ("rules='IN ACCEPT'", "rules must be a list")),
+    ("group-rules-a-word", GROUP, {"name": "webgroup", "rules": ["nonsense"]}, ("rules[0]: rule='nonsense'", "unable to parse rule")),
+    ("group-rules-line-with-iface", GROUP, {"name": "webgroup", "rules": ["IN ACCEPT -i net0"]}, ("parameter -i not allowed",)),
     ("state-unknown", RULE, rules(rule(), state="present"), ("value of state must be one of", "present")),
     ("parsed-without-text", RULE, {"state": "parsed"}, ("state is parsed", "running_config")),
     (
@@ -284,7 +315,28 @@ FIREWALL_RULE_CASES: list[Case] = [
     ),
 ]
 
-CASES: list[Case] = [*FIREWALL_RULE_CASES]
+OTHER_MODULE_CASES: list[Case] = [
+    # host.fw reads these as digits only (FW parse_hostfw_option): PVE's API stores -3, then drops the line on every read
+    (
+        "synflood-rate-negative",
+        OPTIONS,
+        {"level": "node", "node": "pve1", "options": {"protection_synflood_rate": -3}},
+        ("protection_synflood_rate=-3", "parse_hostfw_option"),
+    ),
+    (
+        "synflood-burst-negative",
+        OPTIONS,
+        {"level": "node", "node": "pve1", "options": {"protection_synflood_burst": "-1"}},
+        ("protection_synflood_burst='-1'", "parse_hostfw_option"),
+    ),
+    ("comment-zero-alias", ALIAS, {"name": "monitor", "cidr": "192.0.2.9", "comment": "0"}, ("comment='0'", "PVE drops the comment '0'")),
+    ("comment-zero-ipset", IPSET, {"name": "office", "comment": "0"}, ("comment='0'", "PVE drops the comment '0'")),
+    ("comment-zero-ipset-entry", IPSET, {"name": "office", "entries": [{"cidr": "10.0.0.1", "comment": "0"}]}, ("comment='0'", "PVE drops")),
+    ("comment-zero-group", GROUP, {"name": "webgroup", "comment": "0"}, ("comment='0'", "PVE drops the comment '0'")),
+    ("comment-a-grave-alias", ALIAS, {"name": "monitor", "cidr": "192.0.2.9", "comment": "d\u00e9j\u00e0"}, ("comment='d\u00e9j\u00e0'", "0xA0")),
+]
+
+CASES: list[Case] = [*FIREWALL_RULE_CASES, *OTHER_MODULE_CASES]
 
 # Cases only the API can judge (references, guests, nodes, vnets): they may read, never write.
 MAY_READ = {
@@ -311,3 +363,108 @@ def test_bad_input_fails_clearly_without_writing(cluster: ModuleRunner, case_id:
     assert cluster.writes_since(seq) == []
     if case_id not in MAY_READ:
         assert cluster.requests_since(seq) == [], "input errors must fail before the first request"
+
+
+# ---------------------------------------------------------------------------------------------
+# What is accepted instead: .fw rule lines, and every comment PVE reads back as it was written.
+
+
+def test_rule_lines_are_rules(cluster: ModuleRunner) -> None:
+    """A string item is one .fw rule line; it gives what the mapping form gives."""
+    mappings = [
+        {"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "192.0.2.0/24", "comment": "admin ssh"},
+        {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "log": "info"},
+        {"type": "out", "action": "DROP", "enable": False},
+    ]
+    lines = ["IN SSH(ACCEPT) -source 192.0.2.0/24 # admin ssh", "IN ACCEPT -p tcp -dport 8006 -log info", "|OUT DROP"]
+    cluster.ok(RULE, rules=lines[:2] + [mappings[2]])
+    assert cluster.ok(RULE, state="gathered")["gathered"] == mappings
+    cluster.unchanged(RULE, rules=mappings, state="overridden")
+    cluster.unchanged(RULE, rules=lines, state="overridden")
+    assert cluster.ok(RULE, rules=lines, state="rendered")["rendered"] == "[RULES]\n\n" + "\n".join(lines) + "\n\n"
+    cluster.ok(GROUP, name="admins", rules=["IN SSH(ACCEPT) -source 192.0.2.0/24 # admin ssh"])
+    assert cluster.ok(GROUP, name="admins", state="gathered")["gathered"][0]["rules"] == mappings[:1]
+
+
+COMMENTS_KEPT = ["first\rsecond", "x\u2028y", "\u0085x", "a\x0bb", "x\u2028", "\u00a0x", "x\u00a0y", "caf\u00e9", "a # b", "\u2028\u00e0."]
+
+
+def test_comments_pve_reads_back_intact_are_written_and_then_left_alone(cluster: ModuleRunner) -> None:
+    """PVE splits a .fw file on \\n only: \\r, VT, NEL and U+2028 inside a comment survive, and so
+    does anything that does not end in the byte 0xA0 (generic_fw_config_parser trims it)."""
+    wanted = [rule(comment=comment) for comment in COMMENTS_KEPT]
+    cluster.ok(RULE, rules=wanted, state="overridden")
+    assert [item["comment"] for item in cluster.api().get("/cluster/firewall/rules")] == COMMENTS_KEPT
+    cluster.unchanged(RULE, rules=wanted, state="overridden")
+    cluster.ok(ALIAS, name="monitor", cidr="192.0.2.9", comment="x\u2028y")
+    cluster.unchanged(ALIAS, name="monitor", cidr="192.0.2.9", comment="x\u2028y")
+    cluster.ok(IPSET, name="office", comment="a\rb", entries=[{"cidr": "10.0.0.1", "comment": "\u0085x"}])
+    cluster.unchanged(IPSET, name="office", comment="a\rb", entries=[{"cidr": "10.0.0.1", "comment": "\u0085x"}])
+
+
+# ---------------------------------------------------------------------------------------------
+# The emulator answers these inputs as PVE does (what the refusals above protect from).
+
+
+def test_the_emulator_loses_what_pve_loses(cluster: ModuleRunner) -> None:
+    api = cluster.api()
+    # FW verify_rule skips a false dport (no "requires proto"), FW format_rules does not write it
+    api.post("/cluster/firewall/rules", type="in", action="ACCEPT", dport="0", enable=1)
+    api.post("/cluster/firewall/rules", type="in", action="ACCEPT", proto="tcp", sport="0", comment="0", enable=1)
+    stored = api.get("/cluster/firewall/rules")
+    assert [{key: item.get(key) for key in ("proto", "dport", "sport", "comment")} for item in stored] == [
+        {"proto": "tcp", "dport": None, "sport": None, "comment": None},
+        {"proto": None, "dport": None, "sport": None, "comment": None},
+    ]
+    # the API schema has no minimum, FW parse_hostfw_option reads digits only: stored, then lost
+    api.put("/nodes/pve1/firewall/options", protection_synflood_rate=-3)
+    assert "protection_synflood_rate" not in api.get("/nodes/pve1/firewall/options")
+    # the line is read without its trailing 0xA0 byte, which leaves half a character
+    api.post("/cluster/firewall/aliases", name="monitor", cidr="192.0.2.9", comment="voil\u00e0")
+    api.post("/cluster/firewall/aliases", name="zero", cidr="192.0.2.8", comment="0")
+    assert [(item["name"], item.get("comment")) for item in api.get("/cluster/firewall/aliases")] == [("monitor", "voil\ufffd"), ("zero", None)]
+
+
+# ---------------------------------------------------------------------------------------------
+# An alias change checks every rule that uses the alias at its level and below.
+
+
+def test_an_alias_that_changes_family_is_refused_while_a_rule_mixes_it_with_the_other(cluster: ModuleRunner) -> None:
+    seed_objects(cluster)
+    api = cluster.api()
+    api.post("/nodes/pve2/qemu/101/firewall/rules", type="in", action="ACCEPT", source="10.0.0.0/8", dest="clusteralias", enable=1)
+    api.post("/cluster/firewall/groups/webgroup", type="in", action="ACCEPT", proto="icmp", source="clusteralias", enable=1)
+    api.post("/cluster/firewall/rules", type="in", action="ACCEPT", source="clusteralias", enable=1)  # fine in either family
+    result = cluster.fails(ALIAS, name="clusteralias", cidr="2001:db8::7")
+    for text in ("cidr='2001:db8::7'", "vm 101 rules[0]", "dest='clusteralias'", "security group 'webgroup' rules[0]", "mixed ipv4/ipv6"):
+        assert text in result["msg"], result["msg"]
+    assert "cluster rules[0]" not in result["msg"]
+    # the same family is fine, and so is a flip nothing mixes
+    cluster.ok(ALIAS, name="clusteralias", cidr="192.0.2.77")
+    cluster.ok(ALIAS, name="v6alias", cidr="192.0.2.66")
+
+
+def test_a_guest_alias_that_hides_the_datacenters_of_the_other_family_is_refused(cluster: ModuleRunner) -> None:
+    seed_objects(cluster)
+    api = cluster.api()
+    api.post("/nodes/pve1/qemu/100/firewall/rules", type="in", action="ACCEPT", source="clusteralias", dest="10.0.0.5", enable=1)
+    result = cluster.fails(ALIAS, level="vm", vmid=100, name="clusteralias", cidr="2001:db8::5")
+    assert "cidr='2001:db8::5'" in result["msg"] and "vm 100 rules[0]" in result["msg"], result["msg"]
+    cluster.ok(ALIAS, level="vm", vmid=100, name="clusteralias", cidr="10.9.9.9")
+
+
+# ---------------------------------------------------------------------------------------------
+# hardened_defaults: a vmid the cluster does not have fails the role before its first write.
+
+
+def test_hardened_defaults_refuses_a_vmid_the_cluster_does_not_have(cluster: ModuleRunner, tmp_path: Path) -> None:
+    variables = {
+        "hardened_defaults_admin_networks": ["127.0.0.1/32"],
+        "hardened_defaults_guest_groups": [{"groups": ["web"], "vmids": [100, 4242]}, {"groups": ["ssh"], "vmids": ["101"]}],
+    }
+    task = {"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}
+    seq = cluster.seq()
+    completed = run_playbook(tmp_path, [task], cluster.env)[0]
+    assert completed.returncode != 0
+    assert "vmid 4242" in completed.stdout and "vmid '101'" in completed.stdout, completed.stdout[-3000:]
+    assert cluster.writes_since(seq) == []
