@@ -18,7 +18,7 @@ options:
         O(rules[].log) and O(rules[].comment), are removed.
       - An item may also be one rule line as a C(.fw) file holds it, for example
         V(IN ACCEPT -source +admins -p tcp -dport 22) or V(|OUT DROP -p udp -dport 53); a leading
-        C(|) disables the rule, a macro is written V(SSH\(ACCEPT\)) and the text after a C(#)
+        C(|) disables the rule, a macro is written V(SSH(ACCEPT\)) and the text after a C(#)
         is the comment. It stands for the mapping with the same keys. Quote such an item in
         YAML, where an unquoted C(|) starts a block and a blank then C(#) starts a YAML comment.
       - An item that is neither a mapping nor a rule line, or a string given for the whole list,
