@@ -423,6 +423,10 @@ def test_the_emulator_loses_what_pve_loses(cluster: ModuleRunner) -> None:
     api.post("/cluster/firewall/aliases", name="monitor", cidr="192.0.2.9", comment="voil\u00e0")
     api.post("/cluster/firewall/aliases", name="zero", cidr="192.0.2.8", comment="0")
     assert [(item["name"], item.get("comment")) for item in api.get("/cluster/firewall/aliases")] == [("monitor", "voil\ufffd"), ("zero", None)]
+    # Aliases.pm update_alias looks at no rule: the rule that now mixes families keeps its errors
+    api.post("/cluster/firewall/rules", type="in", action="ACCEPT", source="monitor", dest="10.0.0.0/8", enable=1)
+    api.put("/cluster/firewall/aliases/monitor", cidr="2001:db8::9")
+    assert "dest" in api.get("/cluster/firewall/rules")[0]["errors"]
 
 
 # ---------------------------------------------------------------------------------------------
