@@ -32,7 +32,8 @@ description:
     O(node_options).
   - Values go into the tree as given; the modules that apply it check them. The task fails when
     O(admin_networks) is empty, when O(guest_groups) names a group that O(group_library) does
-    not have, or when an input has the wrong shape.
+    not have, when an entry of O(guest_groups) names a vmid the cluster does not have (naming
+    it and listing the cluster's guests), or when an input has the wrong shape.
 options:
   _input:
     description:
