@@ -45,6 +45,13 @@ ADMIN_TREE = {
     "guests": {"100": {"options": {"enable": True}, "rules": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}], "nic_firewall": True}},
 }
 LOCKOUT_TREE = {"cluster": {"options": {"enable": True, "policy_in": "DROP"}, "rules": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}]}}
+# The lockout, and before it (guests and nodes go before the datacenter's rules) option keys
+# the cluster does not have and NIC flags turned off and on: the restore must undo them all.
+FORCED_TREE = {
+    "cluster": {"options": {"enable": True, "policy_in": "DROP", "log_ratelimit": "enable=1,rate=5/second"}, "rules": LOCKOUT_TREE["cluster"]["rules"]},
+    "nodes": {"pve1": {"options": {"log_level_in": "info"}}},
+    "guests": {"100": {"options": {"log_level_in": "info"}, "nic_firewall": {"net0": False}}, "201": {"nic_firewall": True}},
+}
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ def revert_clock_while_locked_out(runner: ModuleRunner) -> Iterator[list[float]]
 
 
 def gathered(runner: ModuleRunner) -> dict[str, Any]:
-    info = runner.ok("firewall_info", include=["options", "rules", "groups", "ipsets", "aliases"])
+    info = runner.ok("firewall_info", include=["options", "rules", "groups", "ipsets", "aliases", "nics"])
     return {key: info[key] for key in ("cluster", "nodes", "guests", "vnets")}
 
 
@@ -164,10 +171,14 @@ def test_hardened_defaults_with_an_admin_set_no_rule_uses_is_refused_before_any_
 
 
 def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """The restore is exact: option keys the change added are reset, NIC flags come back."""
     seed(guarded)
     before = gathered(guarded)
+    assert before["guests"]["100"]["nic_firewall"] == {"net0": True, "net1": True} and before["guests"]["201"]["nic_firewall"] == {"net0": False}
+    assert "log_level_in" not in before["nodes"]["pve1"]["options"] and before["guests"]["100"]["options"] == {}
+    seq = guarded.seq()
     with revert_clock_while_locked_out(guarded) as advanced:
-        completed = rollout(guarded, tmp_path, safe_rollout_tree=LOCKOUT_TREE, safe_rollout_preflight=False)
+        completed = rollout(guarded, tmp_path, safe_rollout_tree=FORCED_TREE, safe_rollout_preflight=False)
     output = completed.stdout
     assert completed.returncode != 0, output[-3000:]
     assert "rollout failed and was rolled back" in output, output[-3000:]
@@ -177,11 +188,17 @@ def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guar
     noticed = ("no answer from", "Reach each node", "auto-revert was still armed during the verification")
     assert any(text in report for text in noticed), report[:2000]
     assert advanced, "the controller was never locked out, so nothing was reverted"
+    assert "NIC firewall flags are back" in report
+    # the change did add the keys and flip the flags before the lockout
+    writes = [entry["path"] for entry in guarded.writes_since(seq)]
+    assert writes.count("/nodes/pve1/firewall/options") >= 2, writes  # log_level_in added, then reset
+    assert writes.count("/nodes/pve1/qemu/100/config") >= 2 and writes.count("/nodes/pve2/lxc/201/config") >= 2  # flag flipped, then back
     after = gathered(guarded)
-    assert after == before  # the snapshot is back: rules, IP set, options (enable 1 again)
+    assert after == before  # the snapshot is back exactly: rules, IP set, options (no added key, enable 1 again), NIC flags
     assert guarded.control.judge(CONTROLLER, "pve1", 8006)["action"] == "ACCEPT"
     snapshots = list((tmp_path / "snapshots").glob("firewall-*.yml"))
     assert len(snapshots) == 1 and "office" in snapshots[0].read_text()
+    assert yaml.safe_load(snapshots[0].read_text())["guests"]["201"]["nic_firewall"] == {"net0": False}
 
 
 def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_nothing(guarded: ModuleRunner, tmp_path: Path) -> None:
@@ -240,6 +257,7 @@ def test_export_then_harden_changes_nothing_and_an_edited_export_is_applied_exac
     document = yaml.safe_load(tree_file.read_text())
     assert document["safe_rollout_prune"] is True and document["safe_rollout_rules_state"] == "overridden"
     assert {ipset["name"] for ipset in document["safe_rollout_tree"]["cluster"]["ipsets"]} == {"office", "old"}
+    assert document["safe_rollout_tree"]["guests"]["100"]["nic_firewall"] == {"net0": True, "net1": True}
 
     extra = ["-e", f"@{tree_file}", *(f"-e{key}={value}" for key, value in role_vars(guarded, tmp_path).items())]
     seq = guarded.seq()
@@ -247,14 +265,17 @@ def test_export_then_harden_changes_nothing_and_an_edited_export_is_applied_exac
     assert unchanged.returncode == 0 and "changed=0" in unchanged.stdout, unchanged.stdout[-3000:]
     assert guarded.writes_since(seq) == []
 
-    # the GitOps edit: drop an IP set, change the VM's rule; applied exactly, guarded as ever
+    # the GitOps edit: drop an IP set, change the VM's rule, one NIC's flag; applied exactly, guarded as ever
     document["safe_rollout_tree"]["cluster"]["ipsets"] = [item for item in document["safe_rollout_tree"]["cluster"]["ipsets"] if item["name"] != "old"]
     document["safe_rollout_tree"]["guests"]["100"]["rules"] = [{"type": "in", "action": "ACCEPT", "macro": "HTTP"}]
+    document["safe_rollout_tree"]["guests"]["100"]["nic_firewall"]["net1"] = False
     tree_file.write_text(yaml.safe_dump(document))
     applied = collection_playbook(guarded, tmp_path, "harden", *extra)
     assert applied.returncode == 0, applied.stdout[-3000:]
     assert [ipset["name"] for ipset in guarded.api().get("/cluster/firewall/ipset")] == ["office"]
     assert [rule["macro"] for rule in guarded.api().get("/nodes/pve1/qemu/100/firewall/rules")] == ["HTTP"]
+    config = guarded.api().get("/nodes/pve1/qemu/100/config")
+    assert "firewall=1" in config["net0"] and "firewall" not in config["net1"]
     assert guarded.api().get("/cluster/firewall/options")["enable"] == 1
 
 
