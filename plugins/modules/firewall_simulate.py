@@ -184,8 +184,10 @@ options:
       - The tree has the shape RV(pve.firewall.firewall_info#module:cluster) and its siblings
         return - C(cluster), C(nodes), C(guests) and C(vnets), each firewall with C(options),
         C(rules), C(ipsets), C(aliases) and (datacenter) C(groups); guests may add
-        C(nic_firewall) (the C(firewall) flag of all their NICs). Keys only C(firewall_info)
-        returns (C(refs), C(vmid), C(name), ...) are ignored.
+        C(nic_firewall), the C(firewall) flag of all their NICs (a boolean) or of each NIC by its
+        key (a mapping such as C({net0: true, net1: false}), as C(firewall_info) returns it with
+        C(include=nics); NICs not listed keep their flag). Keys only C(firewall_info) returns
+        (C(refs), C(vmid), C(name), ...) are ignored.
       - Per firewall named, the options given are set and the others stay; C(rules) replace the
         list or are merged into it (O(changes_rules_state)); each IP set, alias and group listed
         replaces the one of its name, others stay unless O(changes_prune). Parts not named stay.
