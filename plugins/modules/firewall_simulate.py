@@ -184,8 +184,8 @@ options:
       - The tree has the shape RV(pve.firewall.firewall_info#module:cluster) and its siblings
         return - C(cluster), C(nodes), C(guests) and C(vnets), each firewall with C(options),
         C(rules), C(ipsets), C(aliases) and (datacenter) C(groups); guests may add
-        C(nic_firewall), the C(firewall) flag of all their NICs (a boolean) or of each NIC by its
-        key (a mapping such as C({net0: true, net1: false}), as C(firewall_info) returns it with
+        C(nic_firewall), the C(firewall) flag of all their NICs (a boolean) or of each NIC by
+        its key (a mapping of NIC key to flag, as C(firewall_info) returns it with
         C(include=nics); NICs not listed keep their flag). Keys only C(firewall_info) returns
         (C(refs), C(vmid), C(name), ...) are ignored.
       - Per firewall named, the options given are set and the others stay; C(rules) replace the
