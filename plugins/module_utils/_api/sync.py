@@ -13,15 +13,21 @@ someone else changed the same object in between.
 * Keyed collections (ipset entries, aliases): writes name their object, so positions cannot
   go wrong. The first write carries the digest where PVE accepts one; a later write that
   finds its object gone (or already there) marks a concurrent change, and the rest is
-  re-planned from a new read. No read-back per write: a 50,000-entry set stays cheap.
+  re-planned from a new read. No read-back per write: a 50,000-entry set stays cheap. An
+  exact sync (``purge``) reads the collection back once at the end, unless its one write
+  carried the digest: objects another writer added between the writes would otherwise stay,
+  and two exact writers would leave a mixture of both lists. A read-back that differs from
+  the prediction is planned anew, so the collection ends as the list of the writer that
+  finished last.
 * Options: one PUT with the digest.
 
 A digest conflict (PVE's HTTP 500 "detected modified configuration") or a read-back that
-differs leads to a new read and plan, at most ``MAX_ATTEMPTS`` times in all. A rule list
-gives up only after ``MAX_STALLED`` attempts in a row that wrote nothing (a busy writer
-interrupts every plan, yet each attempt gets further), or ``MAX_ROUNDS`` attempts in all;
-after each interrupted attempt it waits a random, growing while, so that two writers that
-keep meeting fall out of step and the one that got in first can finish.
+differs leads to a new read and plan. Options give up after ``MAX_ATTEMPTS`` attempts in
+all. Rule lists and keyed collections give up only after ``MAX_STALLED`` attempts in a row
+that wrote nothing (a busy writer interrupts every plan, yet each attempt gets further), or
+``MAX_ROUNDS`` attempts in all; after each interrupted attempt they wait a random, growing
+while, so that two writers that keep meeting fall out of step and the one that got in first
+can finish.
 """
 
 from __future__ import annotations
@@ -107,6 +113,34 @@ def _give_up(label: str, done: Sequence[ApiCall], times: int = MAX_ATTEMPTS, *, 
     return SyncError(f"{label} changed under this run {how_often} (other writers at work); giving up", done)
 
 
+class _Tries:
+    """The attempts of one rule list or keyed sync: how many, and the pause after each one
+    that was interrupted. ``done`` is the sync's record of writes, shared."""
+
+    def __init__(self, label: str, done: list[ApiCall]) -> None:
+        self.label, self.done = label, done
+        self.attempt = self.stalled = self.written = 0
+
+    def next(self) -> int:
+        """The number of the attempt that starts now; SyncError when the limits are reached."""
+        if self.stalled >= MAX_STALLED:
+            raise _give_up(self.label, self.done, MAX_STALLED, in_a_row=True)
+        self.attempt += 1
+        if self.attempt > MAX_ROUNDS:
+            raise SyncError(f"{self.label} kept changing under this run for {MAX_ROUNDS} attempts (other writers at work); giving up", self.done)
+        self.written = len(self.done)
+        return self.attempt
+
+    def interrupted(self) -> None:
+        """An attempt met another writer: count it, then wait before the next one."""
+        self.stalled = 0 if len(self.done) > self.written else self.stalled + 1
+        if self.stalled < MAX_STALLED:
+            # at least half the pause: a run that keeps meeting a busy writer waits 3.5 s at
+            # least before it gives up, time for a hundred or so writes of the other run
+            pause = min(2.0, BACKOFF * 2**self.stalled)
+            time.sleep(random.uniform(pause / 2, pause))
+
+
 # --------------------------------------------------------------------------------------------
 # Ordered rule lists
 
@@ -132,12 +166,9 @@ def sync_rules(
     snapshot = first or api.read_rules(path)
     before = snapshot.items
     done: list[ApiCall] = []
-    attempt = stalled = 0
-    while stalled < MAX_STALLED:
-        attempt += 1
-        if attempt > MAX_ROUNDS:
-            raise SyncError(f"{label} kept changing under this run for {MAX_ROUNDS} attempts (other writers at work); giving up", done)
-        written = len(done)
+    tries = _Tries(label, done)
+    while True:
+        attempt = tries.next()
         desired = tuple(target(snapshot.items))
         plan = plan_rules(snapshot.items, desired)
         if check_mode or not plan:
@@ -168,10 +199,7 @@ def sync_rules(
             if not _is_conflict(error):
                 raise SyncError(str(error), done) from None
             snapshot = api.read_rules(path)
-        stalled = 0 if len(done) > written else stalled + 1
-        if stalled < MAX_STALLED:
-            time.sleep(random.uniform(0, min(2.0, BACKOFF * 2**stalled)))
-    raise _give_up(label, done, MAX_STALLED, in_a_row=True)
+        tries.interrupted()
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +249,9 @@ def sync_keyed(
     snapshot = first or endpoints.read()
     before = snapshot.items
     done: list[ApiCall] = []
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+    tries = _Tries(label, done)
+    while True:
+        attempt = tries.next()
         current = {endpoints.key(item): item for item in snapshot.items}
         calls = keyed_calls(endpoints, current, desired, purge)
         after = _apply_keyed(endpoints, current, desired, purge)
@@ -232,12 +262,19 @@ def sync_keyed(
                 digest = snapshot.digest if index == 0 and call.method in endpoints.digest_methods else None
                 api.send(call, digest)
                 done.append(call)
-            return SyncResult(before, after, tuple(done), attempt)
+            # Without purge, what others add may stay; one write that carried the digest was
+            # applied to exactly what was read. Else read back: what another writer added
+            # between the writes would stay unseen.
+            if not purge or (len(calls) == 1 and snapshot.digest and calls[0].method in endpoints.digest_methods):
+                return SyncResult(before, after, tuple(done), attempt)
+            snapshot = endpoints.read()
+            if {endpoints.key(item): item for item in snapshot.items} == {endpoints.key(item): item for item in after}:
+                return SyncResult(before, after, tuple(done), attempt)
         except PveApiError as error:
             if not _is_conflict(error, keyed=True):
                 raise SyncError(str(error), done) from None
             snapshot = endpoints.read()
-    raise _give_up(label, done)
+        tries.interrupted()
 
 
 # --------------------------------------------------------------------------------------------
