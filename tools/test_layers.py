@@ -7,11 +7,14 @@
     fails: that is a broken layer, not an empty one.
 
 ``python tools/test_layers.py summary``
-    Prints one line per layer and a closing ``total: N passed, N failed, N skipped`` line
-    counted from the JUnit reports. Fails when any layer failed or when no test ran at all.
+    Prints one line per layer with its wall time, the wall time of all layers, and a closing
+    ``total: N passed, N failed, N skipped`` line counted from the JUnit reports. Fails when
+    any layer failed or when no test ran at all.
 
 Layer outcomes are recorded in ``.build/test-results/layers.txt`` (``NAME STATUS`` lines,
-appended by the Makefile and by this script).
+appended by the Makefile and by this script); layer wall times in
+``.build/test-results/times.txt`` (``NAME START END`` lines, epoch seconds, appended by the
+Makefile around each layer).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / ".build" / "test-results"
 LAYERS_FILE = RESULTS / "layers.txt"
+TIMES_FILE = RESULTS / "times.txt"
 PYTEST_NO_TESTS_COLLECTED = 5
 
 
@@ -71,6 +75,33 @@ def counts(report: Path) -> tuple[int, int, int]:
     return tests - failed - skipped, failed, skipped
 
 
+def durations(path: Path | None = None) -> dict[str, float]:
+    """Return each layer's wall time in seconds from ``NAME START END`` lines of ``path``
+    (default: the times file; a layer run twice adds up); lines that do not parse are ignored."""
+    path = TIMES_FILE if path is None else path
+    times: dict[str, float] = {}
+    if not path.exists():
+        return times
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if len(fields) != 3:
+            continue
+        try:
+            start, end = float(fields[1]), float(fields[2])
+        except ValueError:
+            continue
+        times[fields[0]] = times.get(fields[0], 0.0) + max(0.0, end - start)
+    return times
+
+
+def format_duration(seconds: float) -> str:
+    """``7.3s`` under a minute, ``11m42s`` from a minute on."""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
 def summary() -> int:
     """Print the per-layer and total outcome; return non-zero on any failure or no test run."""
     statuses: dict[str, str] = {}
@@ -80,6 +111,7 @@ def summary() -> int:
             # first word wins (e.g. "empty" before the Makefile's "ok"), but FAILED always shows
             if name not in statuses or status == "FAILED":
                 statuses[name] = status
+    times = durations()
     passed = failed = skipped = 0
     print("")
     print("==> summary")
@@ -90,7 +122,10 @@ def summary() -> int:
             layer = counts(report)
             passed, failed, skipped = passed + layer[0], failed + layer[1], skipped + layer[2]
             detail = f" ({layer[0]} passed, {layer[1]} failed, {layer[2]} skipped)"
-        print(f"  {name:<12} {status}{detail}")
+        took = format_duration(times[name]) if name in times else "-"
+        print(f"  {name:<12} {status:<7} {took:>7}{detail}")
+    if times:
+        print(f"  {'all layers':<12} {'':<7} {format_duration(sum(times.values())):>7}")
     broken = [name for name, status in statuses.items() if status == "FAILED"]
     code = 0
     if broken:
