@@ -22,10 +22,12 @@ from dataclasses import asdict
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE
+
 from .fwlog import Packet, format_line
 from .knobs import Fault
 from .lockout import API_PORT
-from .state import key_for_relpath
+from .state import key_for_relpath, too_large_message
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -194,8 +196,11 @@ class ControlApi:
                 raise ControlError(404, f"no file '{relpath}'")
             return {"path": relpath, "text": text}
         self._only(method, "PUT", "DELETE")
+        text = "" if method == "DELETE" else body.decode("utf-8")
+        if len(text.encode("utf-8")) > PMXCFS_MAX_FILE_SIZE:  # a hand edit of /etc/pve fails the same way
+            raise ControlError(413, too_large_message(relpath))
         with store.locked(key):
-            store.write_text(relpath, "" if method == "DELETE" else body.decode("utf-8"))
+            store.write_text(relpath, text)
         return {"path": relpath}
 
     def _judge(self, method: str, rest: str, query: Mapping[str, str], body: bytes) -> Any:

@@ -9,8 +9,8 @@ qemu (``pve-qm-net``): ``model`` is the default key and may carry the MAC as its
 ``parse_property_string``: booleans given with a key go through ``parse_boolean``, unknown
 keys fail before any value is checked.
 
-The emulator keeps the strings as written (PVE re-prints them in its canonical order on a
-write, README: where it differs); only a missing MAC is filled in, as PVE generates one.
+A line given in the topology is kept as written (a hand-edited config); a line written
+through the API is stored as PVE stores it, re-printed in PVE's key order (``stored_nic``).
 """
 
 from __future__ import annotations
@@ -216,17 +216,28 @@ def generated_mac(vmid: int, index: int) -> str:
     return f"{MAC_PREFIX}:{(vmid >> 8) & 0xFF:02X}:{vmid & 0xFF:02X}:{index:02X}"
 
 
-def with_mac(guest_type: str, text: str, mac: str) -> str:
-    """The string with ``mac`` filled in where it has none (PVE generates one); otherwise as written."""
-    parsed = parse_nic(guest_type, text)
-    if guest_type == "lxc":
-        return text if "hwaddr" in parsed.values else f"{text},hwaddr={mac}"
-    if "macaddr" in parsed.values:
-        return text
-    model = parsed.values["model"]
-    if model in parsed.parts:  # a bare model: give it its MAC in place
-        return ",".join(f"{model}={mac}" if part == model else part for part in parsed.parts)
-    return f"{text},macaddr={mac}"
+def stored_nic(guest_type: str, text: str, mac: str) -> str:
+    """The line as PVE stores a ``netN`` it is given: parsed, completed and re-printed.
+
+    qemu-server's ``update_vm_api`` (API2/Qemu.pm) runs ``parse_net`` (QemuServer/Network.pm:
+    a missing ``macaddr`` is generated) and ``print_net``; pve-container's
+    ``update_pct_config`` (LXC/Config.pm) runs ``parse_lxc_network`` (sets ``type`` to veth, a
+    missing ``hwaddr`` is generated) and ``print_lxc_network``. Both print with pve-common's
+    ``print_property_string`` (JSONSchema.pm): the default key first (qemu's model, joined
+    with the MAC through its key alias: ``virtio=MAC``), then the required keys sorted (lxc's
+    ``name``), then every other key sorted; booleans as parsed (``firewall=on`` is ``1``)."""
+    values = dict(parse_nic(guest_type, text).values)
+    schema = FORMATS[guest_type]
+    if guest_type == "qemu":
+        values.setdefault("macaddr", mac)
+        first = [f"{values.pop('model')}={values.pop('macaddr')}"]
+    else:
+        values.setdefault("hwaddr", mac)
+        values["type"] = "veth"
+        first = []
+    required = sorted(key for key in values if not schema[key].optional)
+    rest = sorted(key for key in values if key not in required)
+    return ",".join(first + [f"{key}={values[key]}" for key in required + rest])
 
 
 def nic_from_text(name: str, guest_type: str, text: str, *, ip: str | None = None, ip6: str | None = None) -> Nic:

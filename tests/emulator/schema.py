@@ -241,6 +241,12 @@ def _type_problem(kind: str, text: str) -> str | None:
     return None
 
 
+def _format_message(error: FormatError) -> str:
+    """pve-common's check_prop reports ``invalid format - $@``: the format's ``die`` text, which
+    ends with a newline (every format verifier dies with "...\\n"), so the message does too."""
+    return f"{error}\n"
+
+
 def check_value(param: Param, text: str) -> str | None:
     """The first problem of one value, in PVE's order (None when it is valid)."""
     problem = _type_problem(param.type, text)
@@ -250,7 +256,7 @@ def check_value(param: Param, text: str) -> str | None:
         try:
             _check_format(param, text)
         except FormatError as error:
-            return str(error)
+            return _format_message(error)
         if param.pattern is not None and not re.fullmatch(param.pattern, text):
             return "value does not match the regex pattern"
         if param.max_length is not None and len(text) > param.max_length:
@@ -262,7 +268,7 @@ def check_value(param: Param, text: str) -> str | None:
             try:
                 _check_format(param, text)
             except FormatError as error:
-                return str(error)
+                return _format_message(error)
         number = int(text)
         if param.minimum is not None and number < param.minimum:
             return f"value must have a minimum value of {param.minimum}"

@@ -12,7 +12,8 @@ file                                   PVE path
 Files are read the way PVE reads them (``parse_fw(..., lenient=True)``: unreadable lines are
 skipped) on every access, so a hand edit is seen at once. Every write re-renders the whole
 file (``render_fw``) and replaces it atomically; a file that renders empty is deleted, as PVE
-does. Each file has its own lock with PVE's 10 s timeout (``cfs_lock_firewall``), so writers
+does. A rendering over pmxcfs' 1 MiB is refused as PVE refuses it (``FileTooLarge``), the file
+left as it was. Each file has its own lock with PVE's 10 s timeout (``cfs_lock_firewall``), so writers
 serialise per file like they do on pmxcfs; readers never wait.
 """
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw, render_fw
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, Rule
 
 from .errors import ApiFailure
@@ -105,6 +107,21 @@ def key_for_relpath(relpath: str) -> FileKey | None:
     return None
 
 
+def too_large_message(relpath: Path | str) -> str:
+    """PVE's error for a file over the limit. pve-common's ``file_set_contents`` (PVE::File) writes
+    ``<file>.tmp.<pid>`` and dies ``unable to write '<tmp>' - $!`` when ``syswrite`` fails;
+    pmxcfs' ``memdb_write`` (pve-cluster memdb.c) fails with EFBIG ("File too large") once
+    ``offset + count`` exceeds ``MEMDB_MAX_FILE_SIZE``. The firewall's cfs lock re-raises a
+    handler's error as it is (pve-cluster ``$cfs_lock``), so the API answers a plain 500."""
+    return f"unable to write '/etc/pve/{Path(relpath).as_posix()}.tmp.{os.getpid()}' - File too large"
+
+
+def check_file_size(relpath: Path | str, text: str) -> None:
+    """Refuse a file pmxcfs would refuse, before anything is written (the old file stays)."""
+    if len(text.encode("utf-8")) > PMXCFS_MAX_FILE_SIZE:
+        raise ApiFailure(too_large_message(relpath))
+
+
 @dataclass(frozen=True)
 class _Cached:
     stamp: tuple[int, int, int]
@@ -172,7 +189,9 @@ class FileStore:
 
     def write(self, key: FileKey, fw: FirewallFile) -> None:
         """Re-render the whole file; an empty rendering deletes it (caller holds the lock)."""
-        self.write_text(key.relpath, render_fw(perl_falsy_ports_dropped(fw), canonical=False))
+        text = render_fw(perl_falsy_ports_dropped(fw), canonical=False)
+        check_file_size(key.relpath, text)
+        self.write_text(key.relpath, text)
 
     def write_text(self, relpath: Path | str, text: str) -> None:
         path = self.root / relpath

@@ -12,7 +12,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._model.inventory impo
 from ..context import Call
 from ..digests import object_digest
 from ..errors import ApiFailure, param_error
-from ..nics import MAX_NICS, NIC_KEY, generated_mac, with_mac
+from ..nics import MAX_NICS, NIC_KEY, generated_mac, stored_nic
 from ..routes import Handler
 from ..schema import split_list
 from ..targets import check_node, guest_target
@@ -137,7 +137,8 @@ def guest_config(guest_type: str) -> Handler:
 def set_guest_config(guest_type: str) -> Handler:
     """PUT .../config (qemu's synchronous update, lxc's only one) for ``netN``: ``delete``
     first, then the new lines, under the guest's config lock and its digest. Each line was
-    checked by the schema (``pve-qm-net``, ``pve-lxc-network``); a missing MAC is generated."""
+    checked by the schema (``pve-qm-net``, ``pve-lxc-network``) and is stored as PVE stores it:
+    re-printed in PVE's key order with a missing MAC generated (``stored_nic``)."""
     resolve = guest_target(guest_type)
 
     def handler(call: Call) -> None:
@@ -161,7 +162,7 @@ def set_guest_config(guest_type: str) -> Handler:
             for name in delete:
                 current.pop(name, None)
             for name, text in lines.items():
-                current[name] = with_mac(guest_type, text, generated_mac(vmid, int(name[3:])))
+                current[name] = stored_nic(guest_type, text, generated_mac(vmid, int(name[3:])))
             configs.replace_nics(vmid, current)
 
     return handler

@@ -64,8 +64,8 @@ class Transaction:
     fw: FirewallFile
 
     def save(self, fw: FirewallFile) -> None:
+        self.call.ctx.store.write(self.key, fw)  # may refuse (too large): then nothing changed
         self.fw = fw
-        self.call.ctx.store.write(self.key, fw)
 
 
 @contextmanager

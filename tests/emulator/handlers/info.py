@@ -27,11 +27,13 @@ def _scope_refs(fw: FirewallFile | None, scope: str, wanted: str | None) -> list
     if fw is None:
         return refs
     if wanted in (None, "alias"):
+        # pve-firewall's collect_refs (Firewall/Helpers.pm) lists the keys of the parsed aliases,
+        # which generic_fw_config_parser (Firewall.pm) stores as lc(name): name and ref lowercase
         for alias in sorted(fw.aliases, key=lambda item: item.name.lower()):
             refs.append(
                 {
                     "type": "alias",
-                    "name": alias.name,
+                    "name": alias.name.lower(),
                     "ref": alias.name.lower(),
                     "scope": scope,
                     **({"comment": alias.comment} if alias.comment else {}),

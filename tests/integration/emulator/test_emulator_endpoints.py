@@ -244,7 +244,7 @@ def test_refs_list_sdn_then_dc_at_the_cluster_and_dc_sdn_guest_at_a_guest(api: A
         ("sdn", "ipset", "vnet1-all", "+sdn/vnet1-all"),
         ("sdn", "ipset", "vnet1-gateway", "+sdn/vnet1-gateway"),
         ("sdn", "ipset", "vnet1-no-gateway", "+sdn/vnet1-no-gateway"),
-        ("dc", "alias", "DcHost", "dchost"),
+        ("dc", "alias", "dchost", "dchost"),  # collect_refs lists the parser's lowercase keys
         ("dc", "ipset", "dcset", "+dcset"),
     ]
     guest = api.get(f"{GUEST}/refs", type="ipset")
@@ -256,7 +256,7 @@ def test_refs_list_sdn_then_dc_at_the_cluster_and_dc_sdn_guest_at_a_guest(api: A
         ("guest", "gset"),
     ]
     assert guest[-1]["comment"] == "guest set"
-    assert [ref["name"] for ref in api.get(f"{GUEST}/refs", type="alias")] == ["DcHost"]
+    assert [ref["name"] for ref in api.get(f"{GUEST}/refs", type="alias")] == ["dchost"]
 
 
 def test_macros_list_all_86_with_descriptions(api: ApiClient) -> None:

@@ -25,12 +25,13 @@ def _nics(config: dict[str, Any]) -> dict[str, str]:
     return {key: value for key, value in config.items() if key.startswith("net")}
 
 
-def test_a_nic_line_is_kept_as_written(api: ApiClient) -> None:
+def test_a_nic_line_is_stored_as_pve_prints_it(api: ApiClient) -> None:
+    """qemu-server stores print_net(parse_net(value)): model=MAC first, then the keys sorted."""
     before = api.get(VM)
     unsorted = "virtio=BC:24:11:00:64:00,bridge=vmbr0,tag=10,rate=12.5,queues=4,firewall=0"
     assert api.put(VM, net0=unsorted, digest=before["digest"]) is None
     after = api.get(VM)
-    assert after["net0"] == unsorted and after["net1"] == before["net1"]
+    assert after["net0"] == "virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=0,queues=4,rate=12.5,tag=10" and after["net1"] == before["net1"]
     assert after["digest"] != before["digest"]
     assert {key: after[key] for key in ("name", "tags")} == {"name": "web1", "tags": "web"}
 
@@ -52,40 +53,40 @@ def test_delete_removes_lines_and_a_new_nic_gets_a_mac(api: ApiClient) -> None:
     api.put(VM, net4="model=e1000,bridge=vmbr2")
     config = api.get(VM)
     assert config["net3"] == "virtio=BC:24:11:00:64:03,bridge=vmbr0,firewall=1"
-    assert config["net4"] == "model=e1000,bridge=vmbr2,macaddr=BC:24:11:00:64:04"
-    api.put(CT, net1="name=eth1,bridge=vmbr0,ip=dhcp")
-    assert api.get(CT)["net1"] == "name=eth1,bridge=vmbr0,ip=dhcp,hwaddr=BC:24:11:00:C8:01"
+    assert config["net4"] == "e1000=BC:24:11:00:64:04,bridge=vmbr2"  # the key alias joins model and MAC
+    api.put(CT, net1="name=eth1,bridge=vmbr0,ip=dhcp,firewall=on")
+    assert api.get(CT)["net1"] == "name=eth1,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:00:C8:01,ip=dhcp,type=veth"
 
 
 @pytest.mark.parametrize(
     ("path", "line", "message"),
     [
-        (VM, "virtio=BC:24:11:00:64:00,bridge=vmbr0,speed=10", "invalid format - invalid key in comma-separated list property: speed"),
-        (VM, "virtio=BC:24:11:00:64:00,tag=4095", "invalid format - tag: value must have a maximum value of 4094"),
-        (VM, "virtio=BC:24:11:00:64:00,tag=0", "invalid format - tag: value must have a minimum value of 1"),
-        (VM, "virtio=BC:24:11:00:64:00,firewall=2", "invalid format - firewall: type check ('boolean') failed - got '2'"),
-        (VM, "virtio=BC:24:11:00:64:00,queues=65", "invalid format - queues: value must have a maximum value of 64"),
-        (VM, "virtio=BC:24:11:00:64:00,rate=fast", "invalid format - rate: type check ('number') failed - got 'fast'"),
-        (VM, "virtio=BC:24:11:00:64:00,mtu=70000", "invalid format - mtu: value must have a maximum value of 65520"),
-        (VM, "virtio=BC:24:11:00:64:00,link_down=maybe", "invalid format - link_down: type check ('boolean') failed - got 'maybe'"),
-        (VM, "bridge=vmbr0", "invalid format - model: property is missing and it is not optional"),
+        (VM, "virtio=BC:24:11:00:64:00,bridge=vmbr0,speed=10", "invalid format - invalid key in comma-separated list property: speed\n"),
+        (VM, "virtio=BC:24:11:00:64:00,tag=4095", "invalid format - tag: value must have a maximum value of 4094\n"),
+        (VM, "virtio=BC:24:11:00:64:00,tag=0", "invalid format - tag: value must have a minimum value of 1\n"),
+        (VM, "virtio=BC:24:11:00:64:00,firewall=2", "invalid format - firewall: type check ('boolean') failed - got '2'\n"),
+        (VM, "virtio=BC:24:11:00:64:00,queues=65", "invalid format - queues: value must have a maximum value of 64\n"),
+        (VM, "virtio=BC:24:11:00:64:00,rate=fast", "invalid format - rate: type check ('number') failed - got 'fast'\n"),
+        (VM, "virtio=BC:24:11:00:64:00,mtu=70000", "invalid format - mtu: value must have a maximum value of 65520\n"),
+        (VM, "virtio=BC:24:11:00:64:00,link_down=maybe", "invalid format - link_down: type check ('boolean') failed - got 'maybe'\n"),
+        (VM, "bridge=vmbr0", "invalid format - model: property is missing and it is not optional\n"),
         (
             VM,
             "rtl9999,bridge=vmbr0",
             "invalid format - model: value 'rtl9999' does not have a value in the enumeration "
-            "'e1000, e1000-82540em, e1000-82544gc, e1000-82545em, e1000e, i82551, i82557b, i82559er, ne2k_isa, ne2k_pci, pcnet, rtl8139, virtio, vmxnet3'",
+            "'e1000, e1000-82540em, e1000-82544gc, e1000-82545em, e1000e, i82551, i82557b, i82559er, ne2k_isa, ne2k_pci, pcnet, rtl8139, virtio, vmxnet3'\n",
         ),
-        (VM, "virtio=01:24:11:00:64:00", "invalid format - macaddr: value '01:24:11:00:64:00' does not look like a valid unicast MAC address"),
-        (VM, "virtio,virtio", "invalid format - duplicate key in comma-separated list property: model"),
-        (VM, "virtio,bridge=vmbr0,bridge=vmbr1", "invalid format - duplicate key in comma-separated list property: bridge"),
-        (VM, "virtio,bridge=", "invalid format - missing key in comma-separated list property"),
-        (CT, "bridge=vmbr0,hwaddr=BC:24:11:00:C8:00", "invalid format - name: property is missing and it is not optional"),
-        (CT, "name=eth0,queues=4", "invalid format - invalid key in comma-separated list property: queues"),
-        (CT, "name=eth0,type=macvlan", "invalid format - type: value 'macvlan' does not have a value in the enumeration 'veth'"),
-        (CT, "name=eth0,ip=10.0.0.5", "invalid format - ip: value '10.0.0.5' is neither an IPv4 address in CIDR notation nor 'dhcp' or 'manual'"),
-        (CT, "name=eth0,gw=fe80::1", "invalid format - gw: value does not look like a valid IPv4 address"),
-        (CT, "name=eth0,mtu=63", "invalid format - mtu: value must have a minimum value of 64"),
-        (CT, "eth0,bridge=vmbr0", "invalid format - value without key, but schema does not define a default key"),
+        (VM, "virtio=01:24:11:00:64:00", "invalid format - macaddr: value '01:24:11:00:64:00' does not look like a valid unicast MAC address\n"),
+        (VM, "virtio,virtio", "invalid format - duplicate key in comma-separated list property: model\n"),
+        (VM, "virtio,bridge=vmbr0,bridge=vmbr1", "invalid format - duplicate key in comma-separated list property: bridge\n"),
+        (VM, "virtio,bridge=", "invalid format - missing key in comma-separated list property\n"),
+        (CT, "bridge=vmbr0,hwaddr=BC:24:11:00:C8:00", "invalid format - name: property is missing and it is not optional\n"),
+        (CT, "name=eth0,queues=4", "invalid format - invalid key in comma-separated list property: queues\n"),
+        (CT, "name=eth0,type=macvlan", "invalid format - type: value 'macvlan' does not have a value in the enumeration 'veth'\n"),
+        (CT, "name=eth0,ip=10.0.0.5", "invalid format - ip: value '10.0.0.5' is neither an IPv4 address in CIDR notation nor 'dhcp' or 'manual'\n"),
+        (CT, "name=eth0,gw=fe80::1", "invalid format - gw: value does not look like a valid IPv4 address\n"),
+        (CT, "name=eth0,mtu=63", "invalid format - mtu: value must have a minimum value of 64\n"),
+        (CT, "eth0,bridge=vmbr0", "invalid format - value without key, but schema does not define a default key\n"),
     ],
 )
 def test_nic_lines_are_checked_like_pve(api: ApiClient, path: str, line: str, message: str) -> None:
@@ -98,7 +99,7 @@ def test_booleans_follow_parse_boolean_and_realistic_lines_pass(api: ApiClient) 
     api.put(VM, net0="virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=yes,link_down=off,mtu=1,trunks=10;20-30")
     api.put(CT, net0="name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:C8:00,ip=10.0.0.200/24,gw=10.0.0.1,ip6=auto,firewall=1,tag=10,rate=5,mtu=1500,type=veth")
     api.put(VM, net1=REALISTIC)
-    assert api.get(VM)["net1"] == REALISTIC
+    assert api.get(VM)["net1"] == "virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=1,queues=4,rate=12.5,tag=10"
 
 
 def test_other_parameters_and_delete_names(api: ApiClient) -> None:

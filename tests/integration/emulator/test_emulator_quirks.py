@@ -284,10 +284,10 @@ def test_14_macros_cannot_take_other_protocols_or_ports(api: ApiClient) -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("dport", "1:2,3:4,5:6,7:8,9:10,11:12,13:14,15,16", "invalid format - too many entries in port list (> 15 numbers)"),
-        ("source", "10.0.0.1-10.0.0.5,10.0.0.9", "invalid format - you can't use a range in a list"),
-        ("source", "10.0.0.1,2001:db8::1", "invalid format - detected mixed ipv4/ipv6 addresses in address list '10.0.0.1,2001:db8::1'"),
-        ("dest", "10.0.0.1/24", "invalid format - invalid IP address: Invalid prefix 10.0.0.1/24"),
+        ("dport", "1:2,3:4,5:6,7:8,9:10,11:12,13:14,15,16", "invalid format - too many entries in port list (> 15 numbers)\n"),
+        ("source", "10.0.0.1-10.0.0.5,10.0.0.9", "invalid format - you can't use a range in a list\n"),
+        ("source", "10.0.0.1,2001:db8::1", "invalid format - detected mixed ipv4/ipv6 addresses in address list '10.0.0.1,2001:db8::1'\n"),
+        ("dest", "10.0.0.1/24", "invalid format - invalid IP address: Invalid prefix 10.0.0.1/24\n"),
     ],
 )
 def test_15_port_and_address_list_limits(api: ApiClient, field: str, value: str, message: str) -> None:
