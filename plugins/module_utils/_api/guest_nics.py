@@ -5,14 +5,15 @@ and the NIC's config line (``net0: virtio=BC:24:11:..,bridge=vmbr0,firewall=1``)
 ``firewall=1``. This module reads the guest's ``netN`` lines, changes only their ``firewall``
 key and writes the changed lines back in one PUT of the guest config with its digest.
 
-A line is kept byte for byte: it is split on commas into its parts in order, and only the
-``firewall`` part is touched. Turning the flag on replaces a false value in place
-(``firewall=0`` becomes ``firewall=1``) or appends ``,firewall=1``. Turning it off removes
-the part, as PVE's GUI does (PVE writes the flag only when it is set, so a line without it
-is the usual form of "off"); a ``firewall=0`` already there means off and is left alone.
-Everything else (``rate=12.5,queues=4``, a key PVE adds in a later release, the order of
-keys) passes through untouched. PVE re-prints a line it stores in its own key order; that
-only reorders, and the flag's value is what is compared, so a rerun stays unchanged.
+Only the ``firewall`` part of a line is touched: it is split on commas into its parts, and
+turning the flag on replaces a false value in place (``firewall=0`` becomes ``firewall=1``) or
+appends ``,firewall=1``. Turning it off removes the part, as PVE's GUI does (PVE writes the
+flag only when it is set, so a line without it is the usual form of "off"); a ``firewall=0``
+already there means off and is left alone. Everything else (``rate=12.5,queues=4``, a key PVE
+adds in a later release) is kept. A line that changes is then predicted as PVE stores it
+(``pve_printed``): PVE parses the value it is given and prints it again in its own key order,
+so the lines after a write, and the diff, are what PVE holds. A line whose flag is already
+right is not written and stays as it is.
 
 No Ansible imports: the module glue lives in ``_module_kit``.
 """
@@ -87,10 +88,64 @@ def set_firewall(text: str, enabled: bool) -> str:
     return NicLine.parse(text).with_firewall(enabled).text
 
 
-def planned_lines(lines: Mapping[str, str], enabled: bool, names: Iterable[str] | None = None) -> NicLines:
-    """Every NIC line as it will be: the flag set or cleared on ``names`` (default all)."""
+# qemu-server's NIC models (QemuServer/Network.pm $nic_model_list): as a key, a model is the
+# keyAlias of ``model`` and its value is ``macaddr`` (``virtio=BC:24:11:..``).
+QEMU_MODELS = frozenset(
+    ("e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3")
+)
+# Boolean keys of the NIC formats, which parse_property_string passes through parse_boolean.
+BOOLEAN_KEYS = frozenset(("firewall", "link_down", "host-managed"))
+_FALSE = re.compile(r"0|off|no|false", re.IGNORECASE)
+
+
+def pve_printed(text: str, guest_type: str) -> str:
+    """The line as PVE stores it when it is written: parsed and printed again.
+
+    qemu-server's ``update_vm_api`` stores ``print_net(parse_net(value))``
+    (QemuServer/Network.pm), pve-container's ``update_pct_config`` stores
+    ``print_lxc_network(parse_lxc_network(value))`` (LXC/Config.pm, which sets ``type=veth``).
+    Both print with pve-common's ``print_property_string``: the default key first (qemu's
+    ``model``, joined with ``macaddr`` as ``virtio=MAC``), then the required keys sorted (lxc's
+    ``name``), then every other key sorted; booleans as ``parse_boolean`` reads them. A line
+    without a MAC gets a random one from PVE, which cannot be predicted: it is kept as is."""
+    values: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        key = NicLine.key_of(part)
+        if key is None:  # a bare value is qemu's default key, the model; lxc has none
+            if guest_type != "qemu":
+                return text
+            values["model"] = part
+            continue
+        value = part.partition("=")[2]
+        if guest_type == "qemu" and key in QEMU_MODELS:
+            values["model"], key = key, "macaddr"
+        if key in BOOLEAN_KEYS:
+            value = "1" if _TRUE.fullmatch(value) else "0" if _FALSE.fullmatch(value) else value
+        values[key] = value
+    if guest_type == "qemu":
+        if "model" not in values or "macaddr" not in values:
+            return text
+        first = [f"{values.pop('model')}={values.pop('macaddr')}"]
+    else:
+        if "name" not in values or "hwaddr" not in values:
+            return text
+        values["type"] = "veth"
+        first = [f"name={values.pop('name')}"]
+    return ",".join(first + [f"{key}={value}" for key, value in sorted(values.items())])
+
+
+def planned_lines(lines: Mapping[str, str], enabled: bool, names: Iterable[str] | None = None, guest_type: str = "qemu") -> NicLines:
+    """Every NIC line as it will be: the flag set or cleared on ``names`` (default all), each
+    line that changes as PVE will store it."""
     wanted = set(lines) if names is None else set(names)
-    return {name: set_firewall(text, enabled) if name in wanted else text for name, text in lines.items()}
+
+    def planned(text: str) -> str:
+        changed = set_firewall(text, enabled)
+        return text if changed == text else pve_printed(changed, guest_type)
+
+    return {name: planned(text) if name in wanted else text for name, text in lines.items()}
 
 
 def unknown_nics(lines: Mapping[str, str], names: Iterable[str]) -> list[str]:
@@ -135,7 +190,7 @@ def sync_nic_firewall(
         missing = unknown_nics(lines, names or ())
         if missing:  # removed by another writer since the names were checked
             raise SyncError(f"{scope.label} has no NIC {', '.join(missing)} any more (changed meanwhile)")
-        after = planned_lines(lines, enabled, names)
+        after = planned_lines(lines, enabled, names, scope.kind.guest_type)
         return after, nic_call(scope, lines, after)
 
     return sync_object(lambda: read_nic_lines(api, scope), plan, api.send, check_mode=check_mode, label=f"the NICs of {scope.label}", first=first)
