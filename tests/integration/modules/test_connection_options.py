@@ -81,7 +81,7 @@ class _RelayHandler(socketserver.BaseRequestHandler):
         method, authority, _version = reader.readline().decode("latin-1").split()
         headers = {}
         while line := reader.readline().decode("latin-1").strip():
-            name, _, value = line.partition(":")
+            name, _colon, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         authorization = headers.get("proxy-authorization")
         expected = self.server.credentials
@@ -91,7 +91,7 @@ class _RelayHandler(socketserver.BaseRequestHandler):
             return None
         self.server.tunnels.append(authority)
         self.server.authorizations.append(authorization)
-        host, _, port = authority.rpartition(":")
+        host, _colon, port = authority.rpartition(":")
         return host.strip("[]"), int(port)
 
 
