@@ -93,6 +93,13 @@ options:
 notes:
   - PVE's special sets keep their meaning, for example C(management) and C(blacklist) at the
     datacenter and C(ipfilter-net0) at a guest.
+  - PVE keeps a level's sets in one file (C(cluster.fw) for the datacenter, holding every
+    datacenter set, its rules and security groups; C(<vmid>.fw) for a guest) and its cluster
+    file system refuses a file over 1 MiB (1,048,576 bytes). A change that would make the file
+    larger fails before the first write, naming the file, its size after the change and the
+    limit (result keys C(file), C(file_size), C(file_size_limit)). A datacenter file holds
+    about 65,000 plain IPv4 entries (16 bytes or less each); see the blocklists guide for how
+    to split a larger list.
 seealso:
   - module: pve.firewall.alias
   - module: pve.firewall.firewall_rule
@@ -168,6 +175,7 @@ lockout:
 """
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -178,6 +186,7 @@ from ..module_utils._api.usage import ipset_users
 from ..module_utils._compiler.addresses import is_alias_reference
 from ..module_utils._compiler.api_mapping import ApiCall, comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
 from ..module_utils._compiler.config_validation import ReferenceScope, check_ipsets, check_name
+from ..module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE, FileTooLargeError, pve_path, rendered_size, size_problem
 from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
 from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
 from ..module_utils._model.errors import FieldError, raise_if_errors
@@ -288,6 +297,25 @@ class IPSetModule:
             change = with_ipset(self.name, None if end is None else IPSet(self.name, None, end))
             self.access.check_if_filtering(api, change)
 
+    def check_file_size(self, api: FirewallApi, scope: Scope, sets: tuple[IPSet, ...], before: IPSet | None, after: IPSet) -> None:
+        """Refuse, before the first write, a set that would make its file exceed pmxcfs' limit.
+        PVE rewrites the whole file on each write (deletes first, additions last), so the file
+        after the change is the largest one written. A set that does not grow leaves a stored,
+        hence legal, file legal; only a growing one costs a read of the rest of the file."""
+        own = rendered_size(FirewallFile(scope.file_kind, ipsets=(after,)))
+        if own <= (rendered_size(FirewallFile(scope.file_kind, ipsets=(before,))) if before else 0):
+            return
+        path = pve_path(scope.level, scope.vmid, scope.node, scope.vnet)
+        if own > PMXCFS_MAX_FILE_SIZE:  # already too large alone: no need to read the rest
+            rest = FirewallFile(scope.file_kind)
+        else:
+            rest = api.read_file(scope, ("options", "aliases", "rules", "groups"))
+            others = tuple(IPSet(item.name, item.comment, api.read_entries(scope, item.name).items) for item in sets if item.name != self.name)
+            rest = replace(rest, ipsets=others)
+        problem = size_problem(replace(rest, ipsets=(*rest.ipsets, after)), path)
+        if problem is not None:
+            raise FileTooLargeError(problem)
+
     def present(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
         desired = self.desired_entries(api, scope)
         sets = api.list_ipsets(scope)
@@ -298,6 +326,8 @@ class IPSetModule:
         before = IPSet(self.name, existing.comment, current.items) if existing else None
         if desired is not None:
             self.guard_node_access(api, scope, self.end_entries(current.items, desired), current.items)
+        end = self.end_entries(current.items, desired) if desired is not None else current.items
+        self.check_file_size(api, scope, sets.items, before, IPSet(self.name, comment, end))
         if existing is None:
             self.report.send(api, ApiCall("POST", scope.ipsets_path(), named_object_params("name", self.name, comment)))
         else:

@@ -90,9 +90,7 @@ def set_firewall(text: str, enabled: bool) -> str:
 
 # qemu-server's NIC models (QemuServer/Network.pm $nic_model_list): as a key, a model is the
 # keyAlias of ``model`` and its value is ``macaddr`` (``virtio=BC:24:11:..``).
-QEMU_MODELS = frozenset(
-    ("e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3")
-)
+QEMU_MODELS = frozenset("e1000 e1000-82540em e1000-82544gc e1000-82545em e1000e i82551 i82557b i82559er ne2k_isa ne2k_pci pcnet rtl8139 virtio vmxnet3".split())
 # Boolean keys of the NIC formats, which parse_property_string passes through parse_boolean.
 BOOLEAN_KEYS = frozenset(("firewall", "link_down", "host-managed"))
 _FALSE = re.compile(r"0|off|no|false", re.IGNORECASE)

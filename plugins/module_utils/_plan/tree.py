@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Union
 
 from .._compiler.config_validation import located, validate_config, validate_file
+from .._compiler.fw_size import pve_path, size_problem
 from .._compiler.normalise import normalise_file
 from .._compiler.user_input import FILE_KEYS, file_from_user
 from .._model.errors import FieldError
@@ -293,6 +294,25 @@ def _with_existing(desired: FirewallFile, after: FirewallFile) -> FirewallFile:
     return replace(desired, ipsets=ipsets, aliases=aliases)
 
 
+def too_large_files(tree: Tree, before: ClusterConfig, after: ClusterConfig, location: str = "tree") -> list[FieldError]:
+    """The files the tree changes that pmxcfs would refuse (over 1 MiB, ``_compiler.fw_size``):
+    a rollout must stop before its first write, not when PVE answers ``File too large``."""
+    files: list[tuple[str, str, FirewallFile | None, FirewallFile]] = []
+    if tree.cluster is not None:
+        files.append((f"{location}.cluster", pve_path("cluster"), before.cluster, after.cluster))
+    files += [(f"{location}.nodes.{node}", pve_path("node", node=node), before.hosts.get(node), after.hosts[node]) for node in sorted(tree.hosts)]
+    for vmid in sorted(tree.guests):
+        known = before.guests.get(vmid)
+        files.append((f"{location}.guests.{vmid}", pve_path("vm", vmid), known.file if known else None, after.guests[vmid].file))
+    files += [(f"{location}.vnets.{vnet}", pve_path("vnet", vnet=vnet), before.vnets.get(vnet), after.vnets[vnet]) for vnet in sorted(tree.vnets)]
+    errors = []
+    for where, path, old, new in files:
+        problem = size_problem(new, path) if old != new else None
+        if problem is not None:
+            errors.append(FieldError(where, "size", problem.size, problem.message, f"at most {problem.limit:,} bytes per file"))
+    return errors
+
+
 def tree_problems(tree: Tree, before: ClusterConfig, after: ClusterConfig, location: str = "tree") -> list[FieldError]:
     """What the tree gets wrong, by its place in the tree (``tree.cluster rules[0]``), then the
     problems the tree brings into the rest of the configuration (a pruned IP set still used)."""
@@ -307,6 +327,7 @@ def tree_problems(tree: Tree, before: ClusterConfig, after: ClusterConfig, locat
         errors += validate_file(with_sets, cluster=after.cluster, locate=located(f"{location}.guests.{vmid}"), guest_level=guest.level)
     for vnet, desired in sorted(tree.vnets.items()):
         errors += validate_file(desired.file, cluster=after.cluster, locate=located(f"{location}.vnets.{vnet}"))
+    errors += too_large_files(tree, before, after, location)
     if errors:
         return errors
     known = set(map(str, validate_config(before)))

@@ -10,7 +10,6 @@ import pytest
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE
 from ansible_collections.pve.firewall.tests.emulator.client import ApiClient, ControlClient
 
-
 IPSET = "/cluster/firewall/ipset"
 TOO_LARGE = f"unable to write '/etc/pve/firewall/cluster.fw.tmp.{os.getpid()}' - File too large"
 

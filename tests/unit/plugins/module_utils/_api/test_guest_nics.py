@@ -11,6 +11,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._api.guest_nics impor
     diff_text,
     nic_call,
     planned_lines,
+    pve_printed,
     set_firewall,
     unknown_nics,
 )
@@ -82,3 +83,29 @@ def test_paths_and_diff_text() -> None:
     assert diff_text({"net0": "name=eth0,firewall=1"}, "/nodes/pve2/lxc/201/config") == "# /nodes/pve2/lxc/201/config\nnet0: name=eth0,firewall=1\n"
     assert diff_text({}, "/x") == ""
     assert str(ApiCall("PUT", "/nodes/pve1/qemu/100/config", {"net0": REALISTIC})) == f"PUT /nodes/pve1/qemu/100/config net0={REALISTIC}"
+
+
+@pytest.mark.parametrize(
+    ("guest_type", "given", "stored"),
+    [
+        (
+            "qemu",
+            "virtio=BC:24:11:00:64:02,bridge=vmbr2,tag=10,rate=12.5,queues=4,firewall=1",
+            "virtio=BC:24:11:00:64:02,bridge=vmbr2,firewall=1,queues=4,rate=12.5,tag=10",
+        ),
+        ("qemu", "bridge=vmbr0,model=e1000,macaddr=BC:24:11:00:64:00,firewall=on", "e1000=BC:24:11:00:64:00,bridge=vmbr0,firewall=1"),
+        ("qemu", "virtio,bridge=vmbr0,firewall=1", "virtio,bridge=vmbr0,firewall=1"),  # PVE picks a random MAC: not predicted
+        (
+            "lxc",
+            "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:C8:00,ip=10.0.0.200/24,firewall=1",
+            "name=eth0,bridge=vmbr0,firewall=1,hwaddr=BC:24:11:00:C8:00,ip=10.0.0.200/24,type=veth",
+        ),
+    ],
+)
+def test_a_line_is_predicted_as_pve_prints_it(guest_type: str, given: str, stored: str) -> None:
+    assert pve_printed(given, guest_type) == stored
+
+
+def test_only_lines_whose_flag_changes_are_reprinted() -> None:
+    lines = {"net0": "virtio=BC:24:11:00:64:00,tag=10,bridge=vmbr0", "net1": "virtio=BC:24:11:00:64:01,tag=10,firewall=1"}
+    assert planned_lines(lines, True) == {"net0": "virtio=BC:24:11:00:64:00,bridge=vmbr0,firewall=1,tag=10", "net1": lines["net1"]}
