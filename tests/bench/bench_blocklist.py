@@ -20,6 +20,11 @@ requests (server s). Figures only, no assertions: compare them between changes, 
 machine. The emulator, like PVE, re-reads and rewrites the whole ``cluster.fw`` on each write,
 so a write costs time in proportion to the set's size; the table shows what that costs.
 
+The sizes are ones a cluster holds: pmxcfs refuses a file over 1 MiB (1,048,576 bytes), and
+the 70,000-line feed's 66,673 entries make a 974,280-byte ``cluster.fw`` (about 14.6 bytes an
+entry, 93% of the limit). The bench refuses an ``--entries`` whose file would not fit, as the
+ipset module does.
+
     PYTHONPATH=.build python tests/bench/bench_blocklist.py [--entries 70000] [--delta 700]
 """
 
@@ -40,6 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / ".build"))
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import render_fw  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSet, IPSetEntry, Rule  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator, start_in_process  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.modules import module_connection  # noqa: E402
@@ -247,7 +253,12 @@ def main() -> int:
 
     base = make_feed(args.entries)
     moved, dropped, added = base.changed(delta)
+    seeded = seeded_cluster_fw(base.entries)
+    size = max(len(seeded.encode()), len(seeded_cluster_fw(moved.entries).encode()))
+    if size > PMXCFS_MAX_FILE_SIZE:
+        parser.error(f"--entries {args.entries}: cluster.fw would be {size:,} bytes, over pmxcfs' {PMXCFS_MAX_FILE_SIZE:,}; a cluster cannot hold it")
     print(
+        f"cluster.fw: {size:,} bytes of at most {PMXCFS_MAX_FILE_SIZE:,}\n"
         f"feed: {base.listed:,} address lines, {len(base.entries):,} entries after merging; "
         f"refresh: -{len(dropped)} +{len(added)} entries ({delta / args.entries:.1%} of the lines)",
         flush=True,
@@ -259,7 +270,7 @@ def main() -> int:
             assert running.emulator is not None
             running.emulator.reset()
             running.control.settings(judging=False)
-            running.control.write_file("firewall/cluster.fw", seeded_cluster_fw(base.entries))
+            running.control.write_file("firewall/cluster.fw", seeded)
             work = Path(state) / "work"
             work.mkdir()
             for scenario, extra in (("1 preview (--check --diff)", ("--check", "--diff")), ("2 refresh", ()), ("3 rerun, no change", ())):

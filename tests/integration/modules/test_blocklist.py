@@ -4,10 +4,14 @@ The playbook runs as a user runs it: ansible-playbook with the collection's play
 ``-e`` variables, the connection from the PROXMOX_* environment (or ``pve_api_*`` variables).
 What it wrote is judged by the emulator's request log and by what PVE holds afterwards.
 
-The 70,000-entry test seeds the set by writing ``cluster.fw`` through the control API: a
+The 60,000-line test seeds the set by writing ``cluster.fw`` through the control API: a
 converge from empty costs one POST per entry, and every write makes the emulator (like PVE)
 re-read and rewrite the whole file, close to a second per write at that size on a small
 machine. So the refresh there changes 20 entries; ``make bench-blocklist`` measures a 1% delta.
+The size is one a cluster holds: pmxcfs refuses a file over 1 MiB, and this feed's 57,158
+merged entries make an 835,229-byte ``cluster.fw`` (about 14.6 bytes an entry; the same feed
+fits up to about 71,700 entries). An 80,000-line feed does not fit and is refused before any
+write.
 """
 
 from __future__ import annotations
@@ -239,7 +243,7 @@ def test_the_role_at_a_container_with_one_direction_and_logging(cluster: ModuleR
 
 
 # --------------------------------------------------------------------------------------------
-# 70,000 entries
+# Large lists: 60,000 lines (a cluster holds them), 80,000 (it does not)
 
 
 def networks(text: str) -> list[Any]:
@@ -258,14 +262,14 @@ def merged(listed: list[Any]) -> set[str]:
     return {format_network(net) for version in (4, 6) for net in ipaddress.collapse_addresses(n for n in listed if n.version == version)}
 
 
-def test_70000_entries_write_only_the_delta(cluster: ModuleRunner, tmp_path: Path) -> None:
-    base = make_feed(70_000)
+def test_60000_entries_write_only_the_delta(cluster: ModuleRunner, tmp_path: Path) -> None:
+    base = make_feed(60_000)
     feed, dropped, added = base.changed(20)
     cluster.control.write_file("firewall/cluster.fw", seeded_cluster_fw(base.entries))
     text = feed.text()
     listed = networks(text)
     expected = merged(listed)
-    assert len(listed) == feed.listed == 70_000 and len(dropped) == len(added) == 10
+    assert len(listed) == feed.listed == 60_000 and len(dropped) == len(added) == 10
     assert expected == set(feed.entries)  # the feed is built to merge into exactly these
 
     done = ok(refresh(cluster, tmp_path, text, extra={"blocklist_comment": "drop feed"}))
@@ -279,3 +283,15 @@ def test_70000_entries_write_only_the_delta(cluster: ModuleRunner, tmp_path: Pat
 
     again = ok(refresh(cluster, tmp_path, None, extra={"blocklist_comment": "drop feed"}))
     assert again.writes == [] and again.changed == 0
+
+
+def test_a_list_cluster_fw_cannot_hold_is_refused_before_any_write(cluster: ModuleRunner, tmp_path: Path) -> None:
+    """80,000 lines merge into 76,203 entries: a 1,113,651-byte cluster.fw, over pmxcfs' 1 MiB.
+    The ipset task fails before its first request that writes, naming the file and its size."""
+    seed_admin_rules(cluster)
+    feed = make_feed(80_000)
+    run = refresh(cluster, tmp_path, feed.text())
+    assert run.completed.returncode != 0
+    assert run.writes == []
+    assert "/etc/pve/firewall/cluster.fw would be 1,1" in run.output and "1,048,576-byte limit" in run.output, run.output[-3000:]
+    assert cluster.api().get(IPSET) == []
