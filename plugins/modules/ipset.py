@@ -97,9 +97,10 @@ notes:
     datacenter set, its rules and security groups; C(<vmid>.fw) for a guest) and its cluster
     file system refuses a file over 1 MiB (1,048,576 bytes). A change that would make the file
     larger fails before the first write, naming the file, its size after the change and the
-    limit (result keys C(file), C(file_size), C(file_size_limit)). A datacenter file holds
-    about 65,000 plain IPv4 entries (16 bytes or less each); see the blocklists guide for how
-    to split a larger list.
+    limit (result keys C(file), C(file_size), C(file_size_limit)). A file holds at least
+    65,000 plain IPv4 entries (16 bytes a line at most), about 71,000 of a typical blocklist,
+    fewer with comments or IPv6 networks; see the blocklists guide for how to split a larger
+    list.
 seealso:
   - module: pve.firewall.alias
   - module: pve.firewall.firewall_rule
