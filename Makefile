@@ -251,6 +251,11 @@ bench-verdict: venv collection  ## benchmark the packet verdict engine (tests/be
 	$(call header,bench-verdict,python tests/bench/bench_verdict.py)
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_verdict.py
 
+.PHONY: bench-guard
+bench-guard: venv collection  ## requests and time the lockout guard adds to a change, datacenter firewall off and on (tests/bench/bench_guard.py)
+	$(call header,bench-guard,python tests/bench/bench_guard.py)
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_guard.py
+
 .PHONY: bench-emulator
 bench-emulator: venv collection  ## requests per second the PVE API emulator serves (tests/bench/bench_emulator.py)
 	$(call header,bench-emulator,python tests/bench/bench_emulator.py)

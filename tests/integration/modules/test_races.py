@@ -225,7 +225,10 @@ def calls(cluster: ModuleRunner, seq: int) -> list[str]:
 def test_an_exact_write_reads_the_set_back_once_and_a_rerun_reads_nothing_more(cluster: ModuleRunner) -> None:
     seq = cluster.seq()
     cluster.ok("ipset", name="race", entries=FIRST[:3])
-    assert calls(cluster, seq) == [f"GET {SETS}", GUARD, f"POST {SETS}"] + [f"POST {SET}"] * 3 + [f"GET {SET}"]
+    # A set that grows makes the module read the rest of cluster.fw once: its size after the
+    # change must stay within pmxcfs' 1 MiB (the other sets' entries too, here there are none).
+    size_check = [f"GET /cluster/firewall/{part}" for part in ("options", "rules", "aliases", "groups")]
+    assert calls(cluster, seq) == [f"GET {SETS}", GUARD, *size_check, f"POST {SETS}"] + [f"POST {SET}"] * 3 + [f"GET {SET}"]
     seq = cluster.seq()
     cluster.ok("ipset", name="race", entries=FIRST[1:4])  # one out, one in
     assert calls(cluster, seq) == [f"GET {SETS}", f"GET {SET}", GUARD, f"DELETE {SET}/{FIRST[0]}", f"POST {SET}", f"GET {SET}"]
