@@ -189,6 +189,11 @@ def main() -> int:
             print("    " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
             if index == 0:
                 print("    " + "  ".join("-" * width for width in widths))
+        print(
+            "    new connection: a real TCP connection from that address to the emulated node's API (TLS) or SSH\n"
+            "    listener, judged by the emulator's firewall; blank where none can be made on this machine:\n"
+            "    the guests are not emulated as hosts, and only loopback addresses can be a connection's source."
+        )
 
         banner("Run it again: nothing changes")
         since = int(control.requests(10**12)["last_seq"])

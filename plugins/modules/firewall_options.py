@@ -118,6 +118,15 @@ options:
       - Defaults to every network device of the guest. Needs O(nic_firewall).
     type: list
     elements: str
+  warn_unfiltered:
+    description:
+      - At level V(vm) or V(ct) - when this task turns the guest's firewall or its NICs' flag on
+        while the datacenter firewall is off, warn that PVE still filters nothing for the guest
+        (all three switches must be on).
+      - A rollout that turns the datacenter firewall on in a later task sets V(false): the
+        warning would be about a state the same run is about to change.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -239,6 +248,7 @@ def main() -> None:
                 "reset": {"type": "list", "elements": "str", "default": []},
                 "exact": {"type": "bool", "default": False},
                 "auto_revert": {"type": "bool", "default": True},
+                "warn_unfiltered": {"type": "bool", "default": True},
                 "arm_auto_revert": {"type": "bool", "default": False},
                 "nic_firewall": {"type": "bool"},
                 "nics": {"type": "list", "elements": "str"},

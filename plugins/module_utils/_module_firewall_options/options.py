@@ -96,20 +96,24 @@ class FirewallOptions:
         protecting = self.params["nic_firewall"] is True or bool(desired.get("enable"))
         if not protecting:
             return
+        if self.params["warn_unfiltered"]:  # off: a later task of the same run turns the datacenter on
+            self.warn_if_datacenter_off(api, scope)
+        if self.params["nic_firewall"] is True and not guest_options.get("enable"):
+            self.module.warn(
+                f"the firewall of {scope.label} is off (its options have no enable: 1), so its NICs stay unfiltered; add options: {{enable: true}}"
+            )
+
+    def warn_if_datacenter_off(self, api: FirewallApi, scope: Scope) -> None:
         try:
             datacenter = api.read_options(Scope("cluster")).items
         except PveApiError as error:
             self.module.warn(f"could not check that the datacenter firewall is on: {error}")
-            datacenter = {"enable": 1}
+            return
         if not datacenter.get("enable"):
             self.module.warn(
                 f"the datacenter firewall is off (cluster option enable), so PVE filters no guest and {scope.label} stays unfiltered "
                 "whatever its options and NICs say; turn it on with a task at level: cluster with options: {enable: true} "
                 "(a guest-level task leaves the datacenter alone)"
-            )
-        if self.params["nic_firewall"] is True and not guest_options.get("enable"):
-            self.module.warn(
-                f"the firewall of {scope.label} is off (its options have no enable: 1), so its NICs stay unfiltered; add options: {{enable: true}}"
             )
 
     def sync_nics(self, api: FirewallApi, scope: Scope, first: Snapshot[NicLines]) -> None:

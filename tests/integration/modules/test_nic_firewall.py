@@ -119,6 +119,17 @@ def _warnings(seen: list[str]) -> list[str]:
     return new
 
 
+def test_warn_unfiltered_off_neither_warns_nor_reads_the_datacenter(cluster: ModuleRunner, warned: list[str]) -> None:
+    """A rollout that turns the datacenter on in a later task: its guest tasks need not say it is off."""
+    seq = cluster.seq()
+    result = cluster.ok("firewall_options", level="vm", vmid=101, options={"enable": True}, nic_firewall=True, warn_unfiltered=False)
+    assert result["changed"] and _warnings(warned) == []
+    assert "/cluster/firewall/options" not in [entry["path"] for entry in cluster.requests_since(seq)]
+    cluster.ok("firewall_options", level="vm", vmid=101, options={"enable": True}, nic_firewall=True)
+    (warning,) = _warnings(warned)  # by default the same task warns
+    assert "datacenter firewall is off" in warning
+
+
 def test_one_task_sets_the_guest_switches_and_warns_about_the_datacenter(cluster: ModuleRunner, warned: list[str]) -> None:
     api = cluster.api()
     api.put("/nodes/pve2/qemu/101/config", net0="virtio=BC:24:11:00:65:00,bridge=vmbr0")

@@ -291,6 +291,7 @@ def test_hardened_defaults_turn_all_three_switches_on_for_the_guests_they_manage
     task = {"name": "harden", "ansible.builtin.include_role": {"name": "pve.firewall.hardened_defaults"}, "vars": variables}
     completed = run_playbook(tmp_path, [task], guarded.env)[0]
     assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "stays unfiltered" not in completed.stdout  # the same run turns the datacenter firewall on
     api = guarded.api()
     assert api.get("/cluster/firewall/options")["enable"] == 1
     for path, vmid in (("/nodes/pve1/qemu/100", 100), ("/nodes/pve2/qemu/101", 101), ("/nodes/pve2/lxc/201", 201)):  # tagged web
