@@ -123,7 +123,7 @@ options:
       - At level V(vm) or V(ct) - when this task turns the guest's firewall or its NICs' flag on
         while the datacenter firewall is off, warn that PVE still filters nothing for the guest
         (all three switches must be on).
-      - A rollout that turns the datacenter firewall on in a later task sets V(false): the
+      - A rollout that turns the datacenter firewall on in a later task sets V(false), since the
         warning would be about a state the same run is about to change.
     type: bool
     default: true
