@@ -1,11 +1,12 @@
-"""Guarding the operator's access around option changes that can cut it off.
+"""Guarding the operator's access around changes that can cut it off.
 
-Before a change that decides whether the nodes accept new connections (the cluster or host
-``enable``, the input and output policies, the backend switch), the whole configuration is
-read, the change applied to it offline, and the lockout analysis asks whether the operator
-still reaches every node on the management ports. Enabling the cluster firewall can go
-through PVE's auto-revert (reference 5.4): store a timestamp, prove access over a new
-connection, then confirm with 1; if the proof fails, PVE switches the firewall off again
+Before a change that can decide whether the nodes accept new connections (the rules, groups,
+IP sets and aliases of the datacenter and the nodes, and the options ``enable``, the input and
+output policies and the backend switch), the datacenter's and every node's firewall is read,
+the change laid over it offline (``_plan/config_change``), and the lockout analysis asks
+whether the operator still reaches every node on the management ports. Enabling the cluster
+firewall can go through PVE's auto-revert (reference 5.4): store a timestamp, prove access over
+a new connection, then confirm with 1; if the proof fails, PVE switches the firewall off again
 within about 60 seconds by itself.
 """
 

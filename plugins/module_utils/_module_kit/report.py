@@ -52,16 +52,12 @@ class Report:
         self._before.append(before_text)
         self._after.append(after_text)
 
-    def failed_after_earlier_writes(self, error: SyncError) -> SyncError:
-        """``error`` naming this run's earlier writes too, so a rerun knows where it stands."""
-        return error.following(self._calls)
-
     def sync(self, work: Callable[[], SyncResult[T]]) -> SyncResult[T]:
         """Run one sync; its calls join the record (the caller records its diff text)."""
         try:
             outcome = work()
         except SyncError as error:
-            raise self.failed_after_earlier_writes(error) from None
+            raise error.following(self._calls) from None  # names this run's earlier writes too
         self._calls.extend(outcome.calls)
         return outcome
 

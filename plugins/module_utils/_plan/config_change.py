@@ -58,40 +58,14 @@ def with_options(node: str | None, options: Mapping[str, OptionValue]) -> Config
 
 def with_group(name: str, group: SecurityGroup | None) -> ConfigChange:
     """The datacenter's group ``name`` becomes ``group`` (renamed, changed or new), or is gone."""
-
     return lambda config: _with_file(config, None, lambda fw: replace(fw, groups=_replaced(fw.groups, name, group)))
-
-
-def with_renamed_group_rules(old: str, new: str) -> ConfigChange:
-    """Every datacenter and node rule that jumps to group ``old`` jumps to ``new`` (PVE's rename)."""
-
-    def renamed(fw: FirewallFile) -> FirewallFile:
-        return replace(fw, rules=tuple(replace(rule, action=new) if rule.type == "group" and rule.action == old else rule for rule in fw.rules))
-
-    def change(config: ClusterConfig) -> ClusterConfig:
-        return replace(config, cluster=renamed(config.cluster), hosts={node: renamed(fw) for node, fw in config.hosts.items()})
-
-    return change
 
 
 def with_ipset(name: str, ipset: IPSet | None) -> ConfigChange:
     """The datacenter's IP set ``name`` becomes ``ipset``, or is gone."""
-
     return lambda config: _with_file(config, None, lambda fw: replace(fw, ipsets=_replaced(fw.ipsets, name, ipset)))
 
 
 def with_alias(name: str, alias: Alias | None) -> ConfigChange:
     """The datacenter's alias ``name`` becomes ``alias``, or is gone."""
-
     return lambda config: _with_file(config, None, lambda fw: replace(fw, aliases=_replaced(fw.aliases, name, alias)))
-
-
-def combined(*changes: ConfigChange) -> ConfigChange:
-    """The changes applied in order."""
-
-    def change(config: ClusterConfig) -> ClusterConfig:
-        for each in changes:
-            config = each(config)
-        return config
-
-    return change
