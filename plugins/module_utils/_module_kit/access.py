@@ -63,7 +63,8 @@ class AccessGuard:
 
     @staticmethod
     def filtering(api: FirewallApi) -> bool:
-        """Whether the datacenter firewall is on: while it is off, no node filters anything."""
+        """Whether the datacenter firewall is on: while it is off, no node filters anything (the
+        host chains exist only while the cluster firewall is enabled: reference 5.2, FW:4365-4373)."""
         return bool(api.read_options(Scope("cluster")).items.get("enable"))
 
     def check(self, api: FirewallApi, change: ConfigChange) -> None:
