@@ -10,29 +10,64 @@ may be macOS or another distribution), so the data is embedded in three generate
   ``/etc/ethertypes``, read with the same regular expressions pve-firewall uses, so the
   tables hold exactly what PVE accepts.
 
+PVE 9 runs on Debian 13, so the netbase tables come from Debian 13's package (``NETBASE_DEB``:
+version, file name and SHA-256), not from the machine that runs the generator: ``--fetch-netbase``
+downloads it from the Debian archive into ``.build/`` and checks its digest; the generator reads
+the three files straight out of the ``.deb``.
+
 Usage (from the repository root)::
 
-    python tools/generate_reference_tables.py            # rewrite the three modules
-    python tools/generate_reference_tables.py --check    # exit 1 if one is out of date
+    python tools/generate_reference_tables.py --fetch-netbase   # get Debian 13's netbase once
+    python tools/generate_reference_tables.py                   # rewrite the three modules
+    python tools/generate_reference_tables.py --check           # exit 1 if one is out of date
 
-``--reference`` defaults to ``../shared/reference`` and ``--etc`` to ``/etc``; ``--only``
-restricts the run to some tables (``macros``, ``options``, ``netbase``).
+``--reference`` defaults to ``../shared/reference`` and ``--netbase`` to the fetched ``.deb``
+(a directory holding ``protocols``, ``services`` and ``ethertypes``, such as ``/etc``, works
+too); ``--only`` restricts the run to some tables (``macros``, ``options``, ``netbase``).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import re
 import sys
+import tarfile
 import textwrap
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE_TABLES = REPO / "plugins" / "module_utils" / "_reference"
 DEFAULT_REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@dataclass(frozen=True)
+class DebianPackage:
+    version: str
+    release: str
+    url: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[1]
+
+
+# The netbase of Debian 13 (trixie), which PVE 9 is built on.
+NETBASE_DEB = DebianPackage(
+    version="6.5",
+    release="Debian 13 trixie",
+    url="https://deb.debian.org/debian/pool/main/n/netbase/netbase_6.5_all.deb",
+    sha256="76bafa92947ebd37b0a6f9ec6570412041f56edebc1c66d323731216d318471e",
+)
+DEFAULT_NETBASE = REPO / ".build" / NETBASE_DEB.filename
+NETBASE_FILES = ("protocols", "services", "ethertypes")
 
 HEADER = '''"""{title}
 
@@ -201,19 +236,86 @@ def render_options(reference: Path) -> str:
 # netbase
 
 
-def _content_lines(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line for line in lines if not line.startswith("#") and line.strip()]
+@dataclass(frozen=True)
+class NetbaseFiles:
+    """The text of /etc/protocols, /etc/services and /etc/ethertypes and where they came from."""
+
+    texts: Mapping[str, str]
+    source: str
+
+
+def _ar_members(data: bytes) -> dict[str, bytes]:
+    """The members of a Debian package (an ar archive: 8-byte magic, 60-byte member headers)."""
+    if not data.startswith(b"!<arch>\n"):
+        raise ValueError("not a Debian package (no ar archive magic)")
+    members: dict[str, bytes] = {}
+    offset = 8
+    while offset + 60 <= len(data):
+        header = data[offset : offset + 60]
+        name = header[:16].decode("ascii").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        members[name] = data[offset + 60 : offset + 60 + size]
+        offset += 60 + size + (size % 2)  # members are padded to an even offset
+    return members
+
+
+def _tar_member(archive: bytes, name: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        member = tar.extractfile(f"./{name}")
+        if member is None:
+            raise ValueError(f"{name} is not a regular file in the package")
+        return member.read()
+
+
+def read_netbase_deb(path: Path, expected: DebianPackage = NETBASE_DEB) -> NetbaseFiles:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected.sha256:
+        raise ValueError(f"{path}: SHA-256 {digest} is not netbase {expected.version}'s {expected.sha256}")
+    members = _ar_members(data)
+    control = _tar_member(members["control.tar.xz"], "control").decode("utf-8")
+    version = re.search(r"^Version: (\S+)$", control, re.MULTILINE)
+    if not version or version.group(1) != expected.version:
+        raise ValueError(f"{path}: control file says version {version.group(1) if version else '?'}, expected {expected.version}")
+    texts = {name: _tar_member(members["data.tar.xz"], f"etc/{name}").decode("utf-8") for name in NETBASE_FILES}
+    return NetbaseFiles(texts, f"Debian netbase {expected.version} ({expected.release}, {expected.filename})")
+
+
+def read_netbase_dir(etc: Path) -> NetbaseFiles:
+    texts = {name: (etc / name).read_text(encoding="utf-8") for name in NETBASE_FILES}
+    return NetbaseFiles(texts, ", ".join(str(etc / name) for name in NETBASE_FILES))
+
+
+def read_netbase(path: Path) -> NetbaseFiles:
+    return read_netbase_dir(path) if path.is_dir() else read_netbase_deb(path)
+
+
+def fetch_netbase(target: Path = DEFAULT_NETBASE, package: DebianPackage = NETBASE_DEB) -> Path:
+    """Download the package once (Debian's archive is a package registry) and check its digest."""
+    if target.exists() and hashlib.sha256(target.read_bytes()).hexdigest() == package.sha256:
+        return target
+    with urllib.request.urlopen(package.url, timeout=60) as response:  # noqa: S310 - a fixed https URL
+        data = response.read()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != package.sha256:
+        raise ValueError(f"{package.url}: SHA-256 {digest}, expected {package.sha256}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target
+
+
+def _content_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("#") and line.strip()]
 
 
 def _aliases(line: str, skip: int) -> list[str]:
     return line.split("#", 1)[0].split()[skip:]
 
 
-def render_netbase(etc: Path) -> str:
+def render_netbase(netbase: NetbaseFiles) -> str:
     protocols: dict[str, int] = {}
     protocol_aliases: dict[str, str] = {}
-    for line in _content_lines(etc / "protocols"):
+    for line in _content_lines(netbase.texts["protocols"]):
         match = PROTOCOL_LINE.match(line)
         if match:
             protocols.setdefault(match.group(1), int(match.group(2)))
@@ -222,7 +324,7 @@ def render_netbase(etc: Path) -> str:
 
     services: dict[str, dict[str, int]] = {}
     service_aliases: dict[str, str] = {}
-    for line in _content_lines(etc / "services"):
+    for line in _content_lines(netbase.texts["services"]):
         match = SERVICE_LINE.match(line)
         if match:
             ports = services.setdefault(match.group(1), {})
@@ -234,7 +336,7 @@ def render_netbase(etc: Path) -> str:
                 service_aliases.setdefault(alias, match.group(1))
 
     ethertypes: dict[str, str] = {}
-    for line in _content_lines(etc / "ethertypes"):
+    for line in _content_lines(netbase.texts["ethertypes"]):
         match = ETHERTYPE_LINE.match(line)
         if match:
             ethertypes.setdefault(match.group(1), match.group(2))
@@ -243,8 +345,9 @@ def render_netbase(etc: Path) -> str:
     service_aliases = {k: v for k, v in sorted(service_aliases.items()) if k not in services}
     return _module(
         "Debian netbase's protocol, service and ethertype tables, as pve-firewall reads them.",
-        f"{etc / 'protocols'}, {etc / 'services'} and {etc / 'ethertypes'}",
+        netbase.source,
         [
+            ("where the tables come from", "NETBASE_SOURCE: str", netbase.source),
             (
                 "/etc/protocols: official name (first column) -> protocol number, in file order",
                 "PROTOCOL_NUMBERS: dict[str, int]",
@@ -279,18 +382,23 @@ def render_netbase(etc: Path) -> str:
 TABLES: dict[str, tuple[str, Callable[[argparse.Namespace], str]]] = {
     "macros": ("macros_data.py", lambda args: render_macros(args.reference)),
     "options": ("options_data.py", lambda args: render_options(args.reference)),
-    "netbase": ("netbase_data.py", lambda args: render_netbase(args.etc)),
+    "netbase": ("netbase_data.py", lambda args: render_netbase(read_netbase(args.netbase))),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="directory of the PVE reference JSON files")
-    parser.add_argument("--etc", type=Path, default=Path("/etc"), help="directory of Debian netbase's files")
+    parser.add_argument("--netbase", type=Path, default=DEFAULT_NETBASE, help="a Debian netbase .deb (default: the fetched one) or a directory like /etc")
+    parser.add_argument("--fetch-netbase", action="store_true", help=f"download {NETBASE_DEB.filename} to {DEFAULT_NETBASE} first")
     parser.add_argument("--output", type=Path, default=REFERENCE_TABLES, help="where the generated modules go")
     parser.add_argument("--only", choices=sorted(TABLES), action="append", help="generate only these tables")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a module is stale")
     args = parser.parse_args(argv)
+    if args.fetch_netbase:
+        if args.netbase.is_dir():
+            parser.error("--fetch-netbase needs --netbase to name a .deb file, not a directory")
+        print(f"netbase: {fetch_netbase(args.netbase)}")
 
     stale = []
     for name in args.only or sorted(TABLES):
