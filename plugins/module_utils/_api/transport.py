@@ -1,11 +1,13 @@
 """HTTP transport to the Proxmox VE API: one kept-alive HTTPS connection per module run.
 
-The first layer of the client (transport, then the firewall API service in ``_firewall_api``,
-then the modules). TLS settings come from ``ansible.module_utils.urls.make_context``, so
-certificate checks behave as in every other Ansible HTTP client (on by default, ``ca_path``
-for a private CA). The connection itself is ``http.client``'s, because ``urls.Request`` opens
-a new connection (and TLS handshake) for every request; a module that plans fifty writes
-would pay fifty handshakes.
+The first layer of the client (transport, then the firewall API service in ``service``, then
+the modules). TLS settings follow ``ansible.module_utils.urls.make_context``, so certificate
+checks behave as in every other Ansible HTTP client (on by default, ``ca_path`` for a private
+CA: a PEM file, or a directory whose PEM files are all read), but the context is built with the
+standard library: importing ``urls`` (and the cryptography it pulls in) cost every task about
+60 ms. The connection itself is ``http.client``'s, because ``urls.Request`` opens a new
+connection (and TLS handshake) for every request; a module that plans fifty writes would pay
+fifty handshakes.
 
 Authentication is an API token (``Authorization: PVEAPIToken=...``) or a user and password
 (``POST /access/ticket``, then the ticket cookie, plus the CSRF token on writes). Reads are
@@ -38,11 +40,6 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment  # type: ignore[attr-defined]  # in urllib, not in typeshed
 
 from .._model.errors import PveFirewallError
-
-try:
-    from ansible.module_utils.urls import make_context
-except ImportError:  # pragma: no cover - ansible-core is a requirement of the collection
-    make_context = None
 
 API_PREFIX = "/api2/json"
 READ_METHODS = frozenset({"GET"})
@@ -92,6 +89,35 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({value for value in secrets if value}, key=len, reverse=True):
         text = text.replace(secret, HIDDEN)
     return text
+
+
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_certificates_in(directory: str) -> str:
+    """Every PEM certificate in the files of a directory, as ``urls.get_ca_certs`` collects them
+    (no ``c_rehash`` index needed, unlike OpenSSL's own ``capath``)."""
+    found: list[str] = []
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                found += _PEM_CERTIFICATE.findall(handle.read())
+    return "\n".join(found)
+
+
+def tls_context(*, cafile: str | None, capath: str | None, validate_certs: bool) -> ssl.SSLContext:
+    """The context ``urls.make_context`` builds, from the standard library alone: the system's CA
+    store plus ``cafile`` or the certificates of ``capath``; no checks without ``validate_certs``."""
+    context = ssl.create_default_context(cafile=cafile)
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif capath and not cafile:
+        certificates = pem_certificates_in(capath)
+        if certificates:
+            context.load_verify_locations(cadata=certificates)
+    return context
 
 
 def bracketed(host: str) -> str:
@@ -347,10 +373,7 @@ class PveTransport:
             else:
                 cafile = settings.ca_path
         try:
-            if make_context is None:  # pragma: no cover
-                return ssl.create_default_context(cafile=cafile, capath=capath)
-            context: ssl.SSLContext = make_context(cafile=cafile, capath=capath, validate_certs=settings.validate_certs)
-            return context
+            return tls_context(cafile=cafile, capath=capath, validate_certs=settings.validate_certs)
         except (OSError, ssl.SSLError) as error:
             reason = getattr(error, "reason", None) or getattr(error, "strerror", None) or type(error).__name__
             raise self._error("", "", 0, f"ca_path: cannot load CA certificates from '{settings.ca_path}' ({reason}); {CA_HINT}") from None

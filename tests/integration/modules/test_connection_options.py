@@ -297,3 +297,19 @@ def test_certificates_are_verified_by_default_with_a_way_out_named(cluster: Modu
     wrong_ca = cluster.run(READ, connection=False, **args, **READ_ARGS, ca_path=str(other.ca))
     assert wrong_ca["failed"] is True
     assert f"ca_path '{other.ca}' does not hold the CA that signed the node's certificate" in wrong_ca["msg"]
+
+
+def test_a_ca_path_directory_of_plain_pem_files_is_read_like_urls_does(cluster: ModuleRunner, tmp_path: Path) -> None:
+    # OpenSSL's own capath needs a c_rehash index; ansible.module_utils.urls reads every file.
+    args = {key: value for key, value in cluster.connection.items() if key != "ca_path"}
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    (trusted / "notes.txt").write_text("not a certificate\n")
+    (trusted / "pve-root-ca.pem").write_text(Path(cluster.connection["ca_path"]).read_text())
+    cluster.ok(READ, **args, **READ_ARGS, ca_path=str(trusted))
+    other = make_tls(tmp_path / "other", addresses=[], names=["other"])
+    untrusted = tmp_path / "untrusted"
+    untrusted.mkdir()
+    (untrusted / "ca.pem").write_text(other.ca.read_text())
+    result = cluster.run(READ, connection=False, **args, **READ_ARGS, ca_path=str(untrusted))
+    assert result["failed"] is True and f"ca_path '{untrusted}' does not hold the CA" in result["msg"]
