@@ -9,9 +9,13 @@ virtualenv, ``.build/compare-venv`` (requirements/compare.txt). For every scenar
 requests and writes in the emulator's request log and reads the whole cluster back to check
 it against the desired state. A tool that ends elsewhere did not reach it, however fast.
 
-Printed per scenario and tool: requests, writes, the median wall time of ``--runs`` runs,
-the ratio community.proxmox / pve.firewall, the lower bound (spec.lower_bound) and whether
-the desired state was reached; then where the requests went. ``--doc`` rewrites the results
+The tools take turns run by run, in pairs (who goes first alternates), so that load that comes
+and goes on a shared machine falls on both alike. Printed per scenario and tool: requests,
+writes, the median wall time and the median client CPU time (user + system of the
+``ansible-playbook`` process tree; the emulator runs in this process and is not counted) of
+``--runs`` runs; on community.proxmox's line the ratios community.proxmox / pve.firewall, the
+time ratios as the median of the per-pair ratios; the lower bound (spec.lower_bound) and
+whether the desired state was reached; then where the requests went. ``--doc`` rewrites the results
 block of docs/benchmarks.md (only after a full run).
 
     PYTHONPATH=.build .venv/bin/python tests/bench/bench_compare.py [--runs 3] [--latency 0 --latency 0.02]
@@ -25,6 +29,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,6 +86,13 @@ def read_state(api: ApiClient) -> spec.State:
         path = rules_path(key)
         state[f"rules {key}"] = tuple(spec.canonical_rule(rule) for rule in api.get(path))
         state[f"options {key}"] = spec.canonical_options(api.get(path[: -len("rules")] + "options"))
+    for guest in spec.GUESTS:
+        firewall = rules_path(guest.key)[: -len("/rules")]
+        state[f"aliases {guest.key}"] = {item["name"].lower(): (item["cidr"], item.get("comment") or None) for item in api.get(f"{firewall}/aliases")}
+        state[f"ipsets {guest.key}"] = {
+            item["name"]: (item.get("comment") or None, frozenset(spec.canonical_entry(entry) for entry in api.get(f"{firewall}/ipset/{item['name']}")))
+            for item in api.get(f"{firewall}/ipset")
+        }
     return state
 
 
@@ -111,6 +123,7 @@ def path_shape(path: str) -> str:
 @dataclass
 class Run:
     seconds: float
+    cpu: float  # user + system seconds of the ansible-playbook process and its children
     requests: int
     writes: int
     reached: bool
@@ -131,6 +144,10 @@ class Row:
     @property
     def wall(self) -> float:
         return statistics.median(run.seconds for run in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(run.cpu for run in self.runs)
 
     @property
     def requests(self) -> int:
@@ -226,17 +243,21 @@ class Bench:
     def run_once(self, tool: str, scenario: spec.Scenario, path: Path, latency: float) -> Run:
         self.seed(scenario.before, latency)
         seq = int(self.control.requests(10**12)["last_seq"])
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(
             [self.playbook_command(tool), str(path)], cwd=self.workdir, env=self.env(tool), capture_output=True, text=True, timeout=3600, check=False
         )
         seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children are counted once reaped, as run() does
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         logged = self.control.requests(seq)["requests"]
         self.control.settings(latency=0.0)
         wrong = spec.differences(spec.expected_state(scenario.after), read_state(self.api))
         failed = None if done.returncode == 0 else failure_text(done.stdout + done.stderr)
         return Run(
             seconds=seconds,
+            cpu=cpu,
             requests=len(logged),
             writes=sum(entry["method"] != "GET" for entry in logged),
             reached=not wrong and failed is None,
@@ -264,6 +285,12 @@ def ratio(theirs: float, ours: float) -> str:
     return f"{theirs / ours:.1f}x"
 
 
+def paired_ratio(theirs: list[float], ours: list[float]) -> str:
+    """The median of run-by-run ratios: run i of one tool was timed right beside run i of the other."""
+    pairs = [one / two for one, two in zip(theirs, ours) if two > 0]
+    return f"{statistics.median(pairs):.2f}x" if pairs else "-"
+
+
 def fmt_latency(latency: float) -> str:
     return f"{latency * 1000:.0f} ms"
 
@@ -278,19 +305,33 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         ours = by_key.get((row.scenario.name, row.latency, OURS))
         cells = [row.scenario.title, fmt_latency(row.latency), f"{bound.requests} ({bound.reads} r + {bound.writes} w)", row.tool]
         if row.cannot:
-            out.append(cells + ["-", "-", "-", "-", f"cannot express: {row.cannot}", ""])
+            out.append(cells + ["-", "-", "-", "-", "-", f"cannot express: {row.cannot}", ""])
             continue
         mark = "" if row.steady else "~"
-        cells += [str(row.tasks), f"{mark}{row.requests}", f"{mark}{row.writes}", f"{row.wall:.2f}", row.verdict()]
+        cells += [str(row.tasks), f"{mark}{row.requests}", f"{mark}{row.writes}", f"{row.wall:.2f}", f"{row.cpu:.2f}", row.verdict()]
         if row.tool == THEIRS and ours is not None and ours.runs:
-            cells.append(f"{ratio(row.requests, ours.requests)} / {ratio(row.writes, ours.writes)} / {ratio(row.wall, ours.wall)}")
+            wall = paired_ratio([run.seconds for run in row.runs], [run.seconds for run in ours.runs])
+            cpu = paired_ratio([run.cpu for run in row.runs], [run.cpu for run in ours.runs])
+            cells.append(f"{ratio(row.requests, ours.requests)} / {ratio(row.writes, ours.writes)} / {wall} / {cpu}")
         else:
             cells.append("")
         out.append(cells)
     return out
 
 
-HEADER = ["scenario", "latency", "lower bound: requests", "tool", "tasks", "requests", "writes", "wall s (median)", "reached", "ratio req / writes / wall"]
+HEADER = [
+    "scenario",
+    "latency",
+    "lower bound: requests",
+    "tool",
+    "tasks",
+    "requests",
+    "writes",
+    "wall s (median)",
+    "client CPU s (median)",
+    "reached",
+    "ratio req / writes / wall / CPU (paired medians)",
+]
 
 
 def print_table(rows: list[Row]) -> None:
@@ -355,8 +396,7 @@ def facts(compare_venv: Path) -> list[str]:
         f"pve.firewall {galaxy.group(1) if galaxy else '?'} (this checkout) with ansible-core {ours}",
         f"community.proxmox {community} from ansible {theirs['ansible']} (ansible-core {theirs['ansible-core']}), "
         f"proxmoxer {theirs['proxmoxer']}, requests {theirs['requests']}",
-        "emulator: tests/emulator in the benchmark's process, HTTPS, lockout simulation off, "
-        f"{len(spec.NODES)} nodes, {len(spec.GUESTS)} guests",
+        f"emulator: tests/emulator in the benchmark's process, HTTPS, lockout simulation off, {len(spec.NODES)} nodes, {len(spec.GUESTS)} guests",
         "load average at the start (1, 5, 15 min): " + ", ".join(f"{value:.1f}" for value in os.getloadavg()),
     ]
 
@@ -392,7 +432,7 @@ def write_doc(doc: Path, rows: list[Row], lines: dict[str, list[str]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     names = [scenario.name for scenario in spec.scenarios()]
-    parser.add_argument("--runs", type=int, default=3, help="runs per scenario, tool and latency; the wall time is their median")
+    parser.add_argument("--runs", type=int, default=5, help="runs (pairs) per scenario and latency; times are medians, ratios medians of the pairs")
     parser.add_argument("--latency", type=float, action="append", help="seconds the emulator adds to every request (repeatable; default 0 and 0.02)")
     parser.add_argument("--scenario", action="append", choices=names, help="only these scenarios (repeatable)")
     parser.add_argument("--tool", action="append", choices=TOOLS, help="only these tools (repeatable)")
@@ -437,7 +477,7 @@ def main() -> int:
                             row.runs.append(run)
                             print(
                                 f"  {fmt_latency(latency):>5}  {scenario.name:<9} {row.tool:<18} run {number + 1}: {run.requests:>6} requests "
-                                f"{run.writes:>6} writes {run.seconds:8.2f} s  {'reached' if run.reached else 'NOT reached'}",
+                                f"{run.writes:>6} writes {run.seconds:8.2f} s wall {run.cpu:7.2f} s CPU  {'reached' if run.reached else 'NOT reached'}",
                                 flush=True,
                             )
         finally:
@@ -446,9 +486,7 @@ def main() -> int:
                 running.emulator.stop()
 
     print_table(rows)
-    notes = [
-        f"{scenario.title}: community.proxmox needs {scenario.community_note}" for scenario in chosen if scenario.community_note and THEIRS in tools
-    ]
+    notes = [f"{scenario.title}: community.proxmox needs {scenario.community_note}" for scenario in chosen if scenario.community_note and THEIRS in tools]
     if any(not row.steady for row in rows if row.runs):
         notes.append("~: the runs did not all make the same number of requests; the median is shown")
     notes.append("lower bound: spec.lower_bound (docs/benchmarks.md); r = reads, w = writes")

@@ -105,3 +105,11 @@ def test_the_playbooks_of_both_collections() -> None:
     assert removal["state"] == "absent" and len(removal["ip_sets"][0]["cidrs"]) == spec.BLOCKLIST_DELTA
     guest = next(task for task in ours if task["name"] == f"rules {spec.GUESTS[2].key}")["pve.firewall.firewall_rule"]
     assert (guest["level"], guest["vmid"], guest["node"]) == ("ct", spec.GUESTS[2].vmid, spec.GUESTS[2].node)
+
+
+def test_time_ratios_are_medians_of_the_pairs_not_ratios_of_medians() -> None:
+    from ansible_collections.pve.firewall.tests.bench.bench_compare import paired_ratio
+
+    # pairs 3.0, 0.75 and 2.0: their median is 2; the ratio of the medians would say 0.75
+    assert paired_ratio([3.0, 3.0, 8.0], [1.0, 4.0, 4.0]) == "2.00x"
+    assert paired_ratio([], []) == "-"
