@@ -124,8 +124,6 @@ lockout:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._api.service import FirewallApi, Scope, Snapshot
 from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
 from ..module_utils._api.usage import alias_users
@@ -140,8 +138,8 @@ from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
-from ..module_utils._module_kit.report import Report
-from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
+from ..module_utils._module_kit.report import ModuleContext, Report
+from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module, scope_from_params
 from ..module_utils._plan.config_change import with_alias
 
 LEVELS = SET_LEVEL_NAMES
@@ -169,7 +167,7 @@ def _rule_places(api: FirewallApi, scope: Scope, name: str) -> list[RulePlace]:
 class AliasModule:
     """One run of the module: validate, then read, plan and write (or only plan)."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self.params = module.params
         self.report = Report(module)
@@ -253,22 +251,23 @@ class AliasModule:
             return self.online(api)
 
 
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        ACCESS_ARGS,
+        {
+            "name": {"type": "str", "required": True},
+            "cidr": {"type": "str"},
+            "comment": {"type": "str"},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        },
+    ),
+    start=lambda module: Run.of(AliasModule(module)),
+    required_if=[("state", "present", ("cidr",))],
+)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            ACCESS_ARGS,
-            {
-                "name": {"type": "str", "required": True},
-                "cidr": {"type": "str"},
-                "comment": {"type": "str"},
-                "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-            }
-        ),
-        required_if=[("state", "present", ("cidr",))],
-        supports_check_mode=True,
-    )
-    runner = AliasModule(module)
-    run_and_exit(module, runner.run, runner.report)
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

@@ -231,8 +231,6 @@ counts:
 import time
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._analysis.audit import (
     CHECKS,
     LEVELS,
@@ -253,7 +251,8 @@ from ..module_utils._model.inventory import Guest, Inventory
 from ..module_utils._model.objects import ClusterConfig, FirewallFile
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
-from ..module_utils._module_kit.runner import ModuleFailure, connect, run_and_exit
+from ..module_utils._module_kit.report import ModuleContext
+from ..module_utils._module_kit.runner import ModuleFailure, ModuleSpec, Run, connect, run_module
 
 CHECK_CODES = list(CHECKS)
 GUEST_LEVELS = {"qemu": "vm", "lxc": "ct"}
@@ -267,7 +266,7 @@ def _bound(fw: FirewallFile | None) -> bool:
 class FirewallAudit:
     """One run: check the filters, read what the levels need, audit, report."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self.params = module.params
         self.levels = frozenset(self.params["levels"])
@@ -354,29 +353,34 @@ class FirewallAudit:
         return frozenset(str(item["name"]) for item in refs if item.get("scope") == "sdn" and item.get("type") == "ipset")
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            {
-                "levels": {"type": "list", "elements": "str", "choices": list(LEVELS), "default": list(LEVELS)},
-                "nodes": {"type": "list", "elements": "str"},
-                "vmids": {"type": "list", "elements": "int"},
-                "checks": {"type": "list", "elements": "str", "choices": CHECK_CODES},
-                "skip_checks": {"type": "list", "elements": "str", "choices": CHECK_CODES, "default": []},
-                "max_rules_per_guest": {"type": "int", "default": 20},
-                "min_severity": {"type": "str", "choices": list(SEVERITIES), "default": "info"},
-                "fail_on": {"type": "str", "choices": list(SEVERITIES)},
-            },
-            scope=False,
-        ),
-        supports_check_mode=True,
-    )
-
+def start(module: ModuleContext) -> Run:
     def work() -> dict[str, Any]:
         with connect(module) as api:
             return FirewallAudit(module).run(api)
 
-    run_and_exit(module, work)
+    return Run(work)
+
+
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        {
+            "levels": {"type": "list", "elements": "str", "choices": list(LEVELS), "default": list(LEVELS)},
+            "nodes": {"type": "list", "elements": "str"},
+            "vmids": {"type": "list", "elements": "int"},
+            "checks": {"type": "list", "elements": "str", "choices": CHECK_CODES},
+            "skip_checks": {"type": "list", "elements": "str", "choices": CHECK_CODES, "default": []},
+            "max_rules_per_guest": {"type": "int", "default": 20},
+            "min_severity": {"type": "str", "choices": list(SEVERITIES), "default": "info"},
+            "fail_on": {"type": "str", "choices": list(SEVERITIES)},
+        },
+        scope=False,
+    ),
+    start=start,
+)
+
+
+def main() -> None:
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

@@ -179,15 +179,14 @@ macros:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._api.service import FirewallApi, Scope
 from ..module_utils._compiler.user_input import file_to_user
 from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
-from ..module_utils._module_kit.runner import connect, run_and_exit
+from ..module_utils._module_kit.report import ModuleContext
+from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module
 
 LEVELS = list(LEVEL_NAMES)
 PARTS = ["options", "rules", "groups", "ipsets", "aliases", "refs", "macros", "nics"]
@@ -206,7 +205,7 @@ _LEVEL_PARTS = {
 class FirewallInfo:
     """One run: check the filters against the cluster, then read each chosen firewall."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.params = module.params
         self.levels = set(self.params["levels"])
         self.include = set(self.params["include"])
@@ -270,26 +269,31 @@ class FirewallInfo:
         return result
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            {
-                "levels": {"type": "list", "elements": "str", "choices": LEVELS, "default": list(LEVELS)},
-                "nodes": {"type": "list", "elements": "str"},
-                "vmids": {"type": "list", "elements": "int"},
-                "vnets": {"type": "list", "elements": "str"},
-                "include": {"type": "list", "elements": "str", "choices": PARTS, "default": list(DEFAULT_PARTS)},
-            },
-            scope=False,
-        ),
-        supports_check_mode=True,
-    )
-
+def start(module: ModuleContext) -> Run:
     def work() -> dict[str, Any]:
         with connect(module) as api:
             return FirewallInfo(module).run(api)
 
-    run_and_exit(module, work)
+    return Run(work)
+
+
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        {
+            "levels": {"type": "list", "elements": "str", "choices": LEVELS, "default": list(LEVELS)},
+            "nodes": {"type": "list", "elements": "str"},
+            "vmids": {"type": "list", "elements": "int"},
+            "vnets": {"type": "list", "elements": "str"},
+            "include": {"type": "list", "elements": "str", "choices": PARTS, "default": list(DEFAULT_PARTS)},
+        },
+        scope=False,
+    ),
+    start=start,
+)
+
+
+def main() -> None:
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

@@ -332,22 +332,21 @@ total_read:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._analysis.fw_log import ACTIONS, DIRECTIONS, LogFilter, ParsedLog, answer_lines, log_filter, summarise, tail_window
 from ..module_utils._api.service import FirewallApi, Scope
 from ..module_utils._model.errors import FieldError, FirewallValidationError, raise_if_errors
 from ..module_utils._model.levels import ScopeLevel
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
-from ..module_utils._module_kit.runner import connect, run_and_exit
+from ..module_utils._module_kit.report import ModuleContext
+from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module
 
 
 class FirewallLogInfo:
     """One run: check the input, pick the logs, read each in as few requests as possible,
     then parse, filter and summarise."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.params = module.params
         params = self.params
         errors = [
@@ -430,36 +429,41 @@ class FirewallLogInfo:
         return result
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            {
-                "nodes": {"type": "list", "elements": "str"},
-                "vmids": {"type": "list", "elements": "int"},
-                "start": {"type": "int", "default": 0},
-                "limit": {"type": "int", "default": 1000},
-                "tail": {"type": "bool", "default": False},
-                "since": {"type": "raw"},
-                "until": {"type": "raw"},
-                "action": {"type": "list", "elements": "str", "choices": list(ACTIONS)},
-                "vmid": {"type": "list", "elements": "int"},
-                "source": {"type": "list", "elements": "str"},
-                "dport": {"type": "list", "elements": "str"},
-                "direction": {"type": "list", "elements": "str", "choices": list(DIRECTIONS)},
-                "summary_top": {"type": "int", "default": 10},
-                "return_entries": {"type": "bool", "default": True},
-            },
-            scope=False,
-        ),
-        supports_check_mode=True,
-    )
-
+def start(module: ModuleContext) -> Run:
     def work() -> dict[str, Any]:
         info = FirewallLogInfo(module)
         with connect(module) as api:
             return info.run(api)
 
-    run_and_exit(module, work)
+    return Run(work)
+
+
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        {
+            "nodes": {"type": "list", "elements": "str"},
+            "vmids": {"type": "list", "elements": "int"},
+            "start": {"type": "int", "default": 0},
+            "limit": {"type": "int", "default": 1000},
+            "tail": {"type": "bool", "default": False},
+            "since": {"type": "raw"},
+            "until": {"type": "raw"},
+            "action": {"type": "list", "elements": "str", "choices": list(ACTIONS)},
+            "vmid": {"type": "list", "elements": "int"},
+            "source": {"type": "list", "elements": "str"},
+            "dport": {"type": "list", "elements": "str"},
+            "direction": {"type": "list", "elements": "str", "choices": list(DIRECTIONS)},
+            "summary_top": {"type": "int", "default": 10},
+            "return_entries": {"type": "bool", "default": True},
+        },
+        scope=False,
+    ),
+    start=start,
+)
+
+
+def main() -> None:
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

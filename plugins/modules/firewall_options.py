@@ -231,34 +231,32 @@ nics_after:
   sample: {"net0": "virtio=BC:24:11:00:64:00,bridge=vmbr0,rate=12.5,firewall=1"}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._module_firewall_options.options import FirewallOptions
 from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import argument_spec
-from ..module_utils._module_kit.runner import run_and_exit
+from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
+
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        ACCESS_ARGS,
+        {
+            "options": {"type": "dict", "default": {}},
+            "reset": {"type": "list", "elements": "str", "default": []},
+            "exact": {"type": "bool", "default": False},
+            "auto_revert": {"type": "bool", "default": True},
+            "warn_unfiltered": {"type": "bool", "default": True},
+            "arm_auto_revert": {"type": "bool", "default": False},
+            "nic_firewall": {"type": "bool"},
+            "nics": {"type": "list", "elements": "str"},
+        },
+    ),
+    start=lambda module: Run.of(FirewallOptions(module)),
+    required_by={"nics": "nic_firewall"},
+)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            ACCESS_ARGS,
-            {
-                "options": {"type": "dict", "default": {}},
-                "reset": {"type": "list", "elements": "str", "default": []},
-                "exact": {"type": "bool", "default": False},
-                "auto_revert": {"type": "bool", "default": True},
-                "warn_unfiltered": {"type": "bool", "default": True},
-                "arm_auto_revert": {"type": "bool", "default": False},
-                "nic_firewall": {"type": "bool"},
-                "nics": {"type": "list", "elements": "str"},
-            }
-        ),
-        required_by={"nics": "nic_firewall"},
-        supports_check_mode=True,
-    )
-    runner = FirewallOptions(module)
-    run_and_exit(module, runner.run, runner.report)
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

@@ -171,11 +171,11 @@ from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES
 from ..module_utils._model.objects import Rule
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, RulesModule, argument_spec, without_none
+from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec, without_none
 from ..module_utils._module_kit.fw_text import fw_text, parse_running_config
 from ..module_utils._module_kit.references import check_rules, check_written_rules
 from ..module_utils._module_kit.rule_list import RuleListModule, parsed_rule_errors
-from ..module_utils._module_kit.runner import run_and_exit, scope_from_params
+from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module, scope_from_params
 from ..module_utils._plan.config_change import with_rules
 from ..module_utils._plan.rule_plan import planned_rule_calls
 from ..module_utils._plan.rule_states import RULE_STATES, target_list
@@ -239,21 +239,23 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
         return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])
 
 
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        ACCESS_ARGS,
+        {
+            "state": {"type": "str", "default": "merged", "choices": list(RULE_STATES)},
+            "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},
+            "running_config": {"type": "str"},
+        },
+    ),
+    start=lambda module: Run.of(FirewallRules(module)),
+    required_if=[("state", "parsed", ("running_config",))],
+    rule_lines=True,
+)
+
+
 def main() -> None:
-    module = RulesModule(
-        argument_spec=argument_spec(
-            ACCESS_ARGS,
-            {
-                "state": {"type": "str", "default": "merged", "choices": list(RULE_STATES)},
-                "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},
-                "running_config": {"type": "str"},
-            }
-        ),
-        required_if=[("state", "parsed", ("running_config",))],
-        supports_check_mode=True,
-    )
-    runner = FirewallRules(module)
-    run_and_exit(module, runner.run, runner.report)
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

@@ -443,10 +443,8 @@ lockout:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._module_kit.arguments import argument_spec as with_connection
-from ..module_utils._module_kit.runner import run_and_exit
+from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
 from ..module_utils._module_simulate.loading import TEXT_OPTIONS
 from ..module_utils._module_simulate.runner import run
 
@@ -499,13 +497,15 @@ def argument_spec() -> dict[str, Any]:
     return with_connection(own, scope=False)
 
 
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(),
+    start=lambda module: Run(lambda: run(module)),
+    mutually_exclusive=[("fw_dir", "config", text) for text in TEXT_OPTIONS],
+)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[("fw_dir", "config", text) for text in TEXT_OPTIONS],
-        supports_check_mode=True,
-    )
-    run_and_exit(module, lambda: run(module))
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

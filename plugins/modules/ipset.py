@@ -179,8 +179,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils._api.service import FirewallApi, Scope, Snapshot
 from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
 from ..module_utils._api.usage import ipset_users
@@ -197,8 +195,8 @@ from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
-from ..module_utils._module_kit.report import Report
-from ..module_utils._module_kit.runner import connect, run_and_exit, scope_from_params
+from ..module_utils._module_kit.report import ModuleContext, Report
+from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module, scope_from_params
 from ..module_utils._plan.aggregate import aggregate_entries
 from ..module_utils._plan.config_change import with_ipset
 
@@ -228,7 +226,7 @@ def _alias_resolver(cluster: tuple[Alias, ...], own: tuple[Alias, ...]) -> Calla
 class IPSetModule:
     """One run of the module: validate, then read, plan and write (or only plan)."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self.params = module.params
         self.check_mode = module.check_mode
@@ -368,23 +366,24 @@ class IPSetModule:
             return self.present(api, scope)
 
 
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        ACCESS_ARGS,
+        {
+            "name": {"type": "str", "required": True},
+            "comment": {"type": "str"},
+            "entries": {"type": "list", "elements": "raw"},
+            "purge": {"type": "bool", "default": True},
+            "aggregate": {"type": "bool", "default": False},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        },
+    ),
+    start=lambda module: Run.of(IPSetModule(module)),
+)
+
+
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            ACCESS_ARGS,
-            {
-                "name": {"type": "str", "required": True},
-                "comment": {"type": "str"},
-                "entries": {"type": "list", "elements": "raw"},
-                "purge": {"type": "bool", "default": True},
-                "aggregate": {"type": "bool", "default": False},
-                "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-            }
-        ),
-        supports_check_mode=True,
-    )
-    runner = IPSetModule(module)
-    run_and_exit(module, runner.run, runner.report)
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

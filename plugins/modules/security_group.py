@@ -205,37 +205,38 @@ lockout:
 """
 
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, RulesModule, argument_spec
-from ..module_utils._module_kit.runner import run_and_exit
+from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec
+from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
 from ..module_utils._module_security_group.groups import STATES, SecurityGroups
+
+SPEC = ModuleSpec(
+    argument_spec=argument_spec(
+        ACCESS_ARGS,
+        {
+            "name": {"type": "str"},
+            "comment": {"type": "str"},
+            "rename": {"type": "str"},
+            "state": {"type": "str", "default": "merged", "choices": list(STATES)},
+            "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},
+            "running_config": {"type": "str"},
+        },
+        scope=False,
+    ),
+    start=lambda module: Run.of(SecurityGroups(module)),
+    required_if=[
+        ("state", "merged", ("name",)),
+        ("state", "overridden", ("name",)),
+        ("state", "deleted", ("name",)),
+        ("state", "absent", ("name",)),
+        ("state", "rendered", ("name",)),
+        ("state", "parsed", ("running_config",)),
+    ],
+    rule_lines=True,
+)
 
 
 def main() -> None:
-    module = RulesModule(
-        argument_spec=argument_spec(
-            ACCESS_ARGS,
-            {
-                "name": {"type": "str"},
-                "comment": {"type": "str"},
-                "rename": {"type": "str"},
-                "state": {"type": "str", "default": "merged", "choices": list(STATES)},
-                "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},
-                "running_config": {"type": "str"},
-            },
-            scope=False,
-        ),
-        required_if=[
-            ("state", "merged", ("name",)),
-            ("state", "overridden", ("name",)),
-            ("state", "deleted", ("name",)),
-            ("state", "absent", ("name",)),
-            ("state", "rendered", ("name",)),
-            ("state", "parsed", ("running_config",)),
-        ],
-        supports_check_mode=True,
-    )
-    runner = SecurityGroups(module)
-    run_and_exit(module, runner.run, runner.report)
+    run_module(SPEC)
 
 
 if __name__ == "__main__":

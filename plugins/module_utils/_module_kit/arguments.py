@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+# common.parameters, not basic: the controller path validates without an AnsibleModule
+from ansible.module_utils.common.parameters import env_fallback
 
-from .._compiler.user_input import rule_lines_as_mappings
-from .._model.errors import FieldError, FirewallValidationError
 from .._model.levels import LEVEL_NAMES
 
 CONNECTION_ARGS: dict[str, dict[str, Any]] = {
@@ -48,27 +47,6 @@ RULE_SUBOPTIONS: dict[str, dict[str, Any]] = {
     "enable": {"type": "bool", "default": True},
     "comment": {"type": "str"},
 }
-
-
-class RulesModule(AnsibleModule):  # type: ignore[misc]  # AnsibleModule is untyped
-    """The AnsibleModule of a module with a ``rules`` option, which also takes ``.fw`` rule lines.
-
-    A string item is one rule line: it becomes the mapping it stands for before the argument
-    spec checks the list (which would otherwise answer Ansible's "dictionary requested"). An
-    item that is no rule line, or a string for the whole list, fails the module naming it and
-    its position, before any request."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.rule_line_errors: list[FieldError] = []
-        super().__init__(*args, **kwargs)
-        if self.rule_line_errors:
-            error = FirewallValidationError(self.rule_line_errors)
-            self.fail_json(msg=str(error), **error.result_details())
-
-    def _load_params(self) -> None:
-        super()._load_params()
-        if "rules" in self.params:
-            self.params["rules"], self.rule_line_errors = rule_lines_as_mappings(self.params["rules"])
 
 
 def argument_spec(*parts: dict[str, dict[str, Any]], scope: bool = True) -> dict[str, dict[str, Any]]:

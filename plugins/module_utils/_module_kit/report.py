@@ -8,9 +8,7 @@ before it, and a rerun converges from there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
-
-from ansible.module_utils.basic import AnsibleModule
+from typing import Any, Protocol, TypeVar
 
 from .._api.service import FirewallApi
 from .._api.sync import SyncError, SyncResult
@@ -20,10 +18,22 @@ from .._compiler.api_mapping import ApiCall
 T = TypeVar("T")
 
 
+class ModuleContext(Protocol):
+    """What a module's backend uses of the module it runs in: an ``AnsibleModule`` on the
+    module path, ``plugin_utils.controller.ControllerModule`` on the controller path."""
+
+    params: dict[str, Any]
+    check_mode: bool
+    _diff: bool
+    no_log_values: set[str]
+
+    def warn(self, warning: str) -> None: ...
+
+
 class Report:
     """Collects what a module did (or would do) and builds its result."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self._calls: list[ApiCall] = []
         self._before: list[str] = []
