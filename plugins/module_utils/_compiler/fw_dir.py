@@ -2,8 +2,9 @@
 
 Layout: ``cluster.fw``; the host file as ``host.fw`` (for the one node of a test directory)
 or ``nodes/<node>/host.fw`` (as under /etc/pve); ``<vmid>.fw`` per guest; VNet files as
-``sdn/firewall/<vnet>.fw``. Files are parsed
-leniently, like PVE: a line PVE skips is skipped and reported as a warning, never fatal.
+``sdn/firewall/<vnet>.fw``. Files are read as PVE reads them (``parse_fw`` lenient, no
+newline translation): a line PVE skips is skipped and reported as a warning, never fatal; a
+file PVE cannot load at all raises ``FwFileUnreadable``.
 A guest's level (vm or ct) comes from the inventory; guests it does not know count as VMs.
 """
 
@@ -34,7 +35,9 @@ def _parse(text: str, kind: FileKind, name: str, warnings: list[str]) -> Firewal
 
 
 def _read(path: Path, kind: FileKind, warnings: list[str]) -> FirewallFile:
-    return _parse(path.read_text(encoding="utf-8"), kind, str(path), warnings)
+    # newline="": no newline translation, PVE ends lines at \n only and keeps a \r in its line
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        return _parse(handle.read(), kind, str(path), warnings)
 
 
 def config_from_texts(

@@ -98,9 +98,9 @@ def normalise_rule(rule: Rule) -> Rule:
     proto = _canonical_protocol(proto) if proto else None
     is_icmp = proto is not None and icmp_family(proto) is not None
     rule_type = (_rule_field(rule.type) or "").lower()
+    # A GROUP rule's name keeps its case: PVE looks the group up as written (FW
+    # ruleset_add_group_rule), so 'WebGrp' jumps to no group while 'webgrp' does
     action = _rule_field(rule.action) or ""
-    if rule_type == "group":
-        action = action.lower()
     macro = _rule_field(rule.macro)
     dport = _rule_field(rule.dport)
     sport = _rule_field(rule.sport)

@@ -21,7 +21,9 @@ def test_rule_spellings_that_mean_the_same_compare_equal():
 
 
 def test_group_references_and_unset_markers():
-    assert normalise_rule(Rule("group", "WebServers")).action == "webservers"
+    # PVE looks a group up by the name as written: 'WebServers' is not the group 'webservers'
+    assert normalise_rule(Rule("group", "WebServers")).action == "WebServers"
+    assert normalise_rule(Rule("group", "WebServers")) != normalise_rule(Rule("group", "webservers"))
     assert normalise_rule(Rule("in", "ACCEPT", source="-", dport="")) == Rule("in", "ACCEPT")
 
 
