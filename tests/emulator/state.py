@@ -10,11 +10,14 @@ file                                   PVE path
 =====================================  =================================
 
 Files are read the way PVE reads them (``parse_fw(..., lenient=True)``: unreadable lines are
-skipped) on every access, so a hand edit is seen at once. Every write re-renders the whole
-file (``render_fw``) and replaces it atomically; a file that renders empty is deleted, as PVE
-does. A rendering over pmxcfs' 1 MiB is refused as PVE refuses it (``FileTooLarge``), the file
-left as it was. Each file has its own lock with PVE's 10 s timeout (``cfs_lock_firewall``), so writers
-serialise per file like they do on pmxcfs; readers never wait.
+skipped, a cluster ``enable`` timestamp expires by the emulator's clock) on every access, so a
+hand edit is seen at once; a file PVE cannot load fails every request that reads it. Every
+write re-renders the whole file as PVE's writer does (``render_fw(canonical=False)``: values as
+stored, Perl-false fields dropped) and replaces it atomically; a file that renders empty is
+deleted, and a rule type the writer dies on fails the write, as in PVE. A rendering over
+pmxcfs' 1 MiB is refused as PVE refuses it (``FileTooLarge``), the file left as it was. Each
+file has its own lock with PVE's 10 s timeout (``cfs_lock_firewall``), so writers serialise per
+file like they do on pmxcfs; readers never wait.
 """
 
 from __future__ import annotations
@@ -24,18 +27,25 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import parse_fw, render_fw
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import (
+    FwFileUnreadable,
+    FwWriteError,
+    expire_enable,
+    parse_fw,
+    render_fw,
+)
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile
 
 from .errors import ApiFailure
 from .knobs import Clock, Settings
 
-# A cluster ``enable`` timestamp older than this reads as 0 (reference 5.4, FW:3320-3327).
-ENABLE_REVERT_SECONDS = 60
+# Where PVE's format_rules dies on a rule type it does not know (pve-firewall HEAD), for the
+# "at FILE line N." Perl appends to a die message without a newline.
+FORMAT_RULES_DIE_AT = "/usr/share/perl5/PVE/Firewall.pm line 3731"
 
 
 @dataclass(frozen=True)
@@ -76,20 +86,6 @@ class FileKey:
         if self.kind is FileKind.GUEST:
             return Path("firewall") / f"{self.name}.fw"
         return Path("sdn/firewall") / f"{self.name}.fw"
-
-
-def _without_zero_ports(rule: Rule) -> Rule:
-    return replace(rule, dport=None if rule.dport == "0" else rule.dport, sport=None if rule.sport == "0" else rule.sport)
-
-
-def perl_falsy_ports_dropped(fw: FirewallFile) -> FirewallFile:
-    """PVE's writer emits a rule option only when it is true to Perl, so a ``dport`` or
-    ``sport`` of "0" is lost on save (reference 3.4); ``render_fw`` keeps it."""
-    return replace(
-        fw,
-        rules=tuple(map(_without_zero_ports, fw.rules)),
-        groups=tuple(replace(group, rules=tuple(map(_without_zero_ports, group.rules))) for group in fw.groups),
-    )
 
 
 def key_for_relpath(relpath: str) -> FileKey | None:
@@ -144,11 +140,8 @@ class FileStore:
     # -- reading ---------------------------------------------------------------------------
 
     def read(self, key: FileKey) -> FirewallFile:
-        """The file as PVE's parser sees it now (missing or unreadable: empty)."""
-        fw = self._parsed(key)
-        if key.kind is FileKind.CLUSTER:
-            fw = self._expire_enable(fw)
-        return fw
+        """The file as PVE's parser sees it now (missing: empty; one PVE cannot load: its 500)."""
+        return expire_enable(self._parsed(key), self._clock.now())
 
     def _parsed(self, key: FileKey) -> FirewallFile:
         path = self.path(key)
@@ -162,15 +155,11 @@ class FileStore:
                 text = handle.read()
         except OSError:
             return FirewallFile(key.kind)
-        fw = parse_fw(text, key.kind, filename=str(key.relpath), lenient=True).file
+        try:
+            fw = parse_fw(text, key.kind, filename=str(key.relpath), lenient=True, expire=False).file
+        except FwFileUnreadable as error:
+            raise ApiFailure(error.pve_message) from error
         self._cache[path] = _Cached(stamp, fw)
-        return fw
-
-    def _expire_enable(self, fw: FirewallFile) -> FirewallFile:
-        enable = fw.options.get("enable")
-        if isinstance(enable, int) and not isinstance(enable, bool) and enable > 1:
-            if self._clock.now() - enable > ENABLE_REVERT_SECONDS:
-                return replace(fw, options={**fw.options, "enable": 0})
         return fw
 
     # -- writing ---------------------------------------------------------------------------
@@ -189,7 +178,10 @@ class FileStore:
 
     def write(self, key: FileKey, fw: FirewallFile) -> None:
         """Re-render the whole file; an empty rendering deletes it (caller holds the lock)."""
-        text = render_fw(perl_falsy_ports_dropped(fw), canonical=False)
+        try:
+            text = render_fw(fw, canonical=False)
+        except FwWriteError as error:
+            raise ApiFailure(f"{error} at {FORMAT_RULES_DIE_AT}.\n") from error
         check_file_size(key.relpath, text)
         self.write_text(key.relpath, text)
 

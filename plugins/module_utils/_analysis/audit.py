@@ -21,8 +21,8 @@ audited).
 This module holds the table of checks and runs it; the parts live beside it:
 ``audit_findings`` (what is reported), ``audit_context`` (what the checks read),
 ``audit_coverage`` (what rules match), and the checks by subject in ``audit_guest_checks``,
-``audit_node_checks``, ``audit_reference_checks``, ``audit_rule_checks`` and
-``audit_rewrite_checks``.
+``audit_node_checks``, ``audit_reference_checks``, ``audit_group_case``, ``audit_rule_checks``
+and ``audit_rewrite_checks``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from types import MappingProxyType
 from .._model.objects import ClusterConfig
 from .audit_context import AuditContext, AuditFacts, AuditScope
 from .audit_findings import LEVELS, SEVERITIES, AuditObject, Finding, Issue, at_or_above, counts, severity_rank, summary_lines
+from .audit_group_case import group_case_mismatch
 from .audit_guest_checks import guest_firewall_off, guest_policy_accept, guest_unfiltered, nic_flag_off, nic_missing, too_many_rules
 from .audit_node_checks import iface_missing, no_management_access
 from .audit_reference_checks import missing_reference, unused_alias, unused_group, unused_ipset
@@ -88,6 +89,12 @@ CHECKS: Mapping[str, Check] = MappingProxyType(
                 no_management_access,
             ),
             Check("missing-reference", "high", "a rule or ipset entry names an ipset, alias or security group that does not exist", missing_reference),
+            Check(
+                "group-case-mismatch",
+                "high",
+                "a GROUP rule names a security group in another case: PVE looks groups up by the exact name, so it jumps to nothing",
+                group_case_mismatch,
+            ),
             Check("rule-shadowed", "medium", "an earlier rule of the same list already decides every packet the rule could match", rule_shadowed),
             Check("iface-missing", "medium", "a datacenter or host rule is bound to an interface a node does not have", iface_missing),
             Check("nic-missing", "medium", "a guest rule is bound to a NIC the guest does not have", nic_missing),

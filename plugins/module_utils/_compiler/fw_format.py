@@ -75,7 +75,12 @@ class FwSyntaxError(PveFirewallError, ValueError):
 
 
 class FwFileUnreadable(FwSyntaxError):
-    """A file PVE cannot load at all: every read of it fails (FW load_clusterfw_conf)."""
+    """A file PVE cannot load at all: every read of it fails (FW load_clusterfw_conf).
+    ``pve_message`` is the error PVE dies with."""
+
+    def __init__(self, message: str, pve_message: str) -> None:
+        super().__init__(message)
+        self.pve_message = pve_message
 
 
 class FwWriteError(PveFirewallError, ValueError):
@@ -432,7 +437,7 @@ def _check_readable(fw: FirewallFile, name: str, lines: dict[tuple[object, ...],
     location = f"{name} line {lines.get(('options', 'log_ratelimit'), 0)}"
     _canonical, errors = normalise_option("cluster", "log_ratelimit", value, location=location)
     if errors:
-        raise FwFileUnreadable(f"{location}: log_ratelimit: {errors[0].message} - PVE cannot load {name} (FW load_clusterfw_conf)")
+        raise FwFileUnreadable(f"{location}: log_ratelimit: {errors[0].message} - PVE cannot load {name} (FW load_clusterfw_conf)", errors[0].message)
 
 
 def _comment_suffix(comment: str | None) -> str:
