@@ -100,7 +100,14 @@ def format_network(network: IPNetwork) -> str:
 
 
 def parse_ip(text: str) -> IPAddress:
-    """One address, with PVE's strictness: IPv4 must be a full dotted quad."""
+    """One address, with PVE's strictness: IPv4 must be a full dotted quad, and an IPv6
+    address takes no zone index (``fe80::1%eth0``): Python reads one, but Net::IP (FW
+    parse_address_list) and pve-common's IPv6 regex (FW pve_verify_ip_or_cidr, parse_ip_or_cidr)
+    refuse it. Non-ASCII digits, which Python's int() reads, are refused as PVE's [0-9] does."""
+    if not text.isascii():
+        raise AddressError(f"invalid IP address: Invalid IP {text}")
+    if "%" in text:
+        raise AddressError(f"invalid IP address: Invalid IP address {text}")
     if ":" not in text and not _IPV4_RE.fullmatch(text):
         raise AddressError(f"invalid IP address: Invalid IP {text}")
     try:
@@ -120,7 +127,7 @@ def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
     address = parse_ip(address_text)
     if not slash:
         return ipaddress.ip_network(address)
-    if not prefix_text.isdigit() or int(prefix_text) > address.max_prefixlen:
+    if not _is_ascii_digits(prefix_text) or int(prefix_text) > address.max_prefixlen:
         raise AddressError(f"invalid IP address: Invalid prefix {text}")
     try:
         return ipaddress.ip_network(f"{address}/{int(prefix_text)}", strict=strict)
@@ -181,21 +188,57 @@ def canonical_address_spec(text: str) -> str:
     return str(spec)
 
 
+def _is_ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+IP_OR_CIDR_MESSAGE = "value does not look like a valid IP address or CIDR network"
+
+
 def parse_ip_or_cidr(text: str) -> IPNetwork:
-    """PVE's ``IPorCIDR`` format (alias and ipset values): host bits are tolerated."""
+    """An alias or ipset value as PVE's .fw parser reads it (FW parse_ip_or_cidr): host bits
+    are tolerated and cleared."""
     try:
         return parse_network(text, strict=False)
     except AddressError:
-        raise AddressError("value does not look like a valid IP address or CIDR network") from None
+        raise AddressError(IP_OR_CIDR_MESSAGE) from None
+
+
+def _has_host_bits(address: IPAddress, prefix: int) -> bool:
+    return int(address) & ((1 << (address.max_prefixlen - prefix)) - 1) != 0
+
+
+def check_api_ip_or_cidr(text: str) -> IPNetwork:
+    """An alias or ipset value as PVE's API takes it (FW pve_verify_ip_or_cidr, the ``IPorCIDR``
+    format): stricter than the .fw parser on one point. FW clean_cidr clears host bits only when
+    the prefix text is true to Perl, so a prefix written '0' keeps them and Net::IP then refuses
+    '10.0.0.1/0' and 'fd00::/0' ("Invalid prefix"), while '10.0.0.1/00' is cleared and accepted."""
+    network = parse_ip_or_cidr(text)
+    address_text, _slash, prefix_text = text.partition("/")
+    address = parse_ip(address_text)
+    if prefix_text == "0" and _has_host_bits(address, 0):
+        raise AddressError(f"Invalid prefix {text}: with the prefix written '0' PVE keeps the host bits and refuses them (FW clean_cidr)")
+    return network
 
 
 def canonical_alias_cidr(text: str) -> str:
-    """Aliases keep host bits (PVE stores them as given) but drop /32 and /128 on read."""
+    """Aliases keep host bits (PVE stores them as given) but drop /32 and /128 on read.
+
+    A zero prefix with host bits keeps its spelling: PVE takes '10.0.0.1/00' (and stores it
+    so) but refuses '10.0.0.1/0' (``check_api_ip_or_cidr``), so the canonical form of what PVE
+    holds must be what it was given."""
     address_text, slash, prefix_text = text.partition("/")
     address = parse_ip(address_text)
-    if not slash or int(prefix_text) == address.max_prefixlen:
+    if not slash:
         return str(address)
-    return f"{address}/{int(prefix_text)}"
+    if not _is_ascii_digits(prefix_text):
+        raise AddressError(IP_OR_CIDR_MESSAGE)
+    prefix = int(prefix_text)
+    if prefix == address.max_prefixlen:
+        return str(address)
+    if prefix == 0 and _has_host_bits(address, 0):
+        return f"{address}/{prefix_text}"
+    return f"{address}/{prefix}"
 
 
 # A dotted quad without leading zeros and an optional /0../32 (no leading zero): exactly the

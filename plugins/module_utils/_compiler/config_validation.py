@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .._model.errors import FieldError
 from .._model.objects import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, Alias, ClusterConfig, FileKind, FirewallFile, Level, Rule
-from .addresses import AddressError, AliasRef, canonical_ipset_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
+from .addresses import AddressError, AliasRef, canonical_ipset_cidr, check_api_ip_or_cidr, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from .normalise import normalise_ipset_cidr
 from .options import normalise_option
 from .rule_validation import References, check_rule
@@ -26,7 +26,7 @@ NAME_LIMITS = {"ipset": 64, "alias": 64, "group": 18}
 NAME_WORDS = {"ipset": "ipset", "alias": "alias", "group": "security group"}  # as PVE's messages say
 NAME_ACCEPTED = "{lo}-{hi} characters: a letter, then letters, digits, '-' or '_'"
 IPSET_CIDR_ACCEPTED = "an IP address or CIDR (host bits are cleared), or an alias name (optionally dc/ or guest/)"
-ALIAS_CIDR_ACCEPTED = "an IPv4 or IPv6 address, optionally with a /prefix"
+ALIAS_CIDR_ACCEPTED = "an IPv4 or IPv6 address without zone index, optionally with a /prefix (a zero prefix written '/0' only for 0.0.0.0 or ::)"
 
 
 def describe_path(path: Path) -> str:
@@ -88,11 +88,13 @@ def alias_family(cidr: str) -> int | None:
 
 @dataclass(frozen=True)
 class ReferenceScope:
-    """The reference view of one file: its own aliases and ipsets, plus the datacenter's."""
+    """The reference view of one file: its own aliases and ipsets, plus the datacenter's, and
+    the IP sets PVE's SDN generates when they are known (see ``References``)."""
 
     cluster: FirewallFile
     own: FirewallFile | None = None
     case_sensitive: bool = False
+    sdn_ipsets: frozenset[str] | None = None
 
     def references(self, *, check_groups: bool = True) -> References:
         def aliases(fw: FirewallFile | None) -> dict[str, int]:
@@ -113,6 +115,7 @@ class ReferenceScope:
             guest_aliases=aliases(self.own),
             groups=frozenset(group.name.lower() for group in self.cluster.groups) if check_groups else None,
             case_sensitive=self.case_sensitive,
+            sdn_ipsets=self.sdn_ipsets,
         )
 
 
@@ -129,13 +132,18 @@ def _check_options(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
         yield from normalise_option(level, key, value, location=locate(("options", key)))[1]
 
 
-def check_aliases(fw: FirewallFile, locate: Locator) -> Iterator[FieldError]:
+def check_aliases(fw: FirewallFile, locate: Locator, *, api_schema: bool = True) -> Iterator[FieldError]:
+    """Names and values of the aliases. ``api_schema`` holds a value to what PVE's API takes
+    (``check_api_ip_or_cidr``), else to what its .fw parser reads."""
     seen: set[str] = set()
+    check = check_api_ip_or_cidr if api_schema else parse_ip_or_cidr
     for index, alias in enumerate(fw.aliases):
         where = locate(("aliases", index))
         yield from _check_unique_name("alias", alias.name, where, seen, f"alias '{alias.name}' already exists")
-        if alias_family(alias.cidr) is None:
-            yield FieldError(where, "cidr", alias.cidr, "value does not look like a valid IP address or CIDR network", ALIAS_CIDR_ACCEPTED)
+        try:
+            check(alias.cidr)
+        except AddressError as error:
+            yield FieldError(where, "cidr", alias.cidr, str(error), ALIAS_CIDR_ACCEPTED)
 
 
 def check_ipset_address(cidr: str, where: str, accepted: str = IPSET_CIDR_ACCEPTED) -> tuple[str, FieldError | None]:
@@ -207,7 +215,7 @@ def validate_file(
     else:
         check_refs = True
     scope = ReferenceScope(cluster, fw if fw.kind is FileKind.GUEST else None)
-    errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *check_aliases(fw, locate), *check_ipsets(fw, scope, locate)]
+    errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *check_aliases(fw, locate, api_schema=api_schema), *check_ipsets(fw, scope, locate)]
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None
     for index, rule in enumerate(fw.rules):

@@ -18,6 +18,8 @@ Canonical values (what :func:`normalise_option` returns, so equal settings compa
   ``nolog`` to PVE and becomes ``'nolog'``.
 * ``nf_conntrack_helpers``: the validated helper names, without duplicates, sorted and
   comma-joined (``'sip,ftp,ftp'`` -> ``'ftp,sip'``); ``''`` stays ``''``. A list is accepted too.
+  (Users may not ask for ``''`` nor for a cluster ``enable`` above 1: see
+  :func:`unkept_value_problem`.)
 * ``log_ratelimit``: every key written out, missing ones filled with their defaults, in the
   order PVE prints property strings (default key first, then sorted):
   ``'1'``, ``'enable=1'`` and ``'enable=yes,rate=1/second'`` all become
@@ -478,6 +480,34 @@ def normalise_option(level: Level | str, key: str, value: object, *, location: s
         return None, [FieldError(location, key, value, str(problem), accepted_values(spec))]
     unread = _unreadable_integer(option_level(level), key, canonical)
     return (None, [FieldError(location, key, value, unread, accepted_values(spec) + ", at least 0")]) if unread else (canonical, [])
+
+
+def unkept_value_problem(level: Level | str, key: str, value: OptionValue) -> tuple[str, str] | None:
+    """Why PVE would not keep a valid canonical value as given, and what to give instead; None
+    when it does. Checked on what users ask for, not on what PVE returns (which holds e.g. the
+    cluster's auto-revert timestamp as it is).
+
+    * the cluster ``enable`` above 1: PVE stores the time instead (FW API2 Cluster set_options)
+      and pve-firewall turns the firewall off again 60 s later unless it is set to 1 in time
+      (FW update, reference 5.4): an admin who writes 2 gets a firewall that switches itself
+      off, and a rerun compares 2 with a timestamp and writes again.
+    * ``nf_conntrack_helpers: ''``: the API stores the empty value (FW API2 Host set_options),
+      but ``parse_hostfw_option`` wants at least one character and drops the line: the key
+      reads back unset, which means no helpers too, and a rerun writes '' again. Removing the
+      key says the same and stays.
+    """
+    name = option_level(level)
+    if name == "cluster" and key == "enable" and isinstance(value, int) and not isinstance(value, bool) and value > 1:
+        return (
+            "PVE stores a cluster enable above 1 as the time of the write and turns the firewall off 60 s later (FW API2 Cluster set_options, FW update)",
+            "0 or 1 (true/false); firewall_options' arm_auto_revert arms PVE's auto-revert",
+        )
+    if key == "nf_conntrack_helpers" and value == "":
+        return (
+            "PVE's API stores an empty nf_conntrack_helpers, but its .fw parser (FW parse_hostfw_option) needs a value and drops the line",
+            "one or more of " + ", ".join(CONNTRACK_HELPERS) + "; for none, leave the key unset (firewall_options: reset: [nf_conntrack_helpers])",
+        )
+    return None
 
 
 # The function of PVE's that reads each level's [OPTIONS] lines (reference 3.3).

@@ -16,7 +16,7 @@ from .._model.errors import FieldError
 from .._model.objects import FILE_OPTION_LEVEL, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .fw_format import FwSyntaxError, parse_rule_line
 from .normalise import comment_problem
-from .options import KIND_INTEGER, normalise_option, option_spec
+from .options import KIND_INTEGER, normalise_option, option_spec, unkept_value_problem
 
 RULE_KEYS = ("type", "action", "macro", "iface", "source", "dest", "proto", "dport", "sport", "icmp_type", "log", "enable", "comment")
 ENTRY_KEYS = ("cidr", "nomatch", "comment")
@@ -55,6 +55,43 @@ def false_value_errors(rule: Rule, location: str) -> list[FieldError]:
         if value is not None and _ZERO_RE.fullmatch(value.strip()):
             message = "PVE drops a lone port 0: '0' is false to Perl, so verify_rule skips it and the .fw writer leaves it out (FW format_rules)"
             errors.append(FieldError(location, key, value, message, f"a port 1-65535, a range or a list, or no {key}"))
+    return errors
+
+
+# What PVE's .fw writer keeps of a group rule (FW format_rules): the group, -i and the comment.
+GROUP_RULE_ACCEPTED = "a group rule takes the group (action), iface, enable and comment; match in the group's own rules instead"
+_GROUP_RULE_DROPPED = (
+    ("source", "source"),
+    ("dest", "dest"),
+    ("proto", "proto"),
+    ("dport", "dport"),
+    ("sport", "sport"),
+    ("log", "log"),
+    ("icmp_type", "icmp_type"),
+)
+
+
+def group_rule_errors(rule: Rule, location: str) -> list[FieldError]:
+    """Fields a group rule cannot keep. FW verify_rule checks them as for any rule and the API
+    stores them, but FW format_rules writes a group rule as 'GROUP <name> [-i iface]' only: a
+    match field is left out (the jump would then take all traffic, and every run would write
+    the rule again), and a macro is written in front of the name, 'GROUP SSH(webgrp)', which
+    FW parse_fw_rule reads back as a jump to a group of that name, refused, so the rule is
+    skipped and the group never reached."""
+    if rule.type != "group":
+        return []
+    errors: list[FieldError] = []
+    if rule.macro is not None:
+        message = (
+            f"PVE writes a group rule with a macro as 'GROUP {rule.macro}({rule.action})' and reads that back "
+            "as a group name it refuses, so the rule is skipped (FW format_rules, parse_fw_rule)"
+        )
+        errors.append(FieldError(location, "macro", rule.macro, message, GROUP_RULE_ACCEPTED))
+    for attribute, key in _GROUP_RULE_DROPPED:
+        value = getattr(rule, attribute)
+        if value is not None:
+            message = f"PVE's .fw writer leaves {key} out of a group rule (FW format_rules): the jump would take all traffic, and each run would write it again"
+            errors.append(FieldError(location, key, value, message, GROUP_RULE_ACCEPTED))
     return errors
 
 
@@ -114,7 +151,7 @@ def rule_from_line(text: str, location: str) -> tuple[Rule | None, list[FieldErr
         rule = parse_rule_line(text)
     except FwSyntaxError as error:
         return None, [FieldError(location, "rule", text, str(error), RULE_LINE_ACCEPTED)]
-    return rule, line_break_errors(location, "comment", rule.comment) + false_value_errors(rule, location)
+    return rule, line_break_errors(location, "comment", rule.comment) + false_value_errors(rule, location) + group_rule_errors(rule, location)
 
 
 def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[FieldError]]:
@@ -132,7 +169,7 @@ def rule_from_user(data: object, location: str) -> tuple[Rule | None, list[Field
         enable=issues.flag(mapping, "enable", location, True),
         **values,
     )
-    return rule, issues.errors + false_value_errors(rule, location)
+    return rule, issues.errors + false_value_errors(rule, location) + group_rule_errors(rule, location)
 
 
 def rules_from_user(items: object, location: str = "rules") -> tuple[tuple[Rule, ...], list[FieldError]]:
@@ -255,6 +292,9 @@ def options_from_user(level: str, data: object, location: str = "options") -> tu
         if isinstance(raw, bool) and spec is not None and spec.kind == KIND_INTEGER:
             raw = int(raw)  # YAML's `enable: true` for the datacenter's integer enable
         value, problems = normalise_option(level, str(key), raw, location=location)
+        unkept = unkept_value_problem(level, str(key), value) if not problems and value is not None else None
+        if unkept is not None:
+            problems = [FieldError(location, str(key), raw, *unkept)]
         errors += problems
         if not problems and value is not None:
             options[str(key)] = value

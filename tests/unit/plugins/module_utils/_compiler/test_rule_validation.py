@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule
+import pytest
+
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.rule_validation import References, check_rule, sdn_vnet_ipsets
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Level, Rule
 
 
@@ -42,7 +44,7 @@ def test_references_respect_scopes_and_case_mode():
     assert fields(Rule("in", "DROP", source="+blocklist"), Level.VM, refs) == []
     assert fields(Rule("in", "DROP", source="+guest/blocklist"), Level.VM, refs) == [("source", "no such ipset 'blocklist'")]
     assert fields(Rule("in", "DROP", source="+dc/local"), Level.VM, refs) == [("source", "no such ipset 'local'")]
-    assert fields(Rule("in", "DROP", source="+sdn/anything"), Level.VM, refs) == []
+    assert fields(Rule("in", "DROP", source="+sdn/vnet1-all"), Level.VM, refs) == []
     assert fields(Rule("group", "db"), Level.VM, refs) == [("action", "no such security group 'db'")]
     pve_exact = References(cluster_ipsets=frozenset({"myset"}), case_sensitive=True)
     assert fields(Rule("in", "DROP", source="+MySet"), Level.HOST, pve_exact) == [("source", "no such ipset 'MySet'")]
@@ -53,3 +55,57 @@ def test_scope_can_be_ignored_as_pves_api_does():
     refs = References(cluster_ipsets=frozenset({"onlydc"}), cluster_aliases={"dbhost": 4}, scope_checked=False)
     assert fields(Rule("in", "DROP", source="+guest/onlydc", dest="guest/dbhost"), Level.HOST, refs) == []
     assert fields(Rule("in", "DROP", source="+guest/nosuch"), Level.HOST, refs) == [("source", "no such ipset 'nosuch'")]
+
+
+# -- +sdn/ references: PVE's SDN names its sets <vnet>-all, -gateway, -no-gateway, -dhcp and
+# guest-ipam-<vmid> (proxmox-ve-config); FW ipt_gen_src_or_dst_match finds a +sdn/ name among those only.
+
+
+@pytest.mark.parametrize(
+    "name", ["vnet1-all", "vnet1-gateway", "vnet1-no-gateway", "vnet1-dhcp", "VNetA-all", "ab-dhcp", "guest-ipam-100", "guest-ipam-999999999"]
+)
+def test_offline_an_sdn_reference_may_name_what_sdn_can_generate(name: str) -> None:
+    assert fields(Rule("in", "DROP", source=f"+sdn/{name}"), Level.VM, References()) == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "anything",
+        "clusterset",
+        "vnet1",
+        "vnet1-other",
+        "vnet1-All",
+        "a-all",
+        "toolongvnet-all",
+        "v1-al",
+        "vnet_1-all",
+        "guest-ipam-99",
+        "guest-ipam-0100",
+        "vnet1-all-x",
+    ],
+)
+def test_offline_an_sdn_reference_to_a_name_sdn_never_generates_is_refused(name: str) -> None:
+    refs = References(cluster_ipsets=frozenset({"clusterset"}))
+    errors = check_rule(Rule("in", "DROP", dest=f"+sdn/{name}"), Level.VM, location="r", refs=refs).errors
+    assert [(error.field, error.message) for error in errors] == [("dest", f"no such ipset '{name}'")]
+    assert "<vnet>-all" in errors[0].accepted
+
+
+def test_known_sdn_sets_decide_exactly_and_are_the_last_place_an_unscoped_name_is_looked_up() -> None:
+    refs = References(cluster_ipsets=frozenset({"clusterset"}), sdn_ipsets=sdn_vnet_ipsets(["vnet1"]))
+    assert sdn_vnet_ipsets(["vnet1"]) == {"vnet1-all", "vnet1-gateway", "vnet1-no-gateway", "vnet1-dhcp"}
+    assert fields(Rule("in", "DROP", source="+sdn/vnet1-dhcp"), Level.HOST, refs) == []
+    assert fields(Rule("in", "DROP", source="+vnet1-all"), Level.HOST, refs) == []
+    assert fields(Rule("in", "DROP", source="+sdn/vnet2-all"), Level.HOST, refs) == [("source", "no such ipset 'vnet2-all'")]
+    assert fields(Rule("in", "DROP", source="+sdn/clusterset"), Level.HOST, refs) == [("source", "no such ipset 'clusterset'")]
+    assert fields(Rule("in", "DROP", source="+dc/vnet1-all"), Level.HOST, refs) == [("source", "no such ipset 'vnet1-all'")]
+    # without the SDN sets read, an unscoped name finds only the sets of the files
+    assert fields(Rule("in", "DROP", source="+vnet1-all"), Level.HOST, References()) == [("source", "no such ipset 'vnet1-all'")]
+
+
+def test_pves_api_finds_any_scope_anywhere_sdn_included() -> None:
+    """FW verify_rule takes '+sdn/clusterset' (a datacenter set) and '+dc/vnet1-all' alike."""
+    refs = References(cluster_ipsets=frozenset({"clusterset"}), sdn_ipsets=sdn_vnet_ipsets(["vnet1"]), scope_checked=False)
+    assert fields(Rule("in", "DROP", source="+sdn/clusterset", dest="+dc/vnet1-all"), Level.HOST, refs) == []
+    assert fields(Rule("in", "DROP", source="+sdn/vnet9-all"), Level.HOST, refs) == [("source", "no such ipset 'vnet9-all'")]

@@ -771,6 +771,9 @@ INVALID: list[Bad] = [
             Exact("value 'REJECT' does not have a value in the enumeration 'ACCEPT, DROP'"),
         ),
         ("opt-cluster-enable-negative", "cluster", {"enable": -1}, "enable", -1, Exact("value must have a minimum value of 0")),
+        # PVE stores a value above 1 as a timestamp and turns the firewall off 60 s later (issue 15)
+        ("opt-cluster-enable-2", "cluster", {"enable": 2}, "enable", 2, "PVE stores a cluster enable above 1 as the time of the write"),
+        ("opt-cluster-enable-timestamp", "cluster", {"enable": 1700000000}, "enable", 1700000000, "turns the firewall off 60 s later"),
         ("opt-cluster-enable-text", "cluster", {"enable": "on"}, "enable", "on", Exact("type check ('integer') failed - got 'on'")),
         ("opt-cluster-ebtables-yes", "cluster", {"ebtables": "yes"}, "ebtables", "yes", Exact("type check ('boolean') failed - got 'yes'")),
         ("opt-cluster-ebtables-2", "cluster", {"ebtables": 2}, "ebtables", 2, "type check ('boolean') failed"),
@@ -835,6 +838,9 @@ INVALID: list[Bad] = [
             Exact("value must have a minimum value of 7875"),
         ),
         ("opt-host-helper-unknown", "host", {"nf_conntrack_helpers": "ftp,http"}, "nf_conntrack_helpers", "ftp,http", "unknown helper http"),
+        # stored by the API, then dropped by parse_hostfw_option on every read (issue 15)
+        ("opt-host-helpers-empty", "host", {"nf_conntrack_helpers": ""}, "nf_conntrack_helpers", "", "FW parse_hostfw_option"),
+        ("opt-host-helpers-empty-list", "host", {"nf_conntrack_helpers": []}, "nf_conntrack_helpers", [], "needs a value and drops the line"),
         ("opt-host-helper-list-unknown", "host", {"nf_conntrack_helpers": ["ftp", "bogus"]}, "nf_conntrack_helpers", ["ftp", "bogus"], "unknown helper bogus"),
         (
             "opt-host-log-level-enum",
@@ -1224,7 +1230,6 @@ VALID: list[Good] = [
     *good_options(
         ("opt-cluster-enable-1", "cluster", {"enable": 1}),
         ("opt-cluster-enable-0", "cluster", {"enable": 0}),
-        ("opt-cluster-enable-timestamp", "cluster", {"enable": 1700000000}),
         ("opt-cluster-enable-as-text", "cluster", {"enable": "1"}),
         ("opt-cluster-ebtables", "cluster", {"ebtables": False}),
         ("opt-cluster-policies", "cluster", {"policy_in": "REJECT", "policy_out": "DROP", "policy_forward": "ACCEPT"}),
@@ -1252,7 +1257,6 @@ VALID: list[Good] = [
         ("opt-host-established-min", "host", {"nf_conntrack_tcp_timeout_established": 7875}),
         ("opt-host-helpers-text", "host", {"nf_conntrack_helpers": "ftp,tftp"}),
         ("opt-host-helpers-list", "host", {"nf_conntrack_helpers": ["ftp", "sip", "netbios-ns"]}),
-        ("opt-host-helpers-empty", "host", {"nf_conntrack_helpers": ""}),
         ("opt-host-synflood", "host", {"protection_synflood": 1, "protection_synflood_rate": 400, "protection_synflood_burst": 2000}),
         ("opt-host-booleans-as-0", "host", {"nosmurfs": 0, "enable": "0"}),
         (
