@@ -63,6 +63,45 @@ class AddressSet:
         return cls._merged(version, _paint(paints))
 
     @classmethod
+    def from_nft_sets(cls, version: int, entries: Iterable[tuple[IPNetwork, bool]]) -> AddressSet:
+        """An ipset as proxmox-firewall builds it: two interval sets, the members and the
+        ``nomatch`` entries, matched as "in the first and not in the second" (proxmox-firewall
+        rule.rs handle_set, object.rs ``ToNftObjects for Ipset``); a nomatch entry wins over
+        any member, however specific, unlike the kernel's hash:net."""
+        members: list[tuple[int, int]] = []
+        excluded: list[tuple[int, int]] = []
+        for network, nomatch in entries:
+            if network.version == version:
+                (excluded if nomatch else members).append(_bounds(network))
+        kept = cls._merged(version, sorted(members))
+        if not excluded:
+            return kept
+        return kept.minus(cls._merged(version, sorted(excluded)))
+
+    def minus(self, other: AddressSet) -> AddressSet:
+        """The addresses of this set that are not in ``other`` (both merged and sorted)."""
+        starts: list[int] = []
+        ends: list[int] = []
+        holes = list(zip(other.starts, other.ends))
+        position = 0
+        for first, last in zip(self.starts, self.ends):
+            cursor = first
+            while position < len(holes) and holes[position][1] < cursor:
+                position += 1
+            probe = position
+            while probe < len(holes) and holes[probe][0] <= last:
+                hole_first, hole_last = holes[probe]
+                if hole_first > cursor:
+                    starts.append(cursor)
+                    ends.append(hole_first - 1)
+                cursor = max(cursor, hole_last + 1)
+                probe += 1
+            if cursor <= last:
+                starts.append(cursor)
+                ends.append(last)
+        return AddressSet(self.version, tuple(starts), tuple(ends))
+
+    @classmethod
     def _merged(cls, version: int, intervals: Iterable[tuple[int, int]]) -> AddressSet:
         starts: list[int] = []
         ends: list[int] = []

@@ -42,15 +42,17 @@ class HopContext:
     config: ClusterConfig
     environment: Environment
     sets: SetLibrary = field(init=False)
+    nft_sets: SetLibrary = field(init=False)  # the same sets as proxmox-firewall builds them
     broadcasts: frozenset[int] = field(init=False)  # the nodes' IPv4 broadcast addresses
     _indexes: dict[tuple[object, ...], RuleIndex] = field(init=False, default_factory=dict)
     _references: dict[int, References] = field(init=False, default_factory=dict)
-    _management_sets: dict[tuple[str, int], AddressSet] = field(init=False, default_factory=dict)
+    _management_sets: dict[tuple[str, int, bool], AddressSet] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         inventory = self.environment.inventory
         guests = {vmid: (guest_fw.file, inventory.guest(vmid)) for vmid, guest_fw in self.config.guests.items()}
         self.sets = SetLibrary(self.config.cluster, guests)
+        self.nft_sets = SetLibrary(self.config.cluster, guests, nft=True)
         self.broadcasts = frozenset(
             int(network.broadcast_address)
             for network in (self.local_network(node) for node in inventory.nodes.values())
@@ -96,18 +98,23 @@ class HopContext:
             self._references[key] = references(self.config.cluster, own)
         return self._references[key]
 
-    def rule_index(self, key: tuple[object, ...], rules: Sequence[Rule], context: RuleContext, view: PacketView, direction: str, location: str) -> RuleIndex:
-        """The compiled, indexed rules of one list for a family and direction (cached)."""
-        cache_key = (*key, view.version, direction)
+    def rule_index(
+        self, key: tuple[object, ...], rules: Sequence[Rule], context: RuleContext, view: PacketView, direction: str, location: str, *, nft: bool = False
+    ) -> RuleIndex:
+        """The compiled, indexed rules of one list for a family and direction (cached); ``nft``:
+        with the sets as proxmox-firewall builds them."""
+        cache_key = (*key, view.version, direction, nft)
         if cache_key not in self._indexes:
-            entries = compile_rules(rules, context, view.version, self.sets, location=location)
+            entries = compile_rules(rules, context, view.version, self.nft_sets if nft else self.sets, location=location)
             self._indexes[cache_key] = RuleIndex.build(entries, direction)
         return self._indexes[cache_key]
 
-    def management_set(self, node: str, version: int) -> AddressSet:
-        """The cluster ipset ``management`` as the node sees it (with its local network)."""
-        key = (node, version)
+    def management_set(self, node: str, version: int, *, nft: bool = False) -> AddressSet:
+        """The cluster ipset ``management`` as the node sees it (with its local network); ``nft``:
+        as proxmox-firewall builds it (firewall.rs create_management_ipset: the set's entries
+        plus the alias local_network or else the node's own networks; nomatch subtracts)."""
+        key = (node, version, nft)
         if key not in self._management_sets:
-            library = SetLibrary(self.config.cluster, {}, self.local_network(self.node(node)))
+            library = SetLibrary(self.config.cluster, {}, self.local_network(self.node(node)), nft=nft)
             self._management_sets[key] = library.ipset(0, "management", version)
         return self._management_sets[key]

@@ -19,19 +19,26 @@ from .verdict_trail import Hop, Trail
 from .verdict_types import Step, VerdictError
 
 
-def guest_chain(context: HopContext, place: Place, direction: str, view: PacketView, trail: Trail) -> str:
-    """The hop of a guest NIC in ``direction`` (in: towards the guest, out: from it)."""
-    guest, nic = place.guest, place.nic
-    if guest is None or nic is None:
+def guest_nic(place: Place) -> tuple[Guest, Nic]:
+    if place.guest is None or place.nic is None:
         raise VerdictError(f"{place.label} is not a guest NIC")
-    device = f"{'tap' if guest.type == 'qemu' else 'veth'}{guest.vmid}i{nic.index}"
+    return place.guest, place.nic
+
+
+def device_name(guest: Guest, nic: Nic) -> str:
+    """The host side of a guest NIC: tap<vmid>i<n> (qemu) or veth<vmid>i<n> (lxc)."""
+    return f"{'tap' if guest.type == 'qemu' else 'veth'}{guest.vmid}i{nic.index}"
+
+
+def guest_chain(context: HopContext, place: Place, direction: str, view: PacketView, trail: Trail) -> str:
+    """The hop of a guest NIC in ``direction`` (in: towards the guest, out: from it) on the iptables backend."""
+    guest, nic = guest_nic(place)
+    device = device_name(guest, nic)
     hop = Hop(f"{place.label} {direction.upper()}", f"{device}-{direction.upper()}", guest.node, nic.name, direction)
-    if context.nftables(guest.node):
-        return trail.unevaluated(hop)
     if nic.bridge in context.config.vnets:
         trail.note(hop, f"vnet {nic.bridge} has a firewall configuration: it is inert on the iptables backend (needs nftables: 1)")
     if not nic.firewall:
-        return _unfiltered(hop, guest, f"{nic.name} has no firewall=1: the NIC is not filtered", trail)
+        return unfiltered(hop, guest, f"{nic.name} has no firewall=1: the NIC is not filtered", trail)
     if direction == "in":
         fwbr = Hop(f"{place.label} IN", "PVEFW-FWBR-IN", guest.node, nic.name, "in")
         filtered = input_filters(context, fwbr, context.host_file(guest.node).options, view, trail)
@@ -40,7 +47,7 @@ def guest_chain(context: HopContext, place: Place, direction: str, view: PacketV
     fw = context.guest_file(guest.vmid)
     if fw is None or not option_flag(fw.options, "vm", "enable"):
         why = "has no firewall file" if fw is None else "is not enabled (no 'enable: 1')"
-        return _unfiltered(hop, guest, f"guest {guest.vmid} {why}: its traffic is not filtered", trail)
+        return unfiltered(hop, guest, f"guest {guest.vmid} {why}: its traffic is not filtered", trail)
     options = fw.options
     decided = _guest_builtins(context, hop, guest, nic, options, view, trail)
     if decided is not None:
@@ -81,7 +88,7 @@ def _guest_builtins(context: HopContext, hop: Hop, guest: Guest, nic: Nic, optio
     return None
 
 
-def _unfiltered(hop: Hop, guest: Guest, detail: str, trail: Trail) -> str:
+def unfiltered(hop: Hop, guest: Guest, detail: str, trail: Trail) -> str:
     """A guest hop PVE does not filter at all: recorded as a pass, accepted."""
     trail.add(Step(hop.label, hop.chain, "pass", ACCEPT, detail, level=guest.level, node=guest.node, vmid=guest.vmid))
     return ACCEPT

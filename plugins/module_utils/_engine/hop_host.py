@@ -23,8 +23,7 @@ COROSYNC_PORTS = (5404, 5405)
 
 
 def host_chain(context: HopContext, hop: Hop, view: PacketView, trail: Trail) -> str:
-    if context.nftables(hop.node):
-        return trail.unevaluated(hop)
+    """``PVEFW-HOST-IN``/``-OUT`` of a node on the iptables backend."""
     host = context.host_file(hop.node)
     options = host.options
     if not option_flag(options, "host", "enable"):
@@ -83,11 +82,7 @@ def input_filters(context: HopContext, hop: Hop, host_options: Mapping[str, Opti
 def _management(context: HopContext, hop: Hop, view: PacketView, trail: Trail) -> str | None:
     if view.proto != TCP:
         return None
-    if context.config.cluster.alias("local_network") is None and context.node(hop.node).local_network is None:
-        trail.warn(
-            f"local_network of node {hop.node} is unknown (no cluster alias local_network, no local_network in the inventory): "
-            "only the node's own address counts as local"
-        )
+    warn_unknown_local_network(context, hop.node, trail)
     if hop.direction == "in":
         if port_in(view.dport, *MANAGEMENT_PORTS_IN) and view.source in context.management_set(hop.node, view.version):
             return trail.builtin(hop, ACCEPT, f"management exception: source in ipset 'management' (with local_network), tcp port {view.dport}")
@@ -97,6 +92,15 @@ def _management(context: HopContext, hop: Hop, view: PacketView, trail: Trail) -
         if int(network.network_address) <= view.dest <= int(network.broadcast_address):
             return trail.builtin(hop, ACCEPT, f"local_network exception: destination in {network}, tcp port {view.dport}")
     return None
+
+
+def warn_unknown_local_network(context: HopContext, node: str, trail: Trail) -> None:
+    """The management exceptions of both backends count on the node's local network."""
+    if context.config.cluster.alias("local_network") is None and context.node(node).local_network is None:
+        trail.warn(
+            f"local_network of node {node} is unknown (no cluster alias local_network, no local_network in the inventory): "
+            "only the node's own address counts as local"
+        )
 
 
 def _corosync(context: HopContext, hop: Hop, view: PacketView, trail: Trail) -> str | None:

@@ -4,13 +4,30 @@ recorded on the trail."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from .._compiler.fw_format import rule_text
 from .._model.objects import Level, Rule
 from .hop_context import HopContext
 from .matchers import CompiledRule, PacketView, RuleContext, RuleIndex, iface_matches
-from .std_chains import REJECT, reject
+from .std_chains import REJECT, Decision, reject
 from .verdict_trail import Hop, Trail
 from .verdict_types import Step
+
+
+@dataclass(frozen=True)
+class RuleFlavour:
+    """What differs between the backends when a rule list runs: the sets the rules match
+    (``nft``: as proxmox-firewall builds them), the name of a security group's chain and what
+    a REJECT rule does to the packet."""
+
+    nft: bool = False
+    group_chain: str = "GROUP-{name}-{direction}"
+    reject: Callable[[PacketView], Decision] = reject
+
+
+IPTABLES = RuleFlavour()
 
 
 def run_rules(
@@ -24,6 +41,7 @@ def run_rules(
     vmid: int | None = None,
     group: str | None = None,
     reference: Step | None = None,
+    flavour: RuleFlavour = IPTABLES,
 ) -> str | None:
     """One rule list in order: the first matching rule decides; a group rule runs its group
     and decides if the group does. Rules PVE ignores are noted up to the decision."""
@@ -48,9 +66,9 @@ def run_rules(
                 node=hop.node,
                 vmid=vmid,
             )
-            decided = _run_group(context, rule.action, jump, hop, view, trail)
+            decided = _run_group(context, rule.action, jump, hop, view, trail, flavour)
         elif entry.matches(view, hop.iface):
-            decided = _rule_decision(entry, hop, level, view, trail, vmid, group, reference)
+            decided = _rule_decision(entry, hop, level, view, trail, vmid, group, reference, flavour)
         if decided is not None:
             position = entry.position
             break
@@ -78,28 +96,38 @@ def run_rules(
     return decided
 
 
-def _run_group(context: HopContext, name: str, reference: Step, hop: Hop, view: PacketView, trail: Trail) -> str | None:
+def _run_group(context: HopContext, name: str, reference: Step, hop: Hop, view: PacketView, trail: Trail, flavour: RuleFlavour) -> str | None:
     """A security group: the first matching rule decides; no match falls through."""
     group = next((item for item in context.config.cluster.groups if item.name == name), None)
-    group_hop = Hop(hop.label, f"GROUP-{name}-{hop.direction.upper()}", hop.node, None, hop.direction)
+    direction = hop.direction.lower() if flavour.nft else hop.direction.upper()
+    group_hop = Hop(hop.label, flavour.group_chain.format(name=name, direction=direction), hop.node, None, hop.direction)
     if group is None:
         trail.note(group_hop, f"security group '{name}' does not exist: the jump is a no-op", group=name)
         return None
-    index = context.rule_index(("group", name), group.rules, RuleContext(Level.GROUP, context.refs(None)), view, hop.direction, f"group {name}")
-    return run_rules(context, index, group_hop, "group", view, trail, group=name, reference=reference)
+    refs = RuleContext(Level.GROUP, context.refs(None))
+    index = context.rule_index(("group", name), group.rules, refs, view, hop.direction, f"group {name}", nft=flavour.nft)
+    return run_rules(context, index, group_hop, "group", view, trail, group=name, reference=reference, flavour=flavour)
 
 
 def _rule_decision(
-    entry: CompiledRule, hop: Hop, level: str, view: PacketView, trail: Trail, vmid: int | None, group: str | None, reference: Step | None
+    entry: CompiledRule,
+    hop: Hop,
+    level: str,
+    view: PacketView,
+    trail: Trail,
+    vmid: int | None,
+    group: str | None,
+    reference: Step | None,
+    flavour: RuleFlavour,
 ) -> str:
-    """A matching rule decides: its action (REJECT as PVEFW-reject turns it) on the trail."""
+    """A matching rule decides: its action (REJECT as the backend turns it) on the trail."""
     rule = entry.rule
     line = rule_text(rule, in_group=group is not None)
     where = f"group {group} rule pos {entry.position} (via {reference.detail})" if group and reference else f"{level} rule pos {entry.position}"
     action = rule.action
     detail = f"{where}: {line}{_comment(rule)}"
     if action == REJECT:
-        action, why = reject(view)
+        action, why = flavour.reject(view)
         if action != REJECT:
             detail += f" ({why})"
     trail.add(

@@ -2,14 +2,17 @@
 
 For every node and port (8006 for the API and GUI, 22 for SSH, plus extras) the client's
 first packet is evaluated with the verdict engine, as the node sees it: from the client's
-address to the node's address, arriving on the outside bridge. Each access is ``kept``,
-``lost`` or ``unknown`` (a node on the nftables backend, which the engine does not
-evaluate), with the trail that decided it and, for each loss, a concrete fix naming the
-responsible rule, policy or built-in filter.
+address to the node's address, arriving on the outside bridge, under the backend the node
+runs in that configuration (host option ``nftables``), so switching a node's backend is
+analysed like any other change. Each access is ``kept``, ``lost`` or ``unknown`` (a path the
+engine cannot evaluate), with the trail that decided it and, for each loss, a concrete fix
+naming the responsible rule, policy or built-in filter.
 
-Modules and roles refuse a change whose report is not ``ok``. Keep in mind what decides
-(reference 5.2): user rules (host before cluster) come *before* the management exceptions,
-so a DROP rule for 22 locks out even hosts in the ``management`` ipset.
+Modules and roles refuse a change whose report is not ``ok``. Keep in mind what decides:
+on the iptables backend (reference 5.2) user rules (host before cluster) come *before* the
+management exceptions, so a DROP rule for 22 locks out even hosts in the ``management``
+ipset; on the nftables backend the ``management`` ipset is accepted first (skeleton chain
+``default-in``), so only hosts outside it depend on the rules (docs/nftables.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .._model.objects import ClusterConfig
+from .nft_chains import HOST_TABLE
+from .nft_chains import MANAGEMENT_PORTS as NFT_MANAGEMENT_PORTS
 from .std_chains import port_in
 from .verdict import (
     ACCEPT,
@@ -143,13 +148,19 @@ def suggest_fix(step: Step | None, client: str, port: int, node: str) -> str:
     """A concrete change that would let ``client`` in, naming what blocks it."""
     if step is None:
         return f"nothing on the path decides; check the inventory of node {node}"
+    nft = step.chain.startswith(HOST_TABLE)
     if step.kind == "rule":
-        return _rule_fix(step, client)
+        fix = _rule_fix(step, client)
+        if nft and port_in(port, *NFT_MANAGEMENT_PORTS):
+            fix += f", or add {client} to ipset management (node {node} runs the nftables backend, which accepts it before the rules)"
+        return fix
     if step.kind == "policy":
         allow = f"add a rule 'IN ACCEPT -source {client} -p tcp -dport {port}' at cluster level (or host level of node {node})"
         if port_in(port, *MANAGEMENT_PORTS_IN):
             return f"add {client} to ipset management (cluster level), or {allow}, or set policy_in to ACCEPT"
         return f"{allow}, or set policy_in to ACCEPT"
+    if "protection_synflood" in step.detail:
+        return f"add {client} to ipset management (accepted before block-synflood), or set protection_synflood to 0 on node {node}"
     if "blacklist" in step.detail:
         return f"remove the entry covering {client} from the cluster ipset blacklist"
     if "smurfs" in step.detail:
@@ -182,7 +193,7 @@ def analyse_lockout(config: ClusterConfig, environment: Environment, view: Opera
                 if verdict.action == ACCEPT:
                     accesses.append(Access(name, node_ip, client, port, KEPT, verdict))
                 elif verdict.action == UNEVALUATED:
-                    fix = f"node {name} uses the nftables backend, which this analysis does not evaluate: check tcp/{port} from {client} yourself"
+                    fix = f"the path to node {name} is not evaluated by this analysis: check tcp/{port} from {client} yourself"
                     accesses.append(Access(name, node_ip, client, port, UNKNOWN, verdict, fix))
                 else:
                     fix = suggest_fix(verdict.decided_by, client, port, name)

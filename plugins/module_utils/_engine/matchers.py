@@ -174,6 +174,7 @@ class SetLibrary:
     cluster: FirewallFile
     guests: Mapping[int, tuple[FirewallFile, Guest | None]] = field(default_factory=dict)
     local_network: IPNetwork | None = None
+    nft: bool = False  # sets as proxmox-firewall builds them (nomatch subtracts; its ipfilter defaults)
     _cache: dict[tuple[int, str, int], AddressSet] = field(default_factory=dict)
 
     def _owner_file(self, owner: int) -> FirewallFile | None:
@@ -213,8 +214,9 @@ class SetLibrary:
             fw = self._owner_file(owner)
             ipset = _exact_set(fw, name) if fw else None
             entries = list(self._entries(owner, ipset)) if ipset else []
-            entries += self._implicit_members(owner, name)
-            cached = self._cache[key] = AddressSet.from_ipset(version, entries)
+            entries += self._implicit_members(owner, name, defined=ipset is not None)
+            build = AddressSet.from_nft_sets if self.nft else AddressSet.from_ipset
+            cached = self._cache[key] = build(version, entries)
         return cached
 
     def resolve_ref(self, ref: IPSetRef, owner: int, version: int) -> tuple[AddressSet, str]:
@@ -254,10 +256,12 @@ class SetLibrary:
             resolved.append((network, entry.nomatch))
         return resolved
 
-    def _implicit_members(self, owner: int, name: str) -> list[tuple[IPNetwork, bool]]:
+    def _implicit_members(self, owner: int, name: str, *, defined: bool = False) -> list[tuple[IPNetwork, bool]]:
         """Members PVE adds: local_network to ``management``; to a guest's
         ``ipfilter-netN`` the NIC's link-local address, ``!fe80::/10`` and, for containers,
-        the configured ``ip``/``ip6`` (reference 5.2, 5.3)."""
+        the configured ``ip``/``ip6`` (reference 5.2, 5.3). proxmox-firewall adds nothing to a
+        defined ``ipfilter-netN`` and builds the set only when it is not defined, from the
+        link-local address and a container's ``ip``/``ip6`` (firewall.rs create_ipsets)."""
         if owner == 0:
             if name == "management" and self.local_network is not None:
                 return [(self.local_network, False)]
@@ -265,9 +269,9 @@ class SetLibrary:
         nic_name = name[len("ipfilter-") :] if name.startswith("ipfilter-net") else None
         guest = self.guests.get(owner, (None, None))[1]
         nic = guest.nic(nic_name) if guest and nic_name else None
-        if nic is None or not nic.firewall:
+        if nic is None or not nic.firewall or (self.nft and defined):
             return []
-        members: list[tuple[IPNetwork, bool]] = [(ipaddress.ip_network("fe80::/10"), True)]
+        members: list[tuple[IPNetwork, bool]] = [] if self.nft else [(ipaddress.ip_network("fe80::/10"), True)]
         try:
             members.append((ipaddress.ip_network(mac_link_local(nic.mac)), False))
         except ValueError:

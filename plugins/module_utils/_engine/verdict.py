@@ -1,4 +1,4 @@
-"""Would PVE accept this packet? The verdict engine of the iptables backend.
+"""Would PVE accept this packet? The verdict engine of both firewall backends.
 
 Given a whole configuration (``ClusterConfig``), the environment it runs in (nodes, guests
 with their NICs, the corosync membership, the current time) and a packet between two
@@ -21,11 +21,14 @@ The engine only orders the hops; each hop is evaluated by its own module: ``hop_
 groups), over the cached configuration of ``hop_context``. The questions and answers are
 defined in ``verdict_types`` and importable from here.
 
-Not modelled here, and said so in the verdict: the nftables backend (host option
-``nftables: 1``; its semantics are not part of the reference, so such hops give
-``UNEVALUATED``), ``forward`` rules and VNet firewalls (inert on the iptables backend,
-reference 0 and 7.13), the raw table (synflood protection), logging, connection tracking
-(every packet is the first of a new connection).
+A node whose host option ``nftables`` is 1 is filtered by proxmox-firewall instead: its hops
+are evaluated by ``nft_host`` and ``nft_guest`` (docs/nftables.md lists what differs).
+
+Not modelled here, and said so in the verdict: ``forward`` rules and VNet firewalls (inert
+on the iptables backend, reference 0 and 7.13; on the nftables backend they filter bridged
+and routed traffic, which this engine does not evaluate yet), the raw table (synflood
+protection of the iptables backend), logging, connection tracking (every packet is the
+first of a new connection).
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .._model.objects import ClusterConfig, OptionValue
+from . import hop_guest, hop_host, nft_guest, nft_host
 from .hop_context import HopContext
-from .hop_guest import guest_chain
-from .hop_host import COROSYNC_PORTS, MANAGEMENT_PORTS_IN, MANAGEMENT_PORTS_OUT, host_chain
+from .hop_host import COROSYNC_PORTS, MANAGEMENT_PORTS_IN, MANAGEMENT_PORTS_OUT
 from .matchers import PacketView
+from .nft_chains import HOST_TABLE
 from .std_chains import ACCEPT, DROP, REJECT
 from .verdict_places import Place, packet_view, place
 from .verdict_trail import Hop, Trail
@@ -122,24 +126,36 @@ class VerdictEngine:
         return Verdict(ACCEPT, tuple(trail.steps), tuple(trail.warnings))
 
     def _hops(self, src: Place, dst: Place) -> list[HopRun]:
-        """The chains the packet passes, in order: the sender's OUT hop, then the receiver's IN hop."""
-        context = self._context
+        """The chains the packet passes, in order: the sender's OUT hop, then the receiver's IN
+        hop; each evaluated by the backend its node runs (host option ``nftables``)."""
         hops: list[HopRun] = []
         if src.kind == "host":
             node = src.node or ""
             iface = dst.bridge if dst.kind != "host" and dst.node == node else self.environment.outside_bridge
-            hop = Hop(f"host {node} OUT", "PVEFW-HOST-OUT", node, iface, "out")
-            hops.append(lambda view, trail: host_chain(context, hop, view, trail))
+            hops.append(self._host_hop(node, iface, "out"))
         elif src.kind == "guest":
-            hops.append(lambda view, trail: guest_chain(context, src, "out", view, trail))
+            hops.append(self._guest_hop(src, "out"))
         if dst.kind == "host":
             node = dst.node or ""
             iface = src.bridge if src.kind != "host" and src.node == node else self.environment.outside_bridge
-            hop_in = Hop(f"host {node} IN", "PVEFW-HOST-IN", node, iface, "in")
-            hops.append(lambda view, trail: host_chain(context, hop_in, view, trail))
+            hops.append(self._host_hop(node, iface, "in"))
         elif dst.kind == "guest":
-            hops.append(lambda view, trail: guest_chain(context, dst, "in", view, trail))
+            hops.append(self._guest_hop(dst, "in"))
         return hops
+
+    def _host_hop(self, node: str, iface: str | None, direction: str) -> HopRun:
+        context = self._context
+        label = f"host {node} {direction.upper()}"
+        if context.nftables(node):
+            nft_hop = Hop(label, f"{HOST_TABLE} {'input' if direction == 'in' else 'output'}", node, iface, direction)
+            return lambda view, trail: nft_host.host_chain(context, nft_hop, view, trail)
+        hop = Hop(label, f"PVEFW-HOST-{direction.upper()}", node, iface, direction)
+        return lambda view, trail: hop_host.host_chain(context, hop, view, trail)
+
+    def _guest_hop(self, place: Place, direction: str) -> HopRun:
+        context = self._context
+        backend = nft_guest if context.nftables(place.node or "") else hop_guest
+        return lambda view, trail: backend.guest_chain(context, place, direction, view, trail)
 
 
 def evaluate(config: ClusterConfig, environment: Environment, source: Endpoint, dest: Endpoint, packet: Packet) -> Verdict:

@@ -15,7 +15,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout impor
     OperatorView,
     analyse_lockout,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment, Verdict
 from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node
 
 TWO_NODES = Inventory(
@@ -105,12 +105,28 @@ def test_node_addresses_and_clients_of_both_families():
     assert only(result.accesses, "pve2", 22).status == LOST
 
 
-def test_nftables_node_is_unknown_and_not_ok():
-    result = report("[OPTIONS]\nenable: 1\npolicy_in: ACCEPT\n", {"pve1": "[OPTIONS]\nnftables: 1\n"})
-    assert not result.ok
-    assert {access.node for access in result.unknown} == {"pve1"}
-    assert {access.status for access in result.accesses if access.node == "pve1"} == {UNKNOWN}
-    assert "nftables" in result.unknown[0].fix  # type: ignore[operator]
+def test_nftables_node_gets_a_real_answer():
+    result = report("[OPTIONS]\nenable: 1\n[RULES]\nIN DROP -p tcp -dport 22\nIN ACCEPT -p tcp\n", {"pve1": "[OPTIONS]\nnftables: 1\n"})
+    assert not result.unknown
+    assert only(result.accesses, "pve1", 8006).status == KEPT
+    lost = only(result.accesses, "pve1", 22)
+    assert lost.status == LOST and lost.decided_by.chain == "inet proxmox-firewall cluster-in"  # type: ignore[union-attr]
+    assert lost.fix is not None and "ipset management" in lost.fix and "nftables" in lost.fix
+
+
+@pytest.mark.parametrize(("before", "after"), [("0", "1"), ("1", "0")])
+def test_switching_the_backend_is_analysed_as_a_change(before: str, after: str):
+    """A management host behind a DROP rule for 22: lost on iptables (rules first), kept on
+    nftables (management first); the switch flips the answer both ways."""
+    cluster = "[OPTIONS]\nenable: 1\n[IPSET management]\n198.51.100.0/24\n[RULES]\nIN DROP -p tcp -dport 22\n"
+    status = {value: only(report(cluster, {"pve1": f"[OPTIONS]\nnftables: {value}\n"}).accesses, "pve1", 22).status for value in (before, after)}
+    assert status == {"0": LOST, "1": KEPT}
+
+
+def test_unevaluated_paths_stay_unknown_and_not_ok():
+    access = Access("pve1", "192.0.2.11", "198.51.100.5", 22, UNKNOWN, Verdict("UNEVALUATED", ()))
+    result = LockoutReport((access,))
+    assert not result.ok and result.unknown == (access,)
 
 
 def test_summary_lists_each_loss_with_its_fix():

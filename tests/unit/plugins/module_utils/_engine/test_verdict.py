@@ -529,10 +529,11 @@ def test_forward_rules_are_inert_and_said_so():
     assert any("forward rule" in step.detail for step in verdict.trail)
 
 
-def test_nftables_nodes_are_not_evaluated():
+def test_nftables_nodes_are_evaluated_by_their_backend():
     eng = engine(host="[OPTIONS]\nnftables: 1\n")
     verdict = ask(eng, "outside", "host", dport=22)
-    assert verdict.action == "UNEVALUATED" and "nftables" in verdict.trail[-1].detail
+    assert verdict.action == "DROP" and verdict.decided_by is not None
+    assert verdict.decided_by.chain == "inet proxmox-firewall cluster-in" and verdict.decided_by.kind == "policy"
 
 
 def test_vnet_firewall_is_noted_as_inert():
