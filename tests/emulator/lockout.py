@@ -3,7 +3,8 @@
 A connection from ``client_ip`` to a node's API (judged as tcp/8006) or SSH listener
 (tcp/22) is the first packet of a new TCP connection from that address to the node's
 address. The compiler's verdict engine (``_verdict.VerdictEngine``) evaluates it against the
-configuration as it is on disk at that moment, so a bad policy really locks a client out
+configuration as it is on disk at that moment, under the backend each node runs (host
+option ``nftables``: pve-firewall or proxmox-firewall), so a bad policy really locks a client out
 until the configuration changes (for instance by the 60 s auto-revert of the cluster
 ``enable``). Established connections are not judged again, as with PVE's conntrack.
 

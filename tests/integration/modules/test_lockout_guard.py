@@ -243,3 +243,42 @@ def test_the_preflight_judges_every_stage_of_a_rollout(guarded: ModuleRunner) ->
     staged = guarded.run("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
     assert staged.get("failed") and "after the stage 'datacenter security group admin'" in staged["msg"], staged["msg"]
     assert [(stage["stage"], stage["ok"]) for stage in staged["lockout"]["stages"]] == [("datacenter security group admin", False), ("datacenter rules", True)]
+
+
+# -- nodes on the nftables backend -------------------------------------------------------------
+# The judge and the guard evaluate a node with host option nftables: 1 as proxmox-firewall
+# filters it (docs/nftables.md): the management ipset is accepted before the rules, and
+# protection_synflood drops new TCP connections left over by default-in.
+
+
+def test_a_node_rule_list_that_cuts_the_admin_off_an_nftables_node_is_refused(guarded: ModuleRunner) -> None:
+    guarded.api().put("/nodes/pve1/firewall/options", nftables=1)
+    open_cluster(guarded, ADMIN_RULES)
+    result = assert_refused(guarded, "firewall_rule", level="node", node="pve1", state="overridden", rules=[{"type": "in", "action": "DROP"}])
+    lost = [access for access in result["lockout"]["accesses"] if access["status"] == "lost"]
+    assert {access["node"] for access in lost} == {"pve1"} and all("nftables" in access["fix"] for access in lost)
+
+
+def test_switching_a_node_to_nftables_is_refused_when_it_cuts_the_admin_off(guarded: ModuleRunner) -> None:
+    guarded.api().put("/nodes/pve1/firewall/options", protection_synflood=1)
+    open_cluster(guarded, ADMIN_RULES)
+    result = assert_refused(guarded, "firewall_options", level="node", node="pve1", options={"nftables": True})
+    lost = [access for access in result["lockout"]["accesses"] if access["status"] == "lost"]
+    assert {access["node"] for access in lost} == {"pve1"} and all("protection_synflood" in access["fix"] for access in lost)
+
+
+def test_switching_a_node_back_to_iptables_is_refused_when_it_cuts_the_admin_off(guarded: ModuleRunner) -> None:
+    guarded.api().put("/nodes/pve1/firewall/options", nftables=1)
+    # Rules before management on iptables: the DROP rules cut the admin off; on nftables the
+    # management ipset is accepted first and the admin keeps pve1.
+    drops = [{"type": "in", "action": "DROP", "proto": "tcp", "dport": "8006"}, {"type": "in", "action": "DROP", "proto": "tcp", "dport": "22"}]
+    open_cluster(guarded, [], ipsets={"management": [ADMIN]}, host_rules=drops)
+    result = assert_refused(guarded, "firewall_options", level="node", node="pve1", options={"nftables": False})
+    assert {access["node"] for access in result["lockout"]["accesses"] if access["status"] == "lost"} == {"pve1"}
+
+
+def test_a_harmless_switch_to_nftables_passes(guarded: ModuleRunner) -> None:
+    open_cluster(guarded, ADMIN_RULES)
+    result = guarded.ok("firewall_options", level="node", node="pve1", options={"nftables": True})
+    assert result["changed"] and result["lockout"]["ok"] is True
+    assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
