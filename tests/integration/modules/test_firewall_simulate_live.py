@@ -191,3 +191,34 @@ def test_examples_run_offline_and_live(cluster: ModuleRunner, tmp_path: Path) ->
     assert shown["msg"]
     assert [item["verdict"] for item in live["results"]] == ["DROP", "ACCEPT"]
     assert live["lockout"]["ok"] is True
+
+
+def test_an_nftables_node_is_answered_with_its_chains(cluster: ModuleRunner) -> None:
+    """pve1 runs proxmox-firewall: the same DROP rule for 22 that cuts the local network off an
+    iptables node (pve2, rules first) does not touch it on pve1, where ipset management (the
+    local network) is accepted before the rules; the trail names the nftables chains."""
+    cluster.control.settings(judging=False)
+    setup_policy(cluster)
+    api = cluster.api()
+    api.put("/nodes/pve1/firewall/options", nftables=1)
+    api.post("/cluster/firewall/rules", type="in", action="DROP", proto="tcp", dport="22", comment="no ssh", enable=1)
+    packets = [
+        {"name": "nft ssh local", "from": "127.0.0.1", "to": "host:pve1", "dport": 22, "expect": "ACCEPT"},
+        {"name": "ipt ssh local", "from": "127.0.0.1", "to": "host:pve2", "dport": 22, "expect": "DROP"},
+        {"name": "nft ssh outside", "from": OUTSIDER, "to": "host:pve1", "dport": 22, "expect": "DROP"},
+        {"name": "nft https vm", "from": "outside", "to": "vm100", "dport": 443, "expect": "ACCEPT"},
+    ]
+    result = simulate(cluster, packets=packets)
+    assert result["failed_expectations"] == []
+    by_name = {item["name"]: item["decided_by"] for item in result["results"]}
+    assert by_name["nft ssh local"]["chain"] == "inet proxmox-firewall accept-management"
+    assert by_name["ipt ssh local"]["chain"] == "PVEFW-HOST-IN"
+    assert (by_name["nft ssh outside"]["chain"], by_name["nft ssh outside"]["position"]) == ("inet proxmox-firewall cluster-in", 0)
+    assert by_name["nft https vm"]["chain"] == "bridge proxmox-firewall-guests guest-100-in"
+    lockout = simulate(cluster, lockout_check={"nodes": ["pve1", "pve2"]})["lockout"]
+    assert {(access["node"], access["port"]): access["status"] for access in lockout["accesses"]} == {
+        ("pve1", 8006): "kept",
+        ("pve1", 22): "kept",
+        ("pve2", 8006): "kept",
+        ("pve2", 22): "lost",
+    }
