@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import load_fw_dir
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_format import FwFileUnreadable, FwWriteError, parse_fw, render_fw
 from ansible_collections.pve.firewall.plugins.module_utils._model.errors import FirewallValidationError
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
@@ -80,3 +81,12 @@ def test_writing_is_pves(case: dict[str, Any]) -> None:
     again = parse_fw(case["written"], fw.kind, lenient=True, now=case.get("now", DEFAULT_NOW))
     assert again.warnings == ()
     assert render_fw(again.file, canonical=False) == case["written"]
+
+
+def test_a_directory_is_read_without_newline_translation(tmp_path: Path) -> None:
+    # PVE keeps the \r of a CRLF file in each line (generic_fw_config_parser), so no plain header
+    # is recognised; reading the file with universal newlines would see every rule
+    (tmp_path / "cluster.fw").write_bytes(b"[OPTIONS]\r\nenable: 1\r\n\r\n[RULES]\r\nIN ACCEPT -p tcp -dport 22\r\n")
+    loaded = load_fw_dir(tmp_path)
+    assert loaded.config.cluster == FirewallFile(FileKind.CLUSTER)
+    assert [warning.split(":", 1)[0] for warning in loaded.warnings] == [f"{tmp_path / 'cluster.fw'} line {n}" for n in (1, 2, 4, 5)]
