@@ -346,8 +346,8 @@ def parse_fw(
                 problem(number, set_keyword, set_name, f"duplicate {set_keyword} section '{target}': PVE keeps this later one and drops the earlier lines")
                 # PVE's hash keeps an earlier comment when the later header has none
                 comment = comment or store[target][0]
-                for key in [key for key in lines if key[:2] == (section, target)]:
-                    del lines[key]
+                for stale in [place for place in lines if place[:2] == (section, target)]:
+                    del lines[stale]
             store[target] = (comment, [])
             lines[(section, target)] = number
             continue
