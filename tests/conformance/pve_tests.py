@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +58,12 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict impor
 )
 from ansible_collections.pve.firewall.plugins.module_utils._model.corosync import Corosync, parse_corosync_conf  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, FileKind, FirewallFile  # noqa: E402
 
 CONTROL_KEYS = ("from", "to", "action", "id")
 PACKET_KEYS = ("proto", "dport", "sport", "source", "dest", "srctype", "dsttype")
-EXTENSION_KEYS = ("icmptype", "mac", "now")
+EXTENSION_KEYS = ("icmptype", "mac", "now", "backend")
+BACKENDS = {"iptables": False, "nftables": True}  # the value of host option nftables on every node
 _PAIR_RE = re.compile(r"\s*(\w+)\s*=>\s*(?:'([^']*)'|\"([^\"]*)\"|([^,\s}]+))\s*(,|$)")
 
 
@@ -150,6 +152,20 @@ def _now(value: str | None, cluster_enable: object) -> float | None:
     return float(value)
 
 
+def with_backend(config: ClusterConfig, nodes: list[str], backend: str | None) -> ClusterConfig:
+    """The configuration with every node's host option ``nftables`` set for ``backend``
+    (``iptables`` or ``nftables``); None keeps the files as they are."""
+    if backend is None:
+        return config
+    if backend not in BACKENDS:
+        raise TestFormatError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    hosts = dict(config.hosts)
+    for node in nodes:
+        fw = hosts.get(node) or FirewallFile(FileKind.HOST)
+        hosts[node] = replace(fw, options={**fw.options, "nftables": BACKENDS[backend]})
+    return replace(config, hosts=hosts)
+
+
 def _packet(values: dict[str, str], source: Endpoint, dest: Endpoint, inventory: Inventory) -> Packet:
     source_address, dest_address = endpoints.default_addresses(source, dest, inventory, values.get("source"), values.get("dest"))
     proto = values.get("proto", "tcp")
@@ -178,7 +194,7 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
     corosync = _corosync(directory, inventory)
     loaded = load_fw_dir(directory, inventory)
     cluster_enable = loaded.config.cluster.options.get("enable")
-    engines: dict[float | None, VerdictEngine] = {}
+    engines: dict[tuple[float | None, str | None], VerdictEngine] = {}
     tests_path = directory / "tests"
     for test in read_tests(tests_path):
         values = test.values
@@ -193,9 +209,11 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
             given = values.get("from") or values.get("to")
             pairs = [(values.get("from", zone), values.get("to", zone)) for zone in env.EXPANSION_ZONES if zone != given]
         now = _now(values.get("now"), cluster_enable)
-        engine = engines.get(now)
+        backend = values.get("backend")
+        engine = engines.get((now, backend))
         if engine is None:
-            engine = engines[now] = VerdictEngine(loaded.config, env.environment(inventory, corosync, now))
+            config = with_backend(loaded.config, sorted(inventory.nodes), backend)
+            engine = engines[(now, backend)] = VerdictEngine(config, env.environment(inventory, corosync, now))
         for source_zone, dest_zone in pairs:
             if source_zone == dest_zone:
                 raise TestFormatError(f"{test.label}: from/to needs to be different")
