@@ -13,7 +13,11 @@ from ..errors import param_error
 from ..routes import Handler
 from ..targets import TargetResolver
 from ..views import alias_view, aliases_view
-from .common import check_digest, modify
+from .common import check_digest, modify, pve_ip_or_cidr_problem, refuse_formats
+
+# The cidr parameter's format (IPorCIDR), checked on its own (common.py): '10.0.0.1/0' and
+# 'fe80::1%eth0' are refused, '10.0.0.1/00' is stored as given.
+_CIDR_FORMAT = {"cidr": pve_ip_or_cidr_problem}
 
 
 def _find(fw: FirewallFile, name: str) -> Alias | None:
@@ -36,6 +40,7 @@ def create_alias(resolve: TargetResolver) -> Handler:
 
     def handler(call: Call) -> None:
         params = call.params
+        refuse_formats(params, _CIDR_FORMAT)
         with modify(call, resolve(call).key) as txn:
             if _find(txn.fw, params["name"]) is not None:
                 raise param_error("name", f"alias '{params['name']}' already exists")
@@ -60,6 +65,7 @@ def update_alias(resolve: TargetResolver) -> Handler:
 
     def handler(call: Call) -> None:
         params = call.params
+        refuse_formats(params, _CIDR_FORMAT)
         with modify(call, resolve(call).key) as txn:
             check_digest(list_digest(aliases_view(txn.fw.aliases)), params.get("digest"))
             alias = _find(txn.fw, params["name"])

@@ -19,7 +19,7 @@ from ..errors import ApiFailure, param_error
 from ..routes import Handler
 from ..targets import TargetResolver
 from ..views import entries_view, named_list_view, stored_cidr
-from .common import Transaction, alias_lookup, check_digest, modify
+from .common import Transaction, alias_lookup, check_digest, modify, pve_ip_or_cidr_or_alias_problem, refuse_formats
 
 
 def _find(fw: FirewallFile, name: str) -> IPSet | None:
@@ -112,11 +112,16 @@ def _new_cidr(call: Call, resolve: TargetResolver, fw: FirewallFile, cidr: str) 
     return canonical_ipset_cidr(cidr)
 
 
+# The cidr parameter's format (IPorCIDRorAlias), checked on its own (common.py).
+_CIDR_FORMAT = {"cidr": pve_ip_or_cidr_or_alias_problem}
+
+
 def add_entry(resolve: TargetResolver) -> Handler:
     """POST: no digest parameter; duplicates of the normalised cidr are refused."""
 
     def handler(call: Call) -> None:
         params = call.params
+        refuse_formats(params, _CIDR_FORMAT)
         with modify(call, resolve(call).key) as txn:
             ipset = _require(txn.fw, params["name"])
             cidr = _new_cidr(call, resolve, txn.fw, params["cidr"])
@@ -135,6 +140,7 @@ def _entry_index(ipset: IPSet, cidr: str) -> int | None:
 
 def get_entry(resolve: TargetResolver) -> Handler:
     def handler(call: Call) -> dict[str, object]:
+        refuse_formats(call.params, _CIDR_FORMAT)
         fw = call.ctx.store.read(resolve(call).key)
         ipset = _require(fw, call.params["name"])
         index = _entry_index(ipset, call.params["cidr"])
@@ -150,6 +156,7 @@ def update_entry(resolve: TargetResolver) -> Handler:
 
     def handler(call: Call) -> None:
         params = call.params
+        refuse_formats(params, _CIDR_FORMAT)
         with modify(call, resolve(call).key) as txn:
             ipset = _require(txn.fw, params["name"])
             if params.get("digest"):  # the list digest costs a pass over every entry: only when checked
@@ -169,6 +176,7 @@ def delete_entry(resolve: TargetResolver) -> Handler:
 
     def handler(call: Call) -> None:
         params = call.params
+        refuse_formats(params, _CIDR_FORMAT)
         with modify(call, resolve(call).key) as txn:
             ipset = _require(txn.fw, params["name"])
             if params.get("digest"):  # the list digest costs a pass over every entry: only when checked

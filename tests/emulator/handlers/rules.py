@@ -20,7 +20,7 @@ from ..routes import Handler
 from ..schema import split_list
 from ..targets import Target, TargetResolver
 from ..views import is_uncollected, rule_fields, rules_view
-from .common import check_digest, modify, refs_for
+from .common import check_digest, modify, pve_address_list_problem, pve_ipset_ref_problem, refs_for, refuse_formats
 
 # Rule properties a client may send (FW copy_rule_data) and may name in delete=
 # (FW $rule_properties, which also holds pos and digest).
@@ -57,9 +57,7 @@ class RuleList:
     def rules(self, fw: FirewallFile, refs: References) -> list[Rule]:
         """The rules as PVE holds them after parsing (lines it would drop are gone)."""
         return [
-            rule
-            for rule in self.parsed(fw)
-            if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)
+            rule for rule in self.parsed(fw) if not any(is_uncollected(rule, error) for error in check_rule(rule, self.level, location="", refs=refs).errors)
         ]
 
     def store(self, fw: FirewallFile, rules: list[Rule]) -> FirewallFile:
@@ -111,6 +109,18 @@ def verify_strict(rule: Rule, level: Level, refs: References) -> None:
     raise param_error(first.field, first.message)
 
 
+# The schema formats of the rule parameters this module checks on its own (common.py).
+_ADDRESS_FORMATS = {"source": pve_address_list_problem, "dest": pve_address_list_problem}
+
+
+def verify_ipset_refs(call: Call, rule_list: RuleList, fw: FirewallFile, rule: Rule) -> None:
+    """FW verify_rule's ipset existence check, on its own: '+sdn/x' too must name a set."""
+    for name in ("source", "dest"):
+        problem = pve_ipset_ref_problem(call, rule_list.target, fw, getattr(rule, name))
+        if problem:
+            raise param_error(name, problem)
+
+
 def _listed(call: Call, rule_list: RuleList) -> list[dict[str, object]]:
     fw = call.ctx.store.read(rule_list.target.key)
     refs = refs_for(call, rule_list.target, fw)
@@ -140,11 +150,13 @@ def create_rule(resolve: TargetResolver, *, in_group: bool = False) -> Handler:
 
     def handler(call: Call) -> None:
         rule_list = _rule_list(call, resolve, in_group)
+        refuse_formats(call.params, _ADDRESS_FORMATS)
         with modify(call, rule_list.target.key) as txn:
             refs = refs_for(call, rule_list.target, txn.fw)
             rules = rule_list.rules(txn.fw, refs)
             rule = _rule_from({"enable": 0, **call.params})
             verify_strict(rule, rule_list.level, refs)
+            verify_ipset_refs(call, rule_list, txn.fw, rule)
             txn.save(rule_list.store(txn.fw, [rule, *rules]))
 
     return handler
@@ -167,6 +179,7 @@ def update_rule(resolve: TargetResolver, *, in_group: bool = False) -> Handler:
     def handler(call: Call) -> None:
         rule_list = _rule_list(call, resolve, in_group)
         params = call.params
+        refuse_formats(params, _ADDRESS_FORMATS)
         with modify(call, rule_list.target.key) as txn:
             refs = refs_for(call, rule_list.target, txn.fw)
             rules = rule_list.rules(txn.fw, refs)
@@ -184,6 +197,7 @@ def update_rule(resolve: TargetResolver, *, in_group: bool = False) -> Handler:
                     _apply_delete(values, params["delete"])
                 rules[pos] = _rule_from(values)
                 verify_strict(rules[pos], rule_list.level, refs)
+                verify_ipset_refs(call, rule_list, txn.fw, rules[pos])
             txn.save(rule_list.store(txn.fw, rules))
 
     return handler

@@ -82,6 +82,14 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("action-missing", RULE, rules({"type": "in"}), ("missing required arguments: action", "rules")),
     ("group-name-bad-characters", RULE, rules(rule(type="group", action="bad name")), ("action='bad name'", "invalid characters in security group name")),
     ("group-name-too-long", RULE, rules(rule(type="group", action="g" * 19)), ("action='" + "g" * 19 + "'", "security group name too long")),
+    # PVE takes these on a group rule but FW format_rules cannot write them: refused before any request
+    ("group-rule-macro", RULE, rules(rule(type="group", action="webgroup", macro="SSH")), ("macro='SSH'", "GROUP SSH(webgroup)", "FW format_rules")),
+    ("group-rule-proto-dport", RULE, rules(rule(type="group", action="webgroup", proto="tcp", dport="22")), ("proto='tcp'", "dport='22'", "leaves proto out")),
+    ("group-rule-source", RULE, rules(rule(type="group", action="webgroup", source="10.0.0.0/8")), ("source='10.0.0.0/8'", "out of a group rule")),
+    ("group-rule-dest-at-vm", RULE, rules(rule(type="group", action="webgroup", dest="+clusterset"), **GUEST), ("dest='+clusterset'", "out of a group rule")),
+    ("group-rule-log", RULE, rules(rule(type="group", action="webgroup", log="info"), **NODE), ("log='info'", "out of a group rule")),
+    ("group-rule-icmp-type", RULE, rules(rule(type="group", action="webgroup", icmp_type="echo-request")), ("icmp_type='echo-request'", "group rule")),
+    ("group-rule-sport-overridden", RULE, {**rules(rule(type="group", action="webgroup", sport="1")), "state": "overridden"}, ("sport='1'", "group rule")),
     # -- macro
     ("macro-unknown", RULE, rules(rule(macro="Bogus")), ("macro='Bogus'", "unknown macro 'Bogus'")),
     ("macro-punctuation", RULE, rules(rule(macro="SSH;")), ("macro='SSH;'", "unknown macro 'SSH;'")),
@@ -140,6 +148,15 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("dest-garbage", RULE, rules(rule(dest="10.0.0.0/8/8")), ("dest='10.0.0.0/8/8'", "invalid IP address")),
     ("source-empty-item", RULE, rules(rule(source="10.0.0.1,,10.0.0.2")), ("source='10.0.0.1,,10.0.0.2'",)),
     ("source-line-break", RULE, rules(rule(source="10.0.0.1\n")), ("source='10.0.0.1\\n'", "source cannot contain line breaks")),
+    # Net::IP reads no zone index (FW parse_address_list), although Python's ipaddress does
+    ("source-zone-index", RULE, rules(rule(source="fe80::1%eth0")), ("source='fe80::1%eth0'", "Invalid IP address fe80::1%eth0")),
+    ("dest-zone-index-in-list", RULE, rules(rule(dest="2001:db8::1,fe80::1%2")), ("dest='2001:db8::1,fe80::1%2'", "Invalid IP address fe80::1%2")),
+    ("source-zone-index-cidr", RULE, rules(rule(source="fe80::%eth0/64")), ("source='fe80::%eth0/64'", "Invalid IP address")),
+    ("source-non-ascii-prefix", RULE, rules(rule(source="10.0.0.0/\u00b2")), ("source='10.0.0.0/\u00b2'", "Invalid prefix")),
+    # +sdn/ names only the sets PVE's SDN generates (proxmox-ve-config: <vnet>-all, -gateway, -no-gateway, -dhcp, guest-ipam-<vmid>)
+    ("ipset-sdn-not-generated", RULE, rules(rule(source="+sdn/anything")), ("source='+sdn/anything'", "no such ipset 'anything'", "<vnet>-all")),
+    ("ipset-sdn-datacenter-set", RULE, rules(rule(dest="+sdn/clusterset")), ("dest='+sdn/clusterset'", "no such ipset 'clusterset'")),
+    ("ipset-sdn-vnet-too-long", RULE, rules(rule(source="+sdn/longvnetname-all")), ("source='+sdn/longvnetname-all'", "no such ipset")),
     # -- ports
     (
         "dport-too-many",
@@ -329,6 +346,22 @@ OTHER_MODULE_CASES: list[Case] = [
         {"level": "node", "node": "pve1", "options": {"protection_synflood_burst": "-1"}},
         ("protection_synflood_burst='-1'", "parse_hostfw_option"),
     ),
+    # a cluster enable above 1 is stored as a timestamp and reverts after 60 s; '' helpers are dropped on read
+    ("cluster-enable-2", OPTIONS, {"options": {"enable": 2}}, ("enable=2", "turns the firewall off 60 s later", "arm_auto_revert")),
+    ("cluster-enable-timestamp", OPTIONS, {"options": {"enable": "1733000000"}}, ("enable='1733000000'", "time of the write")),
+    (
+        "conntrack-helpers-empty",
+        OPTIONS,
+        {"level": "node", "node": "pve1", "options": {"nf_conntrack_helpers": ""}},
+        ("nf_conntrack_helpers=''", "parse_hostfw_option", "reset"),
+    ),
+    # alias and ipset values PVE's API refuses (FW pve_verify_ip_or_cidr)
+    ("alias-zone-index", ALIAS, {"name": "linklocal", "cidr": "fe80::1%eth0"}, ("cidr='fe80::1%eth0'", "value does not look like a valid IP address")),
+    ("alias-zero-prefix-host-bits", ALIAS, {"name": "world", "cidr": "10.0.0.1/0"}, ("cidr='10.0.0.1/0'", "Invalid prefix 10.0.0.1/0", "FW clean_cidr")),
+    ("alias-zero-prefix-host-bits-v6", ALIAS, {"name": "world6", "cidr": "fd00::/0"}, ("cidr='fd00::/0'", "Invalid prefix fd00::/0")),
+    ("alias-zone-index-at-vm", ALIAS, {**GUEST, "name": "linklocal", "cidr": "fe80::1%eth0/64"}, ("cidr='fe80::1%eth0/64'", "does not look like")),
+    ("ipset-entry-zone-index", IPSET, {"name": "office", "entries": ["fe80::1%eth0"]}, ("cidr='fe80::1%eth0'", "value does not look like a valid IP address")),
+    ("ipset-entry-zone-index-cidr", IPSET, {"name": "office", "entries": ["10.0.0.1", "fe80::%1/64"]}, ("cidr='fe80::%1/64'",)),
     ("comment-zero-alias", ALIAS, {"name": "monitor", "cidr": "192.0.2.9", "comment": "0"}, ("comment='0'", "PVE drops the comment '0'")),
     ("comment-zero-ipset", IPSET, {"name": "office", "comment": "0"}, ("comment='0'", "PVE drops the comment '0'")),
     ("comment-zero-ipset-entry", IPSET, {"name": "office", "entries": [{"cidr": "10.0.0.1", "comment": "0"}]}, ("comment='0'", "PVE drops")),
@@ -338,11 +371,23 @@ OTHER_MODULE_CASES: list[Case] = [
 
 CASES: list[Case] = [*FIREWALL_RULE_CASES, *OTHER_MODULE_CASES]
 
+# Cases named like reference cases whose input alone is wrong: they must not even read.
+INPUT_ONLY = {
+    "alias-zone-index",
+    "alias-zero-prefix-host-bits",
+    "alias-zero-prefix-host-bits-v6",
+    "alias-zone-index-at-vm",
+    "ipset-entry-zone-index",
+    "ipset-entry-zone-index-cidr",
+}
+
 # Cases only the API can judge (references, guests, nodes, vnets): they may read, never write.
 MAY_READ = {
     case_id
     for case_id, _module, _args, _expected in CASES
-    if case_id.startswith(("ipset-", "alias-", "group-missing", "vm-", "ct-", "node-unknown", "vnet-unknown")) and not case_id.endswith("-without-vmid")
+    if case_id.startswith(("ipset-", "alias-", "group-missing", "vm-", "ct-", "node-unknown", "vnet-unknown"))
+    and not case_id.endswith("-without-vmid")
+    and case_id not in INPUT_ONLY
 }
 
 
