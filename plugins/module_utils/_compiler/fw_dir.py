@@ -29,7 +29,9 @@ class LoadedConfig:
 
 
 def _parse(text: str, kind: FileKind, name: str, warnings: list[str]) -> FirewallFile:
-    parsed = parse_fw(text, kind, filename=name, lenient=True)
+    # a cluster enable timestamp stays as written: the verdict engine and the audit judge it at
+    # their own time (cluster_enable_state), as PVE does when it reads the file
+    parsed = parse_fw(text, kind, filename=name, lenient=True, expire=False)
     warnings.extend(str(warning) for warning in parsed.warnings)
     return parsed.file
 

@@ -54,11 +54,13 @@ _RULE_HEAD_RE = re.compile(r"(\S+)\s+(\S+)\s*", _A)
 _MACRO_ACTION_RE = re.compile(r"(\S+)\((ACCEPT|DROP|REJECT)\)", _A)
 # One step of FW parse_fw_rule's loop: a flag, exactly one space, its value. -log takes a level only.
 _RULE_OPTION_RE = re.compile(r"-(i|p|-?proto|-?dport|-?sport|-?source|-?dest|-?icmp-type) (\S+)\s*|--?log (" + "|".join(LOG_LEVELS) + r")\s*", _A)
+_BAD_LOG_RE = re.compile(r"--?log (\S+)", _A)
 _ENTRY_RE = re.compile(r"(!)?\s*(\S+)\s*", _A)  # FW generic_fw_config_parser, [IPSET] lines
 _ALIAS_RE = re.compile(r"(\S+)\s(\S+)", _A)  # FW parse_alias: exactly one blank between name and CIDR
 _IPV4_CIDR_RE = re.compile(r"([0-9.]+)(?:/([0-9]+))?", _A)
 _IPV6_CIDR_RE = re.compile(r"([0-9A-Fa-f:.]+)(?:/([0-9]+))?", _A)
 _SET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-_]+", _A)  # FW security_group_name_pattern, ipset_name_pattern
+_ALL_SECTIONS = frozenset({"options", "aliases", "ipsets", "rules", "groups"})
 _SET_NAME_LIMITS = {"group": (18, "security group"), "ipset": (64, "ipset")}  # FW max_group_name_length, max_ipset_name_length
 _VNET_EMPTY_LOG_LEVEL_RE = re.compile(r"log_level_forward:\s*", re.IGNORECASE | _A)
 _HELPERS_RE = re.compile(r"nf_conntrack_helpers:\s*(\S+)\s*", re.IGNORECASE | _A)
@@ -71,7 +73,12 @@ FILE_NAMES = {FileKind.CLUSTER: "cluster.fw", FileKind.HOST: "host.fw", FileKind
 
 
 class FwSyntaxError(PveFirewallError, ValueError):
-    pass
+    """A line PVE does not read; ``field`` and ``value`` name the part at fault when known."""
+
+    def __init__(self, message: str, field: str | None = None, value: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
 
 
 class FwFileUnreadable(FwSyntaxError):
@@ -79,7 +86,7 @@ class FwFileUnreadable(FwSyntaxError):
     ``pve_message`` is the error PVE dies with."""
 
     def __init__(self, message: str, pve_message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, "log_ratelimit")
         self.pve_message = pve_message
 
 
@@ -175,7 +182,9 @@ def parse_rule_line(text: str) -> Rule:
         values[name] = value
         position = option.end()
     if position < end:
-        raise FwSyntaxError(f"unable to parse rule parameters: {content[position:]}")
+        rest = content[position:]
+        bad_log = _BAD_LOG_RE.match(rest)
+        raise FwSyntaxError(f"unable to parse rule parameters: {rest}", *(("log", bad_log.group(1)) if bad_log else ()))
     return Rule(type=rule_type, action=action, enable=not disabled, comment=comment, **values)
 
 
@@ -234,7 +243,7 @@ def _parse_alias(text: str) -> Alias:
         raise FwSyntaxError(f"unable to parse alias: {text} (PVE needs one blank between name and CIDR and drops the line otherwise; FW parse_alias)")
     cidr = pve_ip_or_cidr(match.group(2))
     if cidr is None:
-        raise FwSyntaxError("value does not look like a valid IP address or CIDR network")
+        raise FwSyntaxError("value does not look like a valid IP address or CIDR network", "cidr", match.group(2))
     return Alias(match.group(1), cidr, _kept_comment(comment))
 
 
@@ -320,7 +329,11 @@ def parse_fw(
     section: str | None = None
     target: str | None = None  # the ipset or group the current section belongs to
 
+    quiet: set[int] = set()  # lines already reported: one problem per line
+
     def problem(number: int, field_name: str, value: str, message: str, accepted: str = "") -> None:
+        if number in quiet:
+            return
         problems.append(FieldError(f"{name} line {number}", field_name, value, message, accepted))
 
     # PVE splits the file on \n only: a \r stays part of its line, so "[RULES]\r" is no header
@@ -329,6 +342,15 @@ def parse_fw(
         if not line.strip(FW_BLANKS) or line.startswith("#"):
             continue
         header = _header(line, allowed)
+        if header is None and line.startswith("[") and _header(line, _ALL_SECTIONS) is not None:
+            problem(
+                number,
+                "section",
+                line,
+                f"section not allowed in {name}: PVE reads this line as part of the section before it",
+                ", ".join(sorted(allowed)),
+            )
+            quiet.add(number)
         if header is not None:
             section, set_keyword, set_name, set_comment = header
             target = None
@@ -362,7 +384,8 @@ def parse_fw(
                     continue
                 parsed = parse_option_line(option_level, line, location=f"{name} line {number}")
                 if isinstance(parsed, FieldError):
-                    problems.append(parsed)
+                    if number not in quiet:
+                        problems.append(parsed)
                     continue
                 key, value = parsed
                 builder.options[key] = value
@@ -387,7 +410,7 @@ def parse_fw(
                 lines[("rules", len(builder.rules))] = number
                 builder.rules.append(rule)
         except FwSyntaxError as error:
-            problem(number, section, line, str(error))
+            problem(number, error.field or section, line if error.value is None else error.value, str(error))
     for index, (_alias, number) in enumerate(builder.aliases.values()):
         lines[("aliases", index)] = number
     fw = builder.build(kind)

@@ -148,7 +148,7 @@ def test_empty_file_renders_empty_and_empty_sets_survive():
 
 def test_a_header_of_a_section_the_kind_lacks_is_a_plain_line():
     # generic_fw_config_parser tests [ALIASES] only where the empty config has aliases
-    with pytest.raises(FirewallValidationError, match="line 1: line='\\[ALIASES\\]': skip line - no section"):
+    with pytest.raises(FirewallValidationError, match="line 1: section='\\[ALIASES\\]': section not allowed in host.fw: PVE reads this line as part"):
         parse_fw("[ALIASES]\nfoo 10.0.0.1\n", FileKind.HOST)
     parsed = parse_fw("[RULES]\nIN DROP\n[ALIASES]\nfoo 10.0.0.1\n", FileKind.HOST, lenient=True)
     assert parsed.file.rules == (Rule("in", "DROP"), Rule("foo", "10.0.0.1"))
