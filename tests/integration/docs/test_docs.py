@@ -85,6 +85,8 @@ def test_the_readme_runs_as_written(tmp_path: Path, make_pve_emulator: Callable[
     work = scratch_checkout(tmp_path)
     with guide_run(work, random_listen_base()) as run:
         assert pve.ca is not None
+        # the collection as "Using the collection from this checkout" sets it up, further down
+        run.env["ANSIBLE_COLLECTIONS_PATH"] = str(work / ".build")
         run.env.update(PROXMOX_HOST=host, PROXMOX_PORT=str(port), PROXMOX_TOKEN_ID=TOKEN.full_id, PROXMOX_TOKEN_SECRET=TOKEN.secret, PROXMOX_CA_PATH=pve.ca)
         run.play(blocks_of("README.md"))
     rules = pve.api().get("/cluster/firewall/rules")
