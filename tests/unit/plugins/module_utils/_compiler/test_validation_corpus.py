@@ -705,6 +705,11 @@ INVALID: list[Bad] = [
     ),
     # --- 1.5 / 2.2 aliases ----------------------------------------------------------------------
     *config_cases(
+        # FW pve_verify_ip_or_cidr: no zone index; host bits under a prefix written '0' (issue 15)
+        ("alias-zone-index", aliases_at("cluster", ("linklocal", "fe80::1%eth0")), "cidr", "fe80::1%eth0", "value does not look like a valid IP"),
+        ("alias-zero-prefix-host-bits", aliases_at("vm", ("world", "10.0.0.1/0")), "cidr", "10.0.0.1/0", "Invalid prefix 10.0.0.1/0"),
+        ("alias-zero-prefix-v6-host-bits", aliases_at("cluster", ("world6", "fd00::/0")), "cidr", "fd00::/0", "FW clean_cidr"),
+        ("entry-zone-index", ipset_at("cluster", ["fe80::1%eth0/64"]), "cidr", "fe80::1%eth0/64", "value does not look like a valid IP"),
         (
             "alias-bad-cidr",
             aliases_at("cluster", ("badquad", "10.0.0.300")),
@@ -1222,6 +1227,7 @@ VALID: list[Good] = [
         ("alias-host-bits-kept", aliases_at("cluster", ("lan", "10.0.0.1/24"))),
         ("alias-v6-short", aliases_at("vm", ("v6short", "2001:db8:0:85a3::ac1f:8001"))),
         ("alias-slash-32", aliases_at("cluster", ("single", "10.0.0.7/32"))),
+        ("alias-zero-prefix-00", aliases_at("cluster", ("everything", "10.0.0.1/00"), ("world", "0.0.0.0/0"), ("world6", "::/0"))),
         ("alias-name-64-chars", aliases_at("cluster", ("a" * 64, "10.0.0.1"))),
         ("alias-same-name-other-level", aliases_at("vm", ("dcnet", "10.5.0.0/16"))),
         ("group-name-18-chars", add("cluster", "groups", {"name": "g" * 18, "rules": [R(type="out", action="DROP")]})),
