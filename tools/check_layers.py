@@ -8,6 +8,10 @@ A file may import from its own layer and the layers below it. The pure layers (e
 below ``_api``) import neither ``ansible`` nor the API layer, so the compiler, planner and
 engine run anywhere Python runs. Every file of ``module_utils`` lives in a layer.
 
+``plugins/plugin_utils`` and ``plugins/action`` run on the controller only (the controller
+execution path); ``module_utils`` and ``plugins/modules`` never import them, since a module
+payload, run where the task runs, cannot carry them.
+
 Usage: ``python tools/check_layers.py [--root DIR]`` (DIR: the collection root, default this
 repository). Prints each violation as ``file:line: what`` and exits 1 when there is one.
 """
@@ -36,6 +40,8 @@ BACKEND_PREFIX = "_module_"  # _module_<name>: the backend of one module, above 
 BACKEND_RANK = 7
 PURE_BELOW = LAYER_RANKS["_api"]  # layers below this rank are pure Python
 PACKAGE = "ansible_collections.pve.firewall.plugins.module_utils"
+PLUGINS_PACKAGE = "ansible_collections.pve.firewall.plugins"
+CONTROLLER_ONLY = ("plugin_utils", "action")  # packages below plugins/ that no module may import
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,29 @@ def _target_layer(module: tuple[str, ...]) -> str | None:
     return rest[1]
 
 
+def _controller_only(module: tuple[str, ...]) -> bool:
+    """Whether ``module`` is controller-only code of this collection (plugin_utils, action)."""
+    if module[:1] == ("<plugins>",):
+        rest = module[1:]
+    elif ".".join(module).startswith(PLUGINS_PACKAGE + "."):
+        rest = module[len(PLUGINS_PACKAGE.split(".")) :]
+    else:
+        return False
+    return rest[:1] != () and rest[0] in CONTROLLER_ONLY
+
+
+def controller_only_imports(path: Path, plugins: Path) -> list[Violation]:
+    """Imports of controller-only code in a file a module payload carries."""
+    package = path.relative_to(plugins).parent.parts
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    shown = path.relative_to(plugins.parent)
+    return [
+        Violation(shown, line, f"imports {'.'.join(part for part in module if part != '<plugins>')}, which runs on the controller only")
+        for line, module in _imported_modules(tree, package)
+        if _controller_only(module)
+    ]
+
+
 def check_file(path: Path, plugins: Path) -> list[Violation]:
     relative = path.relative_to(plugins)
     package = relative.parent.parts  # ('module_utils', '_api')
@@ -96,9 +125,11 @@ def check_file(path: Path, plugins: Path) -> list[Violation]:
     shown = path.relative_to(plugins.parent)
     if own_rank is None:
         return [Violation(shown, 1, "module_utils files belong in a layer (a subpackage named in tools/check_layers.py)")]
-    violations = []
+    violations = controller_only_imports(path, plugins)
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for line, module in _imported_modules(tree, package):
+        if _controller_only(module):
+            continue  # reported above
         if module[0] == "ansible" and own_rank < PURE_BELOW:
             violations.append(Violation(shown, line, f"{own_layer} is a pure layer and must not import {'.'.join(module)}"))
             continue
@@ -123,6 +154,8 @@ def check_tree(root: Path) -> list[Violation]:
     violations: list[Violation] = []
     for path in sorted(module_utils.rglob("*.py")):
         violations += check_file(path, plugins)
+    for path in sorted((plugins / "modules").glob("*.py")):
+        violations += controller_only_imports(path, plugins)
     return violations
 
 

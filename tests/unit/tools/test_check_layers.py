@@ -94,3 +94,26 @@ def test_a_file_outside_every_layer_fails(tree: Path) -> None:
     violations = check_layers.check_tree(tree)
     assert [str(violation.path) for violation in violations] == ["plugins/module_utils/_loose.py"]
     assert "belong in a layer" in violations[0].text
+
+
+@pytest.mark.parametrize(
+    ("relative", "line", "named"),
+    [
+        ("module_utils/_module_kit/runner.py", "from ...plugin_utils.controller import run_on_controller  # noqa", "plugin_utils.controller"),
+        ("module_utils/_api/service.py", "import ansible_collections.pve.firewall.plugins.plugin_utils.module_action  # noqa", "plugin_utils.module_action"),
+        ("modules/alias.py", "from ..plugin_utils import controller  # noqa", "plugin_utils"),
+        ("modules/ipset.py", "from ansible_collections.pve.firewall.plugins.action.ipset import ActionModule  # noqa", "plugins.action.ipset"),
+    ],
+)
+def test_code_a_module_payload_carries_never_imports_controller_only_code(tree: Path, relative: str, line: str, named: str) -> None:
+    path = tree / "plugins" / relative
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    result = _run(tree)
+    assert result.returncode == 1
+    assert f"plugins/{relative}" in result.stdout and named in result.stdout and "runs on the controller only" in result.stdout
+
+
+def test_the_action_plugins_may_import_module_code(tree: Path) -> None:
+    path = tree / "plugins" / "plugin_utils" / "module_action.py"
+    path.write_text(path.read_text(encoding="utf-8") + "\nfrom ..module_utils._module_kit.runner import outcome  # noqa\n", encoding="utf-8")
+    assert _run(tree).returncode == 0
