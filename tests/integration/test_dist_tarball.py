@@ -52,12 +52,19 @@ USER_FILES = (
     "README.md",
     "LICENSE",
     "meta/runtime.yml",
+    "meta/execution-environment.yml",  # with the two files it names, read by ansible-builder
+    "requirements.txt",
+    "bindep.txt",
     "playbooks/harden.yml",
     "playbooks/export.yml",
     "playbooks/blocklist.yml",
     "changelogs/changelog.yaml",
     "docs/docsite/extra-docs.yml",
     "docs/docsite/links.yml",
+    "docs/examples/execution-environment.yml",
+    "docs/examples/fleet/harden.yml",
+    "docs/examples/fleet/inventory.yml",
+    "docs/examples/fleet/group_vars/pve_clusters.yml",
 )
 RULE = {"type": "in", "action": "ACCEPT", "macro": "SSH", "source": "192.0.2.0/24"}
 
