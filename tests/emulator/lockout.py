@@ -22,6 +22,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict impor
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import ClusterConfig, GuestFirewall, Level
 
 from .context import ClusterContext
+from .errors import ApiFailure
 from .fwlog import Packet as LoggedPacket
 from .fwlog import format_line
 from .state import FileKey
@@ -63,13 +64,21 @@ class ConfigJudge:
 
     def __init__(self, ctx: ClusterContext) -> None:
         self._ctx = ctx
+        self._loaded: ClusterConfig | None = None  # the last configuration that could be loaded
 
     def judgement(self, client_ip: str, node: str, port: int) -> Judgement:
         ctx = self._ctx
         node_address = ctx.topology.nodes[node].address
         if client_ip == node_address:
             return Judgement(ACCEPT, "PVEFW-HOST-IN", "builtin", "local traffic (-i lo)")
-        engine = VerdictEngine(cluster_config(ctx), Environment(ctx.topology.inventory, now=ctx.clock.now()))
+        try:
+            self._loaded = cluster_config(ctx)
+        except ApiFailure as error:
+            # pve-firewall's update loop logs a configuration it cannot load and keeps the ruleset
+            # it applied last (PVE::Service::pve_firewall::run: an eval around update()).
+            if self._loaded is None:
+                return Judgement(ACCEPT, "-", "pass", f"no ruleset loaded yet: {error}")
+        engine = VerdictEngine(self._loaded, Environment(ctx.topology.inventory, now=ctx.clock.now()))
         packet = Packet(source=client_ip, dest=node_address, proto="tcp", dport=port, sport=random.randint(32768, 60999))
         try:
             verdict = engine.evaluate(Endpoint.at_address(client_ip), Endpoint.host(node), packet)

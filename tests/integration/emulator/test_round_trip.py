@@ -290,3 +290,15 @@ def test_an_aligned_alias_column_is_dropped_and_a_later_set_wins(files_pve: Runn
     api = files_pve.api()
     assert [item["name"] for item in api.get(ALIAS_PATH)] == ["db"]
     assert [item["cidr"] for item in api.get("/cluster/firewall/ipset/web")] == ["10.0.0.2"]
+
+
+def test_an_unreadable_cluster_configuration_keeps_the_last_ruleset(pve: RunningEmulator) -> None:
+    # pve-firewall logs the load error and keeps what it applied (PVE::Service::pve_firewall::run),
+    # so the connections the emulator judges still get an answer.
+    pve.control.settings(judging=True)
+    api = pve.api()
+    assert api.get(HOST_RULES) == []
+    pve.control.write_file("firewall/cluster.fw", "[OPTIONS]\n\nlog_ratelimit: enable=1,rate=fast\n")
+    fresh = pve.api()  # a new connection is judged against the ruleset
+    assert fresh.call("GET", "/cluster/resources").status == 200
+    assert fresh.call("GET", HOST_RULES).status == 500  # the API loads cluster.fw first

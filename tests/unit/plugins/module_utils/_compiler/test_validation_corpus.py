@@ -979,7 +979,7 @@ INVALID: list[Bad] = [
             "cluster",
             lines("[IPSET s1]", "10.0.0.1", "10.0.0.1/32"),
             "cidr",
-            "10.0.0.1/32",
+            "10.0.0.1",  # PVE stores the entry without /32 (parse_ip_or_cidr), and so does the reader
             Exact("duplicate ipset entry for '10.0.0.1'"),
         ),
         # 2.6: "a file line `in drop` is kept but flagged".
