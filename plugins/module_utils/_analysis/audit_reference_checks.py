@@ -27,7 +27,7 @@ class _Usage:
 
     sets: frozenset[UsedName]
     aliases: frozenset[UsedName]  # names in lower case
-    groups: frozenset[str]  # names in lower case
+    groups: frozenset[str]  # names as GROUP rules write them: PVE looks groups up exactly
     missing: tuple[Issue, ...]
 
 
@@ -66,7 +66,7 @@ def unused_group(context: AuditContext) -> Iterator[Issue]:
         return
     used = context.shared(_usage).groups
     for group in context.config.cluster.groups:
-        if group.name.lower() not in used:
+        if group.name not in used:  # a GROUP rule in another case jumps to nothing (group-case-mismatch)
             yield Issue(
                 AuditObject("cluster", group=group.name),
                 f"no GROUP rule uses security group '{group.name}' ({count(len(group.rules), 'rule')})",
@@ -98,7 +98,7 @@ def _usage(context: AuditContext) -> _Usage:
         audited = context.scope.covers(rules.target)
         for position, rule in enumerate(rules.rules):
             if rule.type == "group":
-                used_groups.add(rule.action.lower())
+                used_groups.add(rule.action)
             problems = _rule_references(context, rules, rule, used_sets, used_aliases)
             if audited and rule.enable:
                 missing += [Issue(rules.at(position), f"{rules.where(position)}: {problem}", fix) for problem, fix in problems]

@@ -37,3 +37,10 @@ def test_the_check_is_registered_next_to_missing_reference():
     config = config_from_texts(CLUSTER).config
     missing = [finding for finding in audit(config) if finding.check == "missing-reference"]
     assert [finding.target.position for finding in missing] == [3]
+
+
+def test_a_group_only_named_in_another_case_is_unused():
+    # the jump goes nowhere, so nothing uses the group: unused-group says so as well
+    config = config_from_texts("[RULES]\n\nGROUP WebGrp\n\n[group webgrp]\n\nIN ACCEPT -p tcp -dport 443\n").config
+    unused = [finding.target.group for finding in audit(config, settings=AuditSettings()) if finding.check == "unused-group"]
+    assert unused == ["webgrp"]
