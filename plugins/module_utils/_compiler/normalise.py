@@ -88,6 +88,10 @@ def _lower_ipset_reference(text: str | None) -> str | None:
     if text is None or not text.startswith("+"):
         return text
     scope, slash, name = text[1:].rpartition("/")
+    if scope == "sdn":
+        # SDN sets are named after vnets, whose IDs may hold capitals (pve-network's
+        # pve-sdn-vnet-id), and PVE looks them up as written
+        return text
     return "+" + scope + slash + name.lower()
 
 

@@ -31,10 +31,12 @@ def _address_tokens(rule: Rule) -> list[str]:
 
 def rule_references(api: FirewallApi, scope: Scope, rules: Iterable[Rule]) -> References:
     """What the rules may refer to at ``scope``: the datacenter's (and the guest's own) ipsets
-    and aliases and the security groups, each list read only if some rule needs it."""
+    and aliases, the security groups and the SDN sets, each list read only if some rule needs it."""
     rules = tuple(rules)
     tokens = [token for rule in rules for token in _address_tokens(rule)]
     wants_ipsets = any(token.startswith("+") for token in tokens)
+    # a set without scope may be an SDN one too, but is looked up there last: only +sdn/ reads them
+    wants_sdn = any(token.startswith("+sdn/") for token in tokens)
     wants_aliases = any(is_alias_reference(token) for token in tokens if not token.startswith("+"))
     wants_groups = any(rule.type == "group" for rule in rules)
     cluster = Scope("cluster")
@@ -51,7 +53,14 @@ def rule_references(api: FirewallApi, scope: Scope, rules: Iterable[Rule]) -> Re
             aliases=api.read_aliases(scope).items if wants_aliases else (),
             ipsets=api.list_ipsets(scope).items if wants_ipsets else (),
         )
-    return ReferenceScope(cluster_file, own).references(check_groups=wants_groups)
+    return ReferenceScope(cluster_file, own, sdn_ipsets=sdn_ipsets(api) if wants_sdn else None).references(check_groups=wants_groups)
+
+
+def sdn_ipsets(api: FirewallApi) -> frozenset[str]:
+    """The IP sets PVE's SDN generates (scope ``sdn`` of the datacenter's refs list, which
+    PVE::API2::Firewall::Cluster get_refs fills from the running SDN configuration), by name
+    as PVE looks them up: exactly."""
+    return frozenset(str(item["name"]) for item in api.refs(Scope("cluster")) if item.get("type") == "ipset" and item.get("scope") == "sdn")
 
 
 def check_rules(rules: Sequence[Rule], scope_level: Any, refs: References | None, location: str) -> list[FieldError]:

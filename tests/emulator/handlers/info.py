@@ -54,18 +54,29 @@ def _scope_refs(fw: FirewallFile | None, scope: str, wanted: str | None) -> list
 
 
 # The ipsets PVE's SDN generates for a vnet with subnets.
-SDN_IPSET_SUFFIXES = ("all", "gateway", "no-gateway")
+
+
+# The comments proxmox-ve-config gives the generated sets (SdnConfig::ipsets), by name suffix.
+_SDN_SET_COMMENTS = {
+    "all": "All subnets of VNet {vnet}",
+    "gateway": "All gateways of VNet {vnet}",
+    "no-gateway": "All subnets of VNet {vnet}, excluding gateways",
+    "dhcp": "DHCP ranges of VNet {vnet}",
+}
 
 
 def _sdn_refs(call: Call, wanted: str | None) -> list[dict[str, object]]:
+    """The SDN sets in the refs list: the four sets of every vnet (proxmox-ve-config
+    SdnConfig::ipsets), the names the rule handlers accept. pve-rs hands them to Perl by bare
+    name (PVE::RS::Firewall::SDN), so collect_refs makes their ``ref`` ``+<name>``, without
+    ``sdn/``."""
     if wanted not in (None, "ipset"):
         return []
     refs: list[dict[str, object]] = []
-    for vnet in call.ctx.topology.vnets.values():
-        if vnet.subnets:
-            for suffix in SDN_IPSET_SUFFIXES:
-                name = f"{vnet.name}-{suffix}"
-                refs.append({"type": "ipset", "name": name, "ref": f"+sdn/{name}", "scope": "sdn"})
+    for vnet in sorted(call.ctx.topology.vnets):
+        for suffix, comment in _SDN_SET_COMMENTS.items():
+            name = f"{vnet}-{suffix}"
+            refs.append({"type": "ipset", "name": name, "ref": f"+{name}", "scope": "sdn", "comment": comment.format(vnet=vnet)})
     return refs
 
 

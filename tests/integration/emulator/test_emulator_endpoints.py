@@ -99,9 +99,7 @@ def test_an_alias_of_the_other_family_after_a_literal_is_a_500(api: ApiClient, c
 
 def test_group_rules_cannot_nest_groups_or_name_interfaces(api: ApiClient) -> None:
     api.post(GROUPS, group="inner")
-    assert_param_error(
-        api.call("POST", f"{GROUPS}/inner", {"type": "group", "action": "other"}), "type", "invalid rule type 'group' for rule_env 'group'"
-    )
+    assert_param_error(api.call("POST", f"{GROUPS}/inner", {"type": "group", "action": "other"}), "type", "invalid rule type 'group' for rule_env 'group'")
     api.post(f"{GROUPS}/inner", type="out", action="ACCEPT", proto="udp", dport="53", enable=1)
     api.put(f"{GROUPS}/inner/0", comment="dns")
     assert comments(api, f"{GROUPS}/inner") == ["dns"]
@@ -179,9 +177,7 @@ def test_guest_ipsets_are_separate_from_the_cluster_ones(api: ApiClient) -> None
     api.post(f"{GUEST}/ipset/ipfilter-net0", cidr="10.0.0.100")
     assert api.get(SETS) == [] and api.get(f"{CT}/ipset") == []
     api.post(f"{GUEST}/rules", type="out", action="ACCEPT", source="+guest/ipfilter-net0", enable=1)
-    assert_param_error(
-        api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "+ipfilter-net0"}), "source", "no such ipset 'ipfilter-net0'"
-    )
+    assert_param_error(api.call("POST", RULES, {"type": "in", "action": "ACCEPT", "source": "+ipfilter-net0"}), "source", "no such ipset 'ipfilter-net0'")
 
 
 # -- aliases ------------------------------------------------------------------------------------
@@ -241,18 +237,16 @@ def test_refs_list_sdn_then_dc_at_the_cluster_and_dc_sdn_guest_at_a_guest(api: A
     api.post(SETS, name="dcset")
     api.post(f"{GUEST}/ipset", name="gset", comment="guest set")
     assert [(ref["scope"], ref["type"], ref["name"], ref["ref"]) for ref in api.get("/cluster/firewall/refs")] == [
-        ("sdn", "ipset", "vnet1-all", "+sdn/vnet1-all"),
-        ("sdn", "ipset", "vnet1-gateway", "+sdn/vnet1-gateway"),
-        ("sdn", "ipset", "vnet1-no-gateway", "+sdn/vnet1-no-gateway"),
+        # four sets a vnet, with subnets (vnet1) or without (vnet2), by bare name
+        # (proxmox-ve-config SdnConfig::ipsets; pve-rs PVE::RS::Firewall::SDN; collect_refs)
+        *[("sdn", "ipset", f"{vnet}-{kind}", f"+{vnet}-{kind}") for vnet in ("vnet1", "vnet2") for kind in ("all", "gateway", "no-gateway", "dhcp")],
         ("dc", "alias", "dchost", "dchost"),  # collect_refs lists the parser's lowercase keys
         ("dc", "ipset", "dcset", "+dcset"),
     ]
     guest = api.get(f"{GUEST}/refs", type="ipset")
     assert [(ref["scope"], ref["name"]) for ref in guest] == [
         ("dc", "dcset"),
-        ("sdn", "vnet1-all"),
-        ("sdn", "vnet1-gateway"),
-        ("sdn", "vnet1-no-gateway"),
+        *[("sdn", f"{vnet}-{kind}") for vnet in ("vnet1", "vnet2") for kind in ("all", "gateway", "no-gateway", "dhcp")],
         ("guest", "gset"),
     ]
     assert guest[-1]["comment"] == "guest set"
@@ -326,8 +320,16 @@ def test_cluster_status_lists_the_nodes_and_marks_the_answering_one(pve: Running
         status = pve.api(answering).get("/cluster/status")
         assert status[0] == {"type": "cluster", "id": "cluster", "name": "emulated", "nodes": 3, "quorate": 1, "version": 3}
         assert status[1:] == [
-            {"type": "node", "id": f"node/{name}", "name": name, "ip": addresses[name], "local": int(name == answering), "nodeid": index,
-             "online": 1, "level": ""}
+            {
+                "type": "node",
+                "id": f"node/{name}",
+                "name": name,
+                "ip": addresses[name],
+                "local": int(name == answering),
+                "nodeid": index,
+                "online": 1,
+                "level": "",
+            }
             for index, name in enumerate(("pve1", "pve2", "pve3"), start=1)
         ]
 

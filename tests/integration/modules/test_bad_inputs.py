@@ -157,6 +157,8 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("ipset-sdn-not-generated", RULE, rules(rule(source="+sdn/anything")), ("source='+sdn/anything'", "no such ipset 'anything'", "<vnet>-all")),
     ("ipset-sdn-datacenter-set", RULE, rules(rule(dest="+sdn/clusterset")), ("dest='+sdn/clusterset'", "no such ipset 'clusterset'")),
     ("ipset-sdn-vnet-too-long", RULE, rules(rule(source="+sdn/longvnetname-all")), ("source='+sdn/longvnetname-all'", "no such ipset")),
+    # the right shape for a vnet the cluster does not have: the SDN sets PVE lists decide (refs, scope sdn)
+    ("ipset-sdn-unknown-vnet", RULE, rules(rule(source="+sdn/vnet9-all")), ("source='+sdn/vnet9-all'", "no such ipset 'vnet9-all'")),
     # -- ports
     (
         "dport-too-many",

@@ -513,3 +513,16 @@ def test_password_from_the_environment(cluster: ModuleRunner, monkeypatch: pytes
     assert ports(cluster, "ct") == [1]
     assert_no_secret(result)
     assert result["invocation"]["module_args"]["api_user"] == USER
+
+
+def test_sdn_sets_are_checked_against_the_ones_pve_lists(cluster: ModuleRunner) -> None:
+    # every vnet has its four sets, subnets or not (proxmox-ve-config SdnConfig::ipsets)
+    wanted = [{"type": "in", "action": "ACCEPT", "source": "+sdn/vnet1-all"}, {"type": "in", "action": "DROP", "source": "+sdn/vnet1-dhcp"}]
+    args = {"level": "cluster", "state": "merged", "rules": wanted}
+    assert cluster.ok(MODULE, **args)["changed"] is True
+    assert [item.get("source") for item in cluster.api().get("/cluster/firewall/rules")] == ["+sdn/vnet1-all", "+sdn/vnet1-dhcp"]
+    run_unchanged(cluster, **args)
+    seq = cluster.seq()
+    refused = cluster.fails(MODULE, level="cluster", state="merged", rules=[{"type": "in", "action": "ACCEPT", "source": "+sdn/vnet9-gateway"}])
+    assert "no such ipset 'vnet9-gateway'" in refused["msg"]
+    assert cluster.writes_since(seq) == []

@@ -91,3 +91,8 @@ def test_fw_line_trims_horizontal_blanks_and_the_byte_0xa0():
     assert fw_line(" \tIN ACCEPT # x \t") == "IN ACCEPT # x"
     assert fw_line("x\u00e0 \t") == "x\ufffd"
     assert fw_line("x\r") == "x\r"
+
+
+def test_set_references_are_lowercased_except_sdn_ones():
+    rule = normalise_rule(Rule(type="in", action="ACCEPT", source="+dc/MySet", dest="+sdn/MyNet-all"))
+    assert (rule.source, rule.dest) == ("+dc/myset", "+sdn/MyNet-all")
