@@ -56,8 +56,10 @@ def test_the_quickstart_runs_as_written(tmp_path: Path) -> None:
     work = scratch_checkout(tmp_path)
     with guide_run(work, random_listen_base()) as run:
         run.play(blocks_of("docs/quickstart.md"))
-        kinds = {block.kind for block in run.ran}
-    assert "run" in kinds and run.emulator is not None
+    # the page's cleanup removed everything it wrote, and no rollout fell back to the role's
+    # default snapshot directory in $HOME (every one passes harden-demo.yml)
+    assert not (work / ".build" / "quickstart").exists()
+    assert not (work / "home" / ".local" / "state" / "pve.firewall").exists()
 
 
 @pytest.mark.slow
