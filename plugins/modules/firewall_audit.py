@@ -20,7 +20,9 @@ description:
     entries in the datacenter IP set C(management) nor a rule accepting tcp 8006 or 22 (only
     the nodes' local network then keeps the API and SSH); C(missing-reference), a rule or IP
     set entry naming an IP set, alias or security group that does not exist (PVE leaves the
-    rule out, or jumps to an empty group)."
+    rule out, or jumps to an empty group); C(group-case-mismatch), a C(GROUP) rule naming a
+    security group in another case (PVE looks groups up by the exact name, so the rule jumps
+    to nothing)."
   - "C(medium): C(rule-shadowed), a rule that can never match because an earlier rule of the
     same list already decides every packet it would match (macros, IP sets, aliases, port
     ranges, address families, interfaces and the rules of security groups are all taken into
@@ -79,6 +81,7 @@ options:
       - guest-unfiltered
       - no-management-access
       - missing-reference
+      - group-case-mismatch
       - rule-shadowed
       - iface-missing
       - nic-missing
@@ -102,6 +105,7 @@ options:
       - guest-unfiltered
       - no-management-access
       - missing-reference
+      - group-case-mismatch
       - rule-shadowed
       - iface-missing
       - nic-missing

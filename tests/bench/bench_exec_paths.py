@@ -96,7 +96,7 @@ def per_task(running: RunningEmulator, work: Path, task: dict[str, Any], path: s
     one, many = playbook(work, task, 1), playbook(work, task, 1 + tasks)
     run_play(work, one, env)  # warm the file caches and the emulator's state
     singles, extras_wall, extras_cpu = [], [], []
-    for _ in range(runs):
+    for _run in range(runs):
         single = run_play(work, one, env)
         more = run_play(work, many, env)
         singles.append(single)

@@ -70,12 +70,13 @@ class ModuleSpec:
 
     def checks(self) -> dict[str, Any]:
         """The keyword arguments of ``AnsibleModule`` and ``ArgumentSpecValidator`` besides
-        the spec; None where a module has none, as the modules always passed them."""
-        return {
-            "mutually_exclusive": [list(group) for group in self.mutually_exclusive] or None,
-            "required_if": list(self.required_if) or None,
-            "required_by": dict(self.required_by) or None,
+        the spec: only those a module has (validate-modules refuses a None for them)."""
+        given = {
+            "mutually_exclusive": [list(group) for group in self.mutually_exclusive],
+            "required_if": list(self.required_if),
+            "required_by": dict(self.required_by),
         }
+        return {key: value for key, value in given.items() if value}
 
     def spec(self) -> dict[str, Any]:
         """A fresh copy of the argument spec (validators and AnsibleModule may write to it)."""

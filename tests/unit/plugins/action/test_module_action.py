@@ -55,7 +55,7 @@ def test_the_module_path_builds_its_ansible_module_from_the_same_spec(monkeypatc
     with pytest.raises(RuntimeError, match="captured"):
         run_module(spec)
     assert seen["argument_spec"] == spec.spec() and seen["supports_check_mode"] is True
-    assert seen["required_if"] == list(spec.required_if) and seen["mutually_exclusive"] is None
+    assert seen["required_if"] == list(spec.required_if) and "mutually_exclusive" not in seen and "required_by" not in seen
 
 
 def test_the_controller_path_never_builds_an_ansible_module(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,8 +81,12 @@ def test_the_result_has_the_invocation_with_defaults_and_json_types() -> None:
 def test_check_and_diff_mode_reach_the_backend() -> None:
     assert "diff" in run("firewall_rule", {"state": "rendered", "rules": [RULE]}, diff=True)
     assert "diff" not in run("firewall_rule", {"state": "rendered", "rules": [RULE]}, diff=False)
+
+    def start(module: Any) -> Run:
+        return Run(lambda: {"changed": False, "check": module.check_mode, "diff_mode": module._diff})  # pylint: disable=protected-access
+
     for check in (True, False):
-        spec = spec_starting(lambda module: Run(lambda: {"changed": False, "check": module.check_mode, "diff_mode": module._diff}))
+        spec = spec_starting(start)
         result = run_on_controller(spec, {}, name="pve.firewall.test", check_mode=check, diff=not check)
         assert result["check"] is check and result["diff_mode"] is not check
 
