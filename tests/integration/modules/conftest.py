@@ -6,7 +6,11 @@
   the module's JSON result. ``check=True`` and ``diff=True`` set check and diff mode.
 * ``run_playbook(work, tasks, env)`` runs tasks with ansible-playbook on localhost with the
   connection given through the PROXMOX_* environment variables (``runner.env``);
-  ``run_examples`` runs a module's EXAMPLES that way.
+  ``run_examples`` runs a module's EXAMPLES that way. Those tasks take the controller path
+  (the action plugins run the modules in the worker process); ``PVE_FIREWALL_EXECUTION=module``
+  in ``env`` runs them as modules (test_execution_paths compares the two).
+
+``run`` goes through the module's ``main()`` and ``AnsibleModule`` (the module path's code).
 
 The emulator's request log tells what a run wrote: ``runner.writes_since(seq)``.
 """
