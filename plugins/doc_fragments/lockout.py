@@ -17,7 +17,7 @@ options:
         module lays its planned change over the configuration it reads and asks the lockout
         analysis whether every client in O(lockout_clients) still reaches every node on every
         port in O(lockout_ports). A change after which one of them would not, or after which
-        the analysis cannot tell (a node on the nftables backend), is refused before the first
+        the analysis cannot tell (a path the engine cannot evaluate), is refused before the first
         write, with the report in RV(lockout) and a fix for each lost access.
       - Nothing is checked while the datacenter firewall is off (then no node filters), or when
         the change leaves the rules and options of the datacenter and the nodes as they are.
