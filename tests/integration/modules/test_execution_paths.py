@@ -4,9 +4,10 @@ module's code in the worker process, for tasks on the local connection) and the 
 
 One playbook with a task of every module (changes, an unchanged rerun, check mode, diff mode,
 warnings, no_log masking, the failures of bad arguments, of rule lines and of the connection,
-and the task's ``environment``) runs once on each path against a freshly reset emulator; each
-task's registered result, and the requests the emulator received, must be the same. At
-verbosity 3 each task says which path it took, so the run proves it took the one asked for.
+the task's ``environment``, ``module_defaults`` of the action group) runs once on each path
+against a freshly reset emulator; each task's registered result, and the requests the
+emulator received, must be the same. At verbosity 3 each task says which path it took, so the
+run proves it took the one asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from conftest import ModuleRunner, playbook_environment, run_playbook
 
 from ansible_collections.pve.firewall.tests.emulator.fixtures import TOKEN
 
+GROUP = "group/pve.firewall.firewall"  # the action group of meta/runtime.yml
 CONTROLLER_LINE = "controller path"
 MODULE_LINE = "module path"
 # A .fw text for firewall_simulate's offline source
@@ -69,6 +71,7 @@ def scenario(cluster: ModuleRunner) -> list[dict[str, Any]]:
         {"name": "mutually exclusive", "pve.firewall.firewall_simulate": {"cluster_fw": CLUSTER_FW, "config": {}}, **ignored},
         {"name": "whole token as the id", "pve.firewall.firewall_info": {"api_token_id": f"{TOKEN.full_id}={from_env}"}, **ignored},
         {"name": "task environment", "pve.firewall.firewall_info": {"levels": ["cluster"]}, "environment": {"PROXMOX_PORT": str(closed_port())}, **ignored},
+        {"name": "module defaults", "pve.firewall.firewall_info": {"levels": ["cluster"]}, "module_defaults": {GROUP: {"api_port": closed_port()}}, **ignored},
     ]
 
 
@@ -117,7 +120,7 @@ def test_both_paths_give_the_same_results(cluster: ModuleRunner, tmp_path: Path)
     assert by_name["simulate"]["results"][0]["verdict"] == "DROP"
     assert "mutually exclusive" in by_name["mutually exclusive"]["msg"]
     assert "api_token_id holds a whole token" in by_name["whole token as the id"]["msg"]
-    assert "connection to" in by_name["task environment"]["msg"]
+    assert "connection to" in by_name["task environment"]["msg"] and "connection to" in by_name["module defaults"]["msg"]
     # no path shows the secret: not in a result, not at verbosity 3 (invocation included)
     for shown in (json.dumps(here), json.dumps(there), out_here, out_there):
         assert TOKEN.secret not in shown
