@@ -136,6 +136,21 @@ $(GALAXY_STAMP): requirements/galaxy-importer.txt
 	$(GALAXY_VENV)/bin/python -m pip check
 	@touch $@
 
+# ansible-builder in a virtualenv of its own: tests/integration/test_execution_environment.py
+# runs `ansible-builder create` (the build context of the execution environment) with it
+BUILDER_VENV := $(BUILD)/ansible-builder-venv
+BUILDER_STAMP := $(BUILDER_VENV)/.requirements-installed-py$(PYTHON_MINOR)
+
+$(BUILDER_STAMP): requirements/ansible-builder.txt
+	$(call header,builder-venv,$(PYTHON) -m venv .build/ansible-builder-venv + requirements/ansible-builder.txt)
+	$(check_python)
+	rm -rf $(BUILDER_VENV)
+	$(PYTHON) -m venv $(BUILDER_VENV)
+	$(BUILDER_VENV)/bin/python -m pip install --quiet pip==$(PIP_VERSION)
+	$(BUILDER_VENV)/bin/python -m pip install --quiet --no-deps -r requirements/ansible-builder.txt
+	$(BUILDER_VENV)/bin/python -m pip check
+	@touch $@
+
 # ---------------------------------------------------------------------------------------------
 # Collection trees
 
@@ -192,9 +207,9 @@ test-conformance: venv collection  ## pytest tests/conformance (reads ../shared)
 	$(call header,conformance,pytest tests/conformance)
 	@$(PY) tools/test_layers.py pytest conformance tests/conformance $(PYTEST_ARGS)
 
-test-integration: venv collection  ## pytest tests/integration, in parallel (PYTEST_WORKERS=auto)
+test-integration: venv collection $(BUILDER_STAMP)  ## pytest tests/integration, in parallel (PYTEST_WORKERS=auto)
 	$(call header,integration,pytest -n $(PYTEST_WORKERS) tests/integration)
-	@$(PY) tools/test_layers.py pytest integration tests/integration $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	@ANSIBLE_BUILDER=$(BUILDER_VENV)/bin/ansible-builder $(PY) tools/test_layers.py pytest integration tests/integration $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 test-sanity: venv collection  ## ansible-test sanity on the Python of .venv, no ignore entries allowed
 	$(call header,sanity,ansible-test sanity --local --python $(PYTHON_MINOR))
@@ -255,6 +270,11 @@ bench-verdict: venv collection  ## benchmark the packet verdict engine (tests/be
 bench-guard: venv collection  ## requests and time the lockout guard adds to a change, datacenter firewall off and on (tests/bench/bench_guard.py)
 	$(call header,bench-guard,python tests/bench/bench_guard.py)
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_guard.py
+
+.PHONY: bench-exec-paths
+bench-exec-paths: venv collection  ## one task's wall and CPU time on the controller path and on the module path (tests/bench/bench_exec_paths.py; BENCH_EXEC_ARGS='--tasks 10 --runs 1')
+	$(call header,bench-exec-paths,python tests/bench/bench_exec_paths.py $(BENCH_EXEC_ARGS))
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_exec_paths.py $(BENCH_EXEC_ARGS)
 
 .PHONY: bench-emulator
 bench-emulator: venv collection  ## requests per second the PVE API emulator serves (tests/bench/bench_emulator.py)

@@ -32,7 +32,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = REPO_ROOT / "requirements"
 BASE_VERSION = "3.11"  # requirements/constraints.txt is this version's lock
-NO_DEPS_FILES = ("docs.txt", "galaxy-importer.txt")
+NO_DEPS_FILES = ("docs.txt", "galaxy-importer.txt", "ansible-builder.txt")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)\s*(?:#.*)?$")
 
 
