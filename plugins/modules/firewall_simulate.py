@@ -172,8 +172,7 @@ options:
       expect:
         description:
           - The verdict the packet must get; the task fails if it gets another.
-          - C(UNEVALUATED) is the answer for nodes using the nftables backend (host option
-            C(nftables) set to 1), which is not evaluated.
+          - C(UNEVALUATED) is the answer for a path the engine cannot evaluate.
         type: str
         choices: [ACCEPT, DROP, REJECT, UNEVALUATED]
   changes:
@@ -253,9 +252,8 @@ options:
         type: bool
         default: false
 notes:
-  - Only the iptables backend is evaluated. C(forward) rules and VNet firewalls only act with the
-    nftables backend and are reported as inert; hops on a node whose host option C(nftables) is 1 give
-    C(UNEVALUATED).
+  - Both backends are evaluated, a node whose host option C(nftables) is 1 as proxmox-firewall filters it
+    (see the nftables guide). C(forward) rules and VNet firewalls are not evaluated yet.
   - Every packet is treated as the first packet of a new connection; established traffic is
     always accepted by PVE before any rule.
   - With O(source=live) the configuration is read once, as the API returns it at that moment,
