@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from .._model.errors import FieldError
 from .._model.objects import FILE_OPTION_LEVEL, FILE_RULE_LEVEL, FILE_SECTIONS, Alias, ClusterConfig, FileKind, FirewallFile, Level, Rule
@@ -193,7 +194,7 @@ def _check_groups(fw: FirewallFile, scope: ReferenceScope, locate: Locator, api_
     for group in fw.groups:
         yield from _check_unique_name("group", group.name, locate(("groups", group.name)), seen, f"Security group '{group.name}' already exists")
         for index, rule in enumerate(group.rules):
-            yield from check_rule(rule, Level.GROUP, location=locate(("groups", group.name, index)), refs=refs, api_schema=api_schema).errors
+            yield from check_rule(rule, Level.GROUP, location=partial(locate, ("groups", group.name, index)), refs=refs, api_schema=api_schema).errors
 
 
 def validate_file(
@@ -219,7 +220,7 @@ def validate_file(
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None
     for index, rule in enumerate(fw.rules):
-        errors += check_rule(rule, rule_level, location=locate(("rules", index)), refs=refs, api_schema=api_schema).errors
+        errors += check_rule(rule, rule_level, location=partial(locate, ("rules", index)), refs=refs, api_schema=api_schema).errors
     errors += _check_groups(fw, scope, locate, api_schema) if fw.kind is FileKind.CLUSTER else []
     return errors
 

@@ -7,6 +7,8 @@ them, normalisation never hides them.
 
 from __future__ import annotations
 
+import weakref
+
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
@@ -33,7 +35,8 @@ def optional_text(value: str | None) -> str | None:
     if value is None:
         return None
     text = value.strip(FW_BLANKS)
-    if not text or all(char in _PERL_BLANKS for char in text):
+    # the first character decides almost always: only a blank one needs the rest looked at
+    if not text or (text[0] in _PERL_BLANKS and all(char in _PERL_BLANKS for char in text)):
         return None
     return text
 
@@ -183,9 +186,17 @@ def order_like_pve(fw: FirewallFile) -> FirewallFile:
     )
 
 
+# The files normalise_file made, by identity: normalising one again (render_fw of a normalised
+# file does) returns it at once instead of walking 10,000 rules a second time. Weak, so a file
+# lives no longer than its users keep it; an object is frozen, so what it holds stays canonical.
+_NORMALISED: weakref.WeakValueDictionary[int, FirewallFile] = weakref.WeakValueDictionary()
+
+
 def normalise_file(fw: FirewallFile) -> FirewallFile:
     """Canonical file: canonical values in PVE's write order."""
-    return order_like_pve(
+    if _NORMALISED.get(id(fw)) is fw:
+        return fw
+    result = order_like_pve(
         replace(
             fw,
             aliases=tuple(map(normalise_alias, fw.aliases)),
@@ -194,3 +205,5 @@ def normalise_file(fw: FirewallFile) -> FirewallFile:
             groups=tuple(map(normalise_group, fw.groups)),
         )
     )
+    _NORMALISED[id(result)] = result
+    return result

@@ -9,7 +9,7 @@ when a ``References`` view of the configuration is given.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .._model.errors import FieldError
@@ -98,10 +98,24 @@ class RuleCheck:
     ipversion: int | None
 
 
+# The ICMP type names of each family, as sets: a rule's dport is looked up in them.
+_ICMP_NAMES = {family: frozenset(icmp_type_names(family)) for family in (4, 6)}
+_ALL_ICMP_NAMES = _ICMP_NAMES[4] | _ICMP_NAMES[6]
+
+
 class _Collector:
-    def __init__(self, location: str) -> None:
-        self.location = location
+    """The problems of one rule. The location may be given as a function: most rules have no
+    problem, and a file of 10,000 rules need not spell 10,000 locations to say so."""
+
+    def __init__(self, location: str | Callable[[], str]) -> None:
+        self._location = location
         self.errors: list[FieldError] = []
+
+    @property
+    def location(self) -> str:
+        if not isinstance(self._location, str):
+            self._location = self._location()
+        return self._location
 
     def add(self, field_name: str, value: object, message: str, accepted: str = "") -> None:
         self.errors.append(FieldError(self.location, field_name, value, message, accepted))
@@ -203,13 +217,12 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     if dport is None:
         return
     family = icmp_family(rule.proto) if rule.proto else None
-    all_icmp_names = set(icmp_type_names(4)) | set(icmp_type_names(6))
     items = [item.strip() for item in dport.split(",")]
-    icmp_items = [item for item in items if item in all_icmp_names]
+    icmp_items = [item for item in items if item in _ALL_ICMP_NAMES]
     if not icmp_items and not _parses_as_ports("dport", dport, out):
         return
     if family is not None:
-        legacy_ok = len(items) == 1 and (items[0] in icmp_type_names(family) or (items[0].isdigit() and int(items[0]) <= 255))
+        legacy_ok = len(items) == 1 and (items[0] in _ICMP_NAMES[family] or (items[0].isdigit() and int(items[0]) <= 255))
         if not legacy_ok:
             message = "ICMP ports not allowed in port range" if icmp_items else f"invalid port '{dport}'"
             out.add("dport", dport, message, f"one ICMP type name for {rule.proto} (better: use icmp_type)")
@@ -226,7 +239,7 @@ def _check_icmp_type(rule: Rule, out: _Collector) -> None:
         out.add("proto", rule.proto, "missing property - 'icmp-type' requires this property", "icmp, icmpv6 or ipv6-icmp")
     elif rule.dport is not None:
         out.add("icmp-type", icmp_type, "'icmp-type' cannot be specified together with 'dport'", "icmp_type or dport, not both")
-    elif icmp_type not in icmp_type_names(family):
+    elif icmp_type not in _ICMP_NAMES[family]:
         proto_name = "icmp" if family == 4 else "icmpv6"
         out.add(
             "icmp-type",
@@ -291,7 +304,7 @@ def _check_macro_params(rule: Rule, macro_name: str, ipversion: int | None, out:
                 return
 
 
-def check_rule(rule: Rule, level: Level, *, location: str, refs: References | None = None, api_schema: bool = True) -> RuleCheck:
+def check_rule(rule: Rule, level: Level, *, location: str | Callable[[], str], refs: References | None = None, api_schema: bool = True) -> RuleCheck:
     """All problems of one rule at one level, in PVE's order, and its IP family.
 
     ``api_schema`` adds the API's parameter schema checks (what a write would be refused

@@ -96,3 +96,11 @@ def test_fw_line_trims_horizontal_blanks_and_the_byte_0xa0():
 def test_set_references_are_lowercased_except_sdn_ones():
     rule = normalise_rule(Rule(type="in", action="ACCEPT", source="+dc/MySet", dest="+sdn/MyNet-all"))
     assert (rule.source, rule.dest) == ("+dc/myset", "+sdn/MyNet-all")
+
+
+def test_a_normalised_file_is_returned_as_it_is_and_equals_a_fresh_normalisation():
+    fw = FirewallFile(FileKind.HOST, rules=(Rule(type="IN", action="ACCEPT", proto="TCP", dport="22,80", source="+MySet"),))
+    once = normalise_file(fw)
+    assert normalise_file(once) is once  # render_fw of a normalised file does not walk it again
+    copy = FirewallFile(once.kind, rules=once.rules)  # an equal file that normalise_file did not make
+    assert normalise_file(copy) == once and normalise_file(copy) is not copy
