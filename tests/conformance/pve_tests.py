@@ -48,6 +48,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir impo
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.inventory_input import inventory_from_user  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine import endpoints  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine import test_suite_env as env  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine.sdn import sdn_from_data  # noqa: E402
 from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import (  # noqa: E402
     VERDICTS,
     Endpoint,
@@ -134,10 +135,12 @@ def _inventory(directory: Path) -> Inventory:
     path = directory / "inventory.yml"
     if not path.is_file():
         return env.INVENTORY
-    inventory, errors = inventory_from_user(yaml.safe_load(path.read_text(encoding="utf-8")))
-    if inventory is None:
-        raise TestFormatError(f"{path}: " + "; ".join(map(str, errors)))
-    return inventory
+    data = dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    sdn, sdn_errors = sdn_from_data(data.pop("sdn", None))
+    inventory, errors = inventory_from_user(data)
+    if inventory is None or sdn_errors:
+        raise TestFormatError(f"{path}: " + "; ".join([*map(str, errors), *sdn_errors]))
+    return replace(inventory, sdn=sdn)
 
 
 def _now(value: str | None, cluster_enable: object) -> float | None:
@@ -218,8 +221,8 @@ def run_directory(directory: Path, *, verbose: bool = False) -> Result:
             if source_zone == dest_zone:
                 raise TestFormatError(f"{test.label}: from/to needs to be different")
             try:
-                source = endpoints.zone_endpoint(source_zone, inventory)
-                dest = endpoints.zone_endpoint(dest_zone, inventory)
+                source = endpoints.parse_endpoint(source_zone, inventory)
+                dest = endpoints.parse_endpoint(dest_zone, inventory)
                 verdict = engine.evaluate(source, dest, _packet(values, source, dest, inventory))
             except VerdictError as error:
                 result.failures.append(f"{directory} line {test.number}: {test.text} [from {source_zone} to {dest_zone}]: error: {error}")

@@ -1,7 +1,8 @@
 """Where a packet comes from and goes to, in the notation of PVE's firewall test suite.
 
 Zones (``host``, ``outside``, ``nfvm``, ``vm100``, ``vm100i1``, ``ct200``, ``vmbr0/eth0``),
-``host:<node>`` or an IP address name an endpoint; addresses left out get PVE's test
+``host:<node>`` or an IP address name an endpoint, ``routed:<zone>`` one the node routes to
+(the packet passes the node's forward chains); addresses left out get PVE's test
 defaults, and an ICMP packet may give its type as ``dport``. The ``firewall_simulate``
 module reads every packet this way, so the upstream test zones work as they are.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 
 from .._model.inventory import Inventory
 from .verdict_types import Endpoint, VerdictError
 
 DEFAULT_SOURCE = "100.100.1.2"
 DEFAULT_DEST = "100.200.3.4"
+ROUTED_PREFIX = "routed:"
 
 _GUEST_ZONE_RE = re.compile(r"(vm|ct)(\d+)(?:i(\d+))?")
 _PORT_ZONE_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9]{0,9})/(\S+)")
@@ -47,7 +50,13 @@ def zone_endpoint(zone: str, inventory: Inventory) -> Endpoint:
 
 def parse_endpoint(text: str, inventory: Inventory) -> Endpoint:
     """A zone, ``host:<node>`` for one node of several, or an IP address (resolved by the
-    engine: a node's address is that host, a container's address that guest NIC)."""
+    engine: a node's address is that host, a container's address that guest NIC); with the
+    prefix ``routed:`` the packet passes the node's routing at that end (its forward chains)."""
+    if text.startswith(ROUTED_PREFIX):
+        inner = parse_endpoint(text[len(ROUTED_PREFIX) :], inventory)
+        if inner.kind == "host" or inner.routed:
+            raise VerdictError(f"'{text}': {ROUTED_PREFIX} names a guest, a bridge port or an address the node routes to, not the node itself")
+        return replace(inner, routed=True)
     if text.startswith("host:"):
         return Endpoint.host(text[len("host:") :])
     try:

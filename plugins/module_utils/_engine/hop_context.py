@@ -14,6 +14,7 @@ from .._model.inventory import Node
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, OptionValue, Rule
 from .addrset import AddressSet
 from .matchers import PacketView, RuleContext, RuleIndex, SetLibrary, compile_rules, effective_option, option_flag, references
+from .sdn import sdn_sets
 from .verdict_places import known_node
 from .verdict_types import Environment
 
@@ -44,6 +45,7 @@ class HopContext:
     sets: SetLibrary = field(init=False)
     nft_sets: SetLibrary = field(init=False)  # the same sets as proxmox-firewall builds them
     broadcasts: frozenset[int] = field(init=False)  # the nodes' IPv4 broadcast addresses
+    sdn_names: frozenset[str] | None = field(init=False)  # the +sdn/ sets; None: SDN unknown
     _indexes: dict[tuple[object, ...], RuleIndex] = field(init=False, default_factory=dict)
     _references: dict[int, References] = field(init=False, default_factory=dict)
     _management_sets: dict[tuple[str, int, bool], AddressSet] = field(init=False, default_factory=dict)
@@ -51,8 +53,10 @@ class HopContext:
     def __post_init__(self) -> None:
         inventory = self.environment.inventory
         guests = {vmid: (guest_fw.file, inventory.guest(vmid)) for vmid, guest_fw in self.config.guests.items()}
-        self.sets = SetLibrary(self.config.cluster, guests)
-        self.nft_sets = SetLibrary(self.config.cluster, guests, nft=True)
+        sdn = sdn_sets(inventory.sdn) if inventory.sdn is not None else None
+        self.sdn_names = frozenset(sdn) if sdn is not None else None
+        self.sets = SetLibrary(self.config.cluster, guests, sdn=sdn)
+        self.nft_sets = SetLibrary(self.config.cluster, guests, nft=True, sdn=sdn)
         self.broadcasts = frozenset(
             int(network.broadcast_address)
             for network in (self.local_network(node) for node in inventory.nodes.values())
@@ -95,7 +99,7 @@ class HopContext:
     def refs(self, own: FirewallFile | None) -> References:
         key = id(own)
         if key not in self._references:
-            self._references[key] = references(self.config.cluster, own)
+            self._references[key] = references(self.config.cluster, own, self.sdn_names)
         return self._references[key]
 
     def rule_index(

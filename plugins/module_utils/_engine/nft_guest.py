@@ -55,8 +55,6 @@ def guest_chain(context: HopContext, place: Place, direction: str, view: PacketV
     guest, nic = guest_nic(place)
     device = device_name(guest, nic)
     hop = Hop(f"{place.label} {direction.upper()}", f"{GUEST_TABLE} guest-{guest.vmid}-{direction}", guest.node, nic.name, direction)
-    if nic.bridge in context.config.vnets:
-        trail.warn(f"vnet {nic.bridge} has a firewall configuration: its forward rules are not evaluated by this engine yet")
     if not nic.firewall:
         return unfiltered(hop, guest, f"{nic.name} has no firewall=1: {device} is not in vm-map-{direction}, the NIC is not filtered", trail)
     fw = context.guest_file(guest.vmid)

@@ -24,11 +24,15 @@ defined in ``verdict_types`` and importable from here.
 A node whose host option ``nftables`` is 1 is filtered by proxmox-firewall instead: its hops
 are evaluated by ``nft_host`` and ``nft_guest`` (docs/nftables.md lists what differs).
 
-Not modelled here, and said so in the verdict: ``forward`` rules and VNet firewalls (inert
-on the iptables backend, reference 0 and 7.13; on the nftables backend they filter bridged
-and routed traffic, which this engine does not evaluate yet), the raw table (synflood
-protection of the iptables backend), logging, connection tracking (every packet is the
-first of a new connection).
+On the nftables backend ``forward`` rules and vnet firewalls filter too (``nft_forward``):
+a packet bridged within a vnet passes ``bridge-<vnet>`` of the guest table, the node's own
+traffic on a vnet ``bridge-<vnet>`` of the host table, and a packet the node routes (an end
+given as ``routed:<zone>``) the node's ``forward`` chain. They are inert on the iptables
+backend (reference 0 and 7.13), which the trail says.
+
+Not modelled here, and said so in the verdict: the raw table (synflood protection of the
+iptables backend), logging, connection tracking (every packet is the first of a new
+connection).
 """
 
 from __future__ import annotations
@@ -38,13 +42,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .._model.objects import ClusterConfig, OptionValue
-from . import hop_guest, hop_host, nft_guest, nft_host
+from . import hop_guest, hop_host, nft_forward, nft_guest, nft_host
 from .hop_context import HopContext
 from .hop_host import COROSYNC_PORTS, MANAGEMENT_PORTS_IN, MANAGEMENT_PORTS_OUT
-from .matchers import PacketView
-from .nft_chains import HOST_TABLE
+from .matchers import PacketView, option_flag
+from .nft_chains import GUEST_TABLE, HOST_TABLE
 from .std_chains import ACCEPT, DROP, REJECT
-from .verdict_places import Place, packet_view, place
+from .verdict_places import Place, packet_view, place, single_node
 from .verdict_trail import Hop, Trail
 from .verdict_types import UNEVALUATED, VERDICTS, Endpoint, Environment, Packet, Step, Verdict, VerdictError
 
@@ -117,7 +121,11 @@ class VerdictEngine:
         if not enabled:
             trail.add(Step("cluster", "-", "pass", ACCEPT, why, level="cluster"))
             return Verdict(ACCEPT, tuple(trail.steps))
-        for evaluate_hop in self._hops(src, dst):
+        warnings: list[str] = []
+        hops = self._hops(src, dst, warnings)
+        for warning in warnings:
+            trail.warn(warning)
+        for evaluate_hop in hops:
             action = evaluate_hop(view, trail)
             if action != ACCEPT:
                 return Verdict(action, tuple(trail.steps), tuple(trail.warnings))
@@ -125,23 +133,107 @@ class VerdictEngine:
             trail.add(Step("path", "PVEFW-FORWARD", "pass", ACCEPT, "no PVE firewall chain on this path (bridged between unfirewalled ports)"))
         return Verdict(ACCEPT, tuple(trail.steps), tuple(trail.warnings))
 
-    def _hops(self, src: Place, dst: Place) -> list[HopRun]:
-        """The chains the packet passes, in order: the sender's OUT hop, then the receiver's IN
-        hop; each evaluated by the backend its node runs (host option ``nftables``)."""
+    def _hops(self, src: Place, dst: Place, warnings: list[str]) -> list[HopRun]:
+        """The chains the packet passes, in order: the sender's OUT hop, the vnet it is bridged
+        in or the node that routes it, then the receiver's IN hop; each evaluated by the backend
+        its node runs (host option ``nftables``)."""
+        if src.routed or dst.routed:
+            return self._routed_hops(src, dst)
         hops: list[HopRun] = []
         if src.kind == "host":
             node = src.node or ""
             iface = dst.bridge if dst.kind != "host" and dst.node == node else self.environment.outside_bridge
             hops.append(self._host_hop(node, iface, "out"))
+            hops += self._host_vnet_hops(node, iface, "output")
         elif src.kind == "guest":
             hops.append(self._guest_hop(src, "out"))
+        if src.kind != "host" and dst.kind != "host":
+            hops += self._bridged_vnet_hops(src, dst, warnings)
         if dst.kind == "host":
             node = dst.node or ""
             iface = src.bridge if src.kind != "host" and src.node == node else self.environment.outside_bridge
+            hops += self._host_vnet_hops(node, iface, "input")
             hops.append(self._host_hop(node, iface, "in"))
         elif dst.kind == "guest":
             hops.append(self._guest_hop(dst, "in"))
         return hops
+
+    def _routed_hops(self, src: Place, dst: Place) -> list[HopRun]:
+        """A packet the node routes: the sender's OUT hop, the node's forward chains, the
+        receiver's IN hop. A frame routed out of or into a vnet does not pass ``bridge-<vnet>``:
+        the bridge hands it to the node, whose ``forward`` hook sees it (skeleton)."""
+        if src.kind == "host" or dst.kind == "host":
+            raise VerdictError("a routed packet passes through a node: neither end can be a node itself (drop 'routed:' to ask the node's own traffic)")
+        nodes = {end.node for end in (src, dst) if end.kind == "guest"}
+        if len(nodes) > 1:
+            raise VerdictError(
+                f"guests on different nodes ({', '.join(sorted(str(node) for node in nodes))}): say which node routes by giving one end as a bridge port"
+            )
+        node = next(iter(nodes), None) or src.node or dst.node or single_node(self.environment.inventory)
+        hops: list[HopRun] = []
+        if src.kind == "guest":
+            hops.append(self._guest_hop(src, "out"))
+        hops.append(self._forward_hop(node))
+        if dst.kind == "guest":
+            hops.append(self._guest_hop(dst, "in"))
+        return hops
+
+    def _forward_hop(self, node: str) -> HopRun:
+        context = self._context
+        label = f"host {node} FORWARD"
+        if context.nftables(node):
+            return lambda view, trail: nft_forward.forward_chain(context, node, label, view, trail)
+
+        def inert(view: PacketView, trail: Trail) -> str:
+            count = sum(rule.type == "forward" for fw in (context.host_file(node), context.config.cluster) for rule in fw.rules)
+            ignored = f"; {count} forward rule(s) at host/cluster level ignored (they need nftables: 1)" if count else ""
+            detail = f"pve-firewall filters no traffic the node routes between non-guest interfaces (forward rules are inert on the iptables backend){ignored}"
+            trail.add(Step(label, "PVEFW-FORWARD", "pass", ACCEPT, detail, level="host", node=node))
+            return ACCEPT
+
+        return inert
+
+    def _bridged_vnet_hops(self, src: Place, dst: Place, warnings: list[str]) -> list[HopRun]:
+        """``bridge-<vnet>`` of the guest table on each node that bridges the frame within the
+        vnet (``meta ibrname . meta obrname vmap @bridge-map``: both ends on the vnet)."""
+        context = self._context
+        vnet = src.bridge if src.bridge == dst.bridge else None
+        if vnet is None:
+            warnings += self._crossing(src, dst)
+            return []
+        if not nft_forward.vnet_enabled(context, vnet):
+            return []
+        hops: list[HopRun] = []
+        for node in dict.fromkeys(end.node for end in (src, dst) if end.node):
+            if not context.nftables(node):
+                continue  # inert on the iptables backend; the guest hops note it
+            hops.append(self._vnet_hop(GUEST_TABLE, vnet, node, f"vnet {vnet} on {node}"))
+        return hops
+
+    def _vnet_hop(self, table: str, vnet: str, node: str, label: str) -> HopRun:
+        context = self._context
+        return lambda view, trail: nft_forward.vnet_chain(context, table, vnet, node, label, view, trail)
+
+    def _host_vnet_hops(self, node: str, iface: str | None, hook: str) -> list[HopRun]:
+        """``host-bridge-input``/``-output`` send the node's own traffic on a vnet to the host
+        table's ``bridge-<vnet>`` (only while the host firewall is on: else no table)."""
+        context = self._context
+        if not iface or not context.nftables(node) or not nft_forward.vnet_enabled(context, iface):
+            return []
+        if not option_flag(context.host_file(node).options, "host", "enable"):
+            return []
+        return [self._vnet_hop(HOST_TABLE, iface, node, f"host {node} {'IN' if hook == 'input' else 'OUT'} via vnet {iface}")]
+
+    def _crossing(self, src: Place, dst: Place) -> list[str]:
+        """A path between two bridges where one is a vnet with a firewall: say how to ask it."""
+        context = self._context
+        vnets = [end.bridge for end in (src, dst) if end.bridge and nft_forward.vnet_enabled(context, end.bridge)]
+        if not vnets or not any(context.nftables(end.node or "") for end in (src, dst) if end.node):
+            return []
+        return [
+            f"{src.label} and {dst.label} are on different bridges ({src.bridge}, {dst.bridge}): the vnet firewall of {', '.join(vnets)} "
+            "is not asked; give both ends on the vnet ('<vnet>/<port>') for bridged traffic, or one end as 'routed:<zone>' for routed traffic"
+        ]
 
     def _host_hop(self, node: str, iface: str | None, direction: str) -> HopRun:
         context = self._context

@@ -4,7 +4,7 @@ guest NIC or a bridge port) and its packet turned into the view the matchers rea
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._model.inventory import Guest, Inventory, Nic, Node
 from .._reference.netbase import protocol_number
@@ -25,6 +25,7 @@ class Place:
     guest: Guest | None = None
     nic: Nic | None = None
     bridge: str | None = None
+    routed: bool = False  # reached through the node's routing (Endpoint.routed)
 
 
 def single_node(inventory: Inventory) -> str:
@@ -43,6 +44,11 @@ def known_node(inventory: Inventory, name: str) -> Node:
 
 def place(environment: Environment, endpoint: Endpoint, other: Endpoint) -> Place:
     """Where ``endpoint`` is; a bridge port without a node is on the node of ``other``."""
+    found = _place(environment, endpoint, other)
+    return replace(found, routed=True) if endpoint.routed else found
+
+
+def _place(environment: Environment, endpoint: Endpoint, other: Endpoint) -> Place:
     inventory = environment.inventory
     if endpoint.kind == "address":
         endpoint = _endpoint_of_address(inventory, endpoint.address or "")

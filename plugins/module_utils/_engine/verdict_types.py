@@ -56,6 +56,9 @@ class Endpoint:
     or an unfirewalled guest; ``bridge`` None means the outside bridge of the environment) or
     ``address`` (resolved: a node's address is that host, a container's configured address
     is that guest NIC, anything else is outside).
+
+    ``routed``: the packet reaches or leaves this endpoint through the node's routing rather
+    than a bridge, so it passes the node's forward chains (nftables backend).
     """
 
     kind: str
@@ -65,6 +68,7 @@ class Endpoint:
     bridge: str | None = None
     port: str | None = None
     address: str | None = None
+    routed: bool = False
 
     @classmethod
     def host(cls, node: str | None = None) -> Endpoint:

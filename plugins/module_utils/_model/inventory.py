@@ -54,9 +54,37 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Subnet:
+    """One subnet of an SDN vnet: its CIDR, gateway and DHCP ranges (``(first, last)``)."""
+
+    cidr: str
+    gateway: str | None = None
+    dhcp_ranges: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Vnet:
+    """An SDN vnet of the running configuration, with its subnets."""
+
+    name: str
+    zone: str = ""
+    subnets: tuple[Subnet, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sdn:
+    """What PVE's SDN generates IP sets from: the vnets with their subnets, and the guests'
+    addresses in PVE's IPAM (vmid -> addresses)."""
+
+    vnets: Mapping[str, Vnet] = field(default_factory=dict)
+    ipam: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Inventory:
     nodes: Mapping[str, Node] = field(default_factory=dict)
     guests: Mapping[int, Guest] = field(default_factory=dict)
+    sdn: Sdn | None = None  # None: the SDN configuration is unknown (its +sdn/ sets with it)
 
     def guest(self, vmid: int) -> Guest | None:
         return self.guests.get(vmid)
