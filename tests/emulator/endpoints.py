@@ -14,7 +14,7 @@ from types import MappingProxyType
 from ansible_collections.pve.firewall.plugins.module_utils._model.objects import LOG_LEVELS
 from ansible_collections.pve.firewall.plugins.module_utils._reference.options_data import SCHEMA_OPTIONS
 
-from .handlers import aliases, cluster, groups, info, ipsets, options, rules
+from .handlers import aliases, cluster, groups, info, ipsets, options, rules, sdn
 from .nics import MAX_NICS
 from .routes import Endpoint, Handler, Permission
 from .schema import Param
@@ -144,9 +144,7 @@ def _rules_tree(level: _Level, sub: str = "/rules", *, in_group: bool = False, e
             "Modify rule data.",
             {**(extra or {}), **_rule_params(required=False)},
         ),
-        level.endpoint(
-            sub + "/{pos}", "DELETE", "delete_rule", rules.delete_rule(resolve, in_group=in_group), "Delete rule.", {**pos_path, "digest": DIGEST}
-        ),
+        level.endpoint(sub + "/{pos}", "DELETE", "delete_rule", rules.delete_rule(resolve, in_group=in_group), "Delete rule.", {**pos_path, "digest": DIGEST}),
     ]
 
 
@@ -232,9 +230,7 @@ def _alias_tree(level: _Level) -> list[Endpoint]:
             "Update IP or Network alias.",
             {**name, "cidr": cidr, "comment": COMMENT, "digest": DIGEST, "rename": RENAME_64},
         ),
-        level.endpoint(
-            "/aliases/{name}", "DELETE", "remove_alias", aliases.delete_alias(resolve), "Remove IP or Network alias.", {**name, "digest": DIGEST}
-        ),
+        level.endpoint("/aliases/{name}", "DELETE", "remove_alias", aliases.delete_alias(resolve), "Remove IP or Network alias.", {**name, "digest": DIGEST}),
     ]
 
 
@@ -355,9 +351,7 @@ def _around() -> list[Endpoint]:
         plain.endpoint("/nodes/{node}/network", "GET", "index", cluster.node_network, "List available networks", node),
         plain.endpoint("/nodes/{node}/qemu", "GET", "vmlist", cluster.list_guests("qemu"), "Virtual machine index (per node).", node),
         plain.endpoint("/nodes/{node}/lxc", "GET", "vmlist", cluster.list_guests("lxc"), "LXC container index (per node).", node),
-        plain.endpoint(
-            "/nodes/{node}/qemu/{vmid}/config", "GET", "vm_config", cluster.guest_config("qemu"), "Get the virtual machine configuration.", guest
-        ),
+        plain.endpoint("/nodes/{node}/qemu/{vmid}/config", "GET", "vm_config", cluster.guest_config("qemu"), "Get the virtual machine configuration.", guest),
         plain.endpoint("/nodes/{node}/lxc/{vmid}/config", "GET", "vm_config", cluster.guest_config("lxc"), "Get container configuration.", guest),
         guest_level.endpoint(
             "/nodes/{node}/qemu/{vmid}/config",
@@ -376,8 +370,18 @@ def _around() -> list[Endpoint]:
             "Set container options.",
             {**guest, **_guest_config_params("lxc")},
         ),
-        plain.endpoint("/cluster/sdn/vnets", "GET", "index", cluster.list_vnets, "SDN vnets index."),
+        plain.endpoint("/cluster/sdn/vnets", "GET", "index", cluster.list_vnets, "SDN vnets index.", _SDN_VIEW),
+        plain.endpoint("/cluster/sdn/vnets/{vnet}/subnets", "GET", "index", sdn.list_subnets, "SDN subnets index.", {"vnet": VNET, **_SDN_VIEW}),
+        plain.endpoint(
+            "/cluster/sdn/ipams/{ipam}/status", "GET", "ipamindex", sdn.ipam_status, "List PVE IPAM Entries", {"ipam": Param("string", optional=False)}
+        ),
     ]
+
+
+# pve-network's SDN indexes show the running or the pending configuration on request
+_SDN_VIEW: Mapping[str, Param] = MappingProxyType(
+    {"running": Param("boolean", description="Display running config."), "pending": Param("boolean", description="Display pending config.")}
+)
 
 
 # The ticket endpoint is answered by the server itself (it needs no authentication).

@@ -17,11 +17,20 @@ same cluster the API serves. YAML layout (every key but the names is optional)::
           - {name: net2, config: "virtio=BC:24:11:00:01:02,bridge=vmbr0,firewall=1,tag=10,rate=12.5,queues=4"}
     vnets:
       - {name: vnet1, zone: zone1, subnets: [10.10.0.0/24]}
+      - name: vnet2
+        subnets:
+          - {cidr: 10.20.0.0/24, gateway: 10.20.0.1, dhcp_ranges: [10.20.0.100-10.20.0.200]}
+    ipam:                     # the PVE IPAM's guest entries: vmid -> addresses in vnet subnets
+      100: [10.20.0.50]
 
 A NIC is served as its guest config line (``netN``): generated from its keys, with ``extra``
 properties appended as written, or ``config``, the whole line as written (then bridge, MAC,
 firewall and tag come from it; a qemu NIC's ``ip``/``ip6`` are still the keys, as a VM's
 addresses are not in its config). The config API can change the lines; the guests' NICs follow.
+
+The vnets, their subnets and the IPAM entries are what the SDN endpoints serve and what the
+``+sdn/`` sets are generated from (``Topology.sdn``): four sets per vnet, and
+``guest-ipam-<vmid>`` per guest with IPAM addresses.
 
 A node without ``local_network`` sees the loopback network 127.0.0.0/8 as its local network,
 so by default every loopback client is a management host (reference 5.2).
@@ -39,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory, Nic, Node
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Guest, Inventory, Nic, Node, Sdn, Subnet, Vnet
 
 from .nics import NicFormatError, check_nic, nic_from_text, nic_text
 
@@ -56,18 +65,17 @@ class TopologyError(ValueError):
 
 
 @dataclass(frozen=True)
-class Vnet:
-    name: str
-    zone: str
-    subnets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Topology:
     inventory: Inventory
     vnets: Mapping[str, Vnet] = field(default_factory=dict)
     # vmid -> netN -> the config line as served (guests missing here: generated from their NICs)
     nic_configs: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    ipam: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # vmid -> IPAM addresses
+
+    @property
+    def sdn(self) -> Sdn:
+        """What the +sdn/ sets of this cluster are generated from."""
+        return Sdn(self.vnets, self.ipam)
 
     def nic_lines(self, vmid: int) -> dict[str, str]:
         """The guest's ``netN`` config lines, in NIC order."""
@@ -91,7 +99,7 @@ class Topology:
     def with_addresses(self, addresses: Sequence[str]) -> Topology:
         """The same cluster with node i listening on ``addresses[i]`` (topology order)."""
         nodes = {name: replace(node, address=address) for (name, node), address in zip(self.nodes.items(), addresses)}
-        return replace(self, inventory=Inventory(nodes=MappingProxyType(nodes), guests=self.inventory.guests))
+        return replace(self, inventory=Inventory(nodes=MappingProxyType(nodes), guests=self.inventory.guests, sdn=self.inventory.sdn))
 
 
 def consecutive_addresses(base: str, count: int) -> list[str]:
@@ -183,9 +191,43 @@ def topology_from_data(data: Mapping[str, Any]) -> Topology:
         name = str(raw["name"])
         if not _VNET_RE.fullmatch(name) or len(name) > 8:
             raise TopologyError(f"bad vnet name '{name}'")
-        vnets[name] = Vnet(name, str(raw.get("zone", "zone1")), tuple(str(net) for net in raw.get("subnets") or ()))
-    inventory = Inventory(nodes=MappingProxyType(nodes), guests=MappingProxyType(dict(sorted(guests.items()))))
-    return Topology(inventory, MappingProxyType(vnets), MappingProxyType(nic_configs))
+        vnets[name] = Vnet(name, str(raw.get("zone", "zone1")), tuple(_subnet(name, item) for item in raw.get("subnets") or ()))
+    ipam = {int(vmid): _ipam_addresses(vmid, raw, vnets) for vmid, raw in (data.get("ipam") or {}).items()}
+    sdn = Sdn(MappingProxyType(vnets), MappingProxyType(ipam))
+    inventory = Inventory(nodes=MappingProxyType(nodes), guests=MappingProxyType(dict(sorted(guests.items()))), sdn=sdn)
+    return Topology(inventory, MappingProxyType(vnets), MappingProxyType(nic_configs), MappingProxyType(ipam))
+
+
+def _subnet(vnet: str, raw: Any) -> Subnet:
+    """A subnet: its CIDR, or ``{cidr, gateway, dhcp_ranges}`` (ranges as ``first-last``)."""
+    item = {"cidr": raw} if isinstance(raw, str) else dict(raw)
+    try:
+        network = ipaddress.ip_network(str(item["cidr"]))
+        gateway = str(ipaddress.ip_address(str(item["gateway"]))) if item.get("gateway") else None
+        ranges = []
+        for text in item.get("dhcp_ranges") or ():
+            first, last = (str(ipaddress.ip_address(part.strip())) for part in str(text).split("-", 1))
+            ranges.append((first, last))
+    except (KeyError, ValueError) as error:
+        raise TopologyError(f"vnet {vnet}: bad subnet {raw!r}: {error}") from None
+    return Subnet(str(network), gateway, tuple(ranges))
+
+
+def _ipam_addresses(vmid: object, raw: Any, vnets: Mapping[str, Vnet]) -> tuple[str, ...]:
+    """A guest's IPAM addresses; each in a subnet of a vnet, as PVE's IPAM keeps them
+    (proxmox-ve-config sdn/ipam.rs IpamEntry::new refuses one out of bounds)."""
+    addresses = [raw] if isinstance(raw, str) else list(raw or ())
+    networks = [ipaddress.ip_network(subnet.cidr) for vnet in vnets.values() for subnet in vnet.subnets]
+    found = []
+    for text in addresses:
+        try:
+            address = ipaddress.ip_address(str(text))
+        except ValueError as error:
+            raise TopologyError(f"ipam {vmid}: {error}") from None
+        if not any(address in network for network in networks):
+            raise TopologyError(f"ipam {vmid}: {address} is in no subnet of a vnet")
+        found.append(str(address))
+    return tuple(found)
 
 
 def load_topology(path: Path | None) -> Topology:
@@ -200,15 +242,30 @@ def load_topology(path: Path | None) -> Topology:
 DEFAULT_TOPOLOGY: Mapping[str, Any] = {
     "nodes": [{"name": "pve1"}, {"name": "pve2"}, {"name": "pve3"}],
     "guests": [
-        {"vmid": 100, "type": "qemu", "node": "pve1", "name": "web1", "tags": ["web"],
-         "nics": [{"bridge": "vmbr0", "ip": "10.0.0.100/24"}, {"bridge": "vmbr1", "ip": "10.1.0.100/24"}]},
+        {
+            "vmid": 100,
+            "type": "qemu",
+            "node": "pve1",
+            "name": "web1",
+            "tags": ["web"],
+            "nics": [{"bridge": "vmbr0", "ip": "10.0.0.100/24"}, {"bridge": "vmbr1", "ip": "10.1.0.100/24"}],
+        },
         {"vmid": 101, "type": "qemu", "node": "pve2", "name": "web2", "tags": ["web"], "nics": [{"bridge": "vmbr0", "ip": "10.0.0.101/24"}]},
         {"vmid": 102, "type": "qemu", "node": "pve3", "name": "db1", "tags": ["db"], "nics": [{"bridge": "vmbr0", "ip": "10.0.0.102/24"}]},
         {"vmid": 200, "type": "lxc", "node": "pve1", "name": "dns1", "tags": ["infra"], "nics": [{"bridge": "vmbr0", "ip": "10.0.0.200/24"}]},
-        {"vmid": 201, "type": "lxc", "node": "pve2", "name": "proxy1", "tags": ["infra", "web"],
-         "nics": [{"bridge": "vmbr0", "ip": "10.0.0.201/24", "firewall": False}]},
+        {
+            "vmid": 201,
+            "type": "lxc",
+            "node": "pve2",
+            "name": "proxy1",
+            "tags": ["infra", "web"],
+            "nics": [{"bridge": "vmbr0", "ip": "10.0.0.201/24", "firewall": False}],
+        },
     ],
-    "vnets": [{"name": "vnet1", "zone": "zone1", "subnets": ["10.10.0.0/24"]}, {"name": "vnet2", "zone": "zone1"}],
+    "vnets": [
+        {"name": "vnet1", "zone": "zone1", "subnets": [{"cidr": "10.10.0.0/24", "gateway": "10.10.0.1", "dhcp_ranges": ["10.10.0.100-10.10.0.200"]}]},
+        {"name": "vnet2", "zone": "zone1"},
+    ],
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar, Union
 
 from .._compiler.api_mapping import ApiCall, alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
 from .._model.errors import PveFirewallError
-from .._model.inventory import Guest, Inventory, Nic, Node
+from .._model.inventory import Guest, Inventory, Nic, Node, Sdn, Subnet, Vnet
 from .._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES, ScopeLevel
 from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, GuestFirewall, IPSet, IPSetEntry, Level, OptionValue, Rule, SecurityGroup
 from .transport import PveApiError, PveTransport, path_of
@@ -347,6 +347,26 @@ class FirewallApi:
     def vnet_names(self) -> list[str]:
         return sorted(str(item["vnet"]) for item in self.get("/cluster/sdn/vnets") or [])
 
+    def sdn(self) -> Sdn:
+        """What the +sdn/ sets are generated from, as the firewall reads it: the running SDN
+        configuration's vnets and their subnets (``running=1``: the firewall reads
+        /etc/pve/sdn/.running-config) and the guests' entries of the PVE IPAM (pve-network
+        API2/Network/SDN/Ipams.pm ``ipamindex``; a cluster without the PVE IPAM has none)."""
+        vnets = {}
+        for item in self.get("/cluster/sdn/vnets", running=1) or []:
+            name = str(item["vnet"])
+            subnets = tuple(_subnet(raw) for raw in self.get(path_of("cluster", "sdn", "vnets", name, "subnets"), running=1) or [] if raw.get("cidr"))
+            vnets[name] = Vnet(name, str(item.get("zone") or ""), subnets)
+        try:
+            entries = self.get("/cluster/sdn/ipams/pve/status") or []
+        except PveApiError:
+            entries = []
+        ipam: dict[int, list[str]] = {}
+        for entry in entries:
+            if entry.get("vmid") is not None and entry.get("ip"):
+                ipam.setdefault(int(entry["vmid"]), []).append(str(entry["ip"]))
+        return Sdn(vnets, {vmid: tuple(addresses) for vmid, addresses in sorted(ipam.items())})
+
     def guest_config(self, vmid: int, guest_type: str, node: str) -> Guest:
         config = self.get(Scope(ScopeLevel.of_guest_type(guest_type).value, node, vmid).config_path) or {}
         nics = tuple(
@@ -399,3 +419,17 @@ class FirewallApi:
             guests[vmid] = GuestFirewall(vmid, level.rule_level, self.read_file(Scope(level.value, guest.node, vmid)))
         vnet_files = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()} if vnets else {}
         return ClusterConfig(cluster, hosts, guests, vnet_files)
+
+
+def _subnet(raw: Mapping[str, Any]) -> Subnet:
+    """A subnet as GET /cluster/sdn/vnets/{vnet}/subnets returns it: ``dhcp-range`` holds
+    ``{start-address, end-address}`` objects (Subnets.pm get_dhcp_ranges)."""
+    ranges = []
+    for item in raw.get("dhcp-range") or []:
+        if isinstance(item, str):
+            item = dict(part.split("=", 1) for part in item.split(",") if "=" in part)
+        first, last = item.get("start-address"), item.get("end-address")
+        if first and last:
+            ranges.append((str(first), str(last)))
+    gateway = raw.get("gateway")
+    return Subnet(str(raw["cidr"]), str(gateway) if gateway else None, tuple(ranges))

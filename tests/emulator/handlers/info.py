@@ -53,9 +53,6 @@ def _scope_refs(fw: FirewallFile | None, scope: str, wanted: str | None) -> list
     return refs
 
 
-# The ipsets PVE's SDN generates for a vnet with subnets.
-
-
 # The comments proxmox-ve-config gives the generated sets (SdnConfig::ipsets), by name suffix.
 _SDN_SET_COMMENTS = {
     "all": "All subnets of VNet {vnet}",
@@ -67,8 +64,9 @@ _SDN_SET_COMMENTS = {
 
 def _sdn_refs(call: Call, wanted: str | None) -> list[dict[str, object]]:
     """The SDN sets in the refs list: the four sets of every vnet (proxmox-ve-config
-    SdnConfig::ipsets), the names the rule handlers accept. pve-rs hands them to Perl by bare
-    name (PVE::RS::Firewall::SDN), so collect_refs makes their ``ref`` ``+<name>``, without
+    SdnConfig::ipsets), then ``guest-ipam-<vmid>`` for every guest with IPAM addresses
+    (Ipam::ipsets, which gives them no comment). pve-rs hands them to Perl by bare name
+    (PVE::RS::Firewall::SDN), so collect_refs makes their ``ref`` ``+<name>``, without
     ``sdn/``."""
     if wanted not in (None, "ipset"):
         return []
@@ -77,6 +75,9 @@ def _sdn_refs(call: Call, wanted: str | None) -> list[dict[str, object]]:
         for suffix, comment in _SDN_SET_COMMENTS.items():
             name = f"{vnet}-{suffix}"
             refs.append({"type": "ipset", "name": name, "ref": f"+{name}", "scope": "sdn", "comment": comment.format(vnet=vnet)})
+    for vmid, addresses in sorted(call.ctx.topology.ipam.items()):
+        if addresses:
+            refs.append({"type": "ipset", "name": f"guest-ipam-{vmid}", "ref": f"+guest-ipam-{vmid}", "scope": "sdn"})
     return refs
 
 
