@@ -13,8 +13,8 @@ description:
   - Evaluates packets against a whole Proxmox VE firewall configuration offline and returns,
     for each packet, the verdict (C(ACCEPT), C(DROP), C(REJECT)) and the trail that decided
     it, exactly as the iptables backend of C(pve-firewall) would.
-  - The trail names each hop (guest OUT, host OUT, host IN, guest IN), the level (cluster,
-    host, vm, ct, group) and the rule position and comment, the policy or the built-in
+  - The trail names each hop (guest OUT, host OUT, host FORWARD, vnet, host IN, guest IN), the
+    level (cluster, host, vm, ct, group, vnet) and the rule position and comment, the policy or the built-in
     exception (management, corosync, DHCP, MAC filter, ipfilter, blacklist, smurfs) that decided.
   - With O(packets[].expect) set, the task fails when a verdict differs, listing every failed
     expectation, so a CI job can unit-test a firewall policy.
@@ -95,6 +95,13 @@ options:
         (C(/nodes/<node>/network), PVE's local network), every guest with the NICs of its
         configuration. Given with O(source=live), it replaces the cluster's for the simulation;
         the configuration is still read from the cluster.
+      - C(sdn) is what the C(+sdn/) IP sets are generated from - C(vnets) maps vnet names to
+        C(zone) and C(subnets), each a CIDR or a mapping with C(cidr), C(gateway) and
+        C(dhcp_ranges) (C(first-last) strings); C(ipam) maps guest ids to their addresses in PVE's
+        IPAM. Every vnet gets C(<vnet>-all), C(<vnet>-gateway), C(<vnet>-no-gateway) and
+        C(<vnet>-dhcp), every guest with addresses C(guest-ipam-<vmid>). Without it a rule naming
+        a C(+sdn/) set is left out with a warning; with O(source=live) the cluster's running SDN
+        configuration and IPAM are read when a rule may name such a set.
       - When omitted otherwise, the fixed environment of PVE's own firewall test suite is used,
         node C(proxself) (172.16.1.2, local network 172.16.1.0/24) with VMs 100, 101, 110 and
         containers 200, 201, so that the upstream test zones work as they are.
@@ -127,6 +134,11 @@ options:
           - Where the packet comes from. A zone as in PVE's tests (C(host), C(outside),
             C(nfvm), C(vm<ID>), C(vm<ID>i<N>), C(ct<ID>), C(<bridge>/<port>)), C(host:<node>),
             or an IP address (a node's address is that node, a container's address that guest).
+          - Prefixed with C(routed:) (C(routed:outside), C(routed:vm100)), the packet passes the
+            node's routing at that end rather than a bridge, so on an nftables node the node's
+            C(forward) chains (C(host-forward), C(cluster-forward), the datacenter's
+            C(policy_forward)) filter it. Two ends on the same vnet (a guest on it or
+            C(<vnet>/<port>)) are bridged in the vnet and pass its firewall (C(bridge-<vnet>)).
         type: str
         required: true
       to:
@@ -253,7 +265,8 @@ options:
         default: false
 notes:
   - Both backends are evaluated, a node whose host option C(nftables) is 1 as proxmox-firewall filters it
-    (see the nftables guide). C(forward) rules and VNet firewalls are not evaluated yet.
+    (see the nftables guide), C(forward) rules and vnet firewalls included; on the iptables
+    backend they have no effect, which the trail says.
   - Every packet is treated as the first packet of a new connection; established traffic is
     always accepted by PVE before any rule.
   - With O(source=live) the configuration is read once, as the API returns it at that moment,
@@ -310,6 +323,43 @@ EXAMPLES = r"""
       clients: [198.51.100.7]
       fail_on_lockout: true
   register: simulation
+
+- name: Routed traffic out of an SDN vnet on an nftables node, allowed by an SDN set
+  pve.firewall.firewall_simulate:
+    config:
+      cluster:
+        options: {enable: 1, policy_forward: DROP}
+        rules:
+          - {type: forward, action: ACCEPT, source: +sdn/vnet1-no-gateway, proto: tcp, dport: "443"}
+      hosts:
+        pve1:
+          options: {nftables: 1}
+    inventory:
+      nodes:
+        pve1: {address: 192.0.2.11}
+      guests:
+        100:
+          type: qemu
+          nics:
+            net0: {bridge: vnet1, mac: "BC:24:11:00:01:00", firewall: true}
+      sdn:
+        vnets:
+          vnet1:
+            subnets:
+              - {cidr: 10.10.0.0/24, gateway: 10.10.0.1}
+    packets:
+      - name: HTTPS from the vnet to the internet
+        from: vm100
+        to: routed:outside
+        source: 10.10.0.20
+        dport: 443
+        expect: ACCEPT
+      - name: SSH from the vnet to the internet
+        from: vm100
+        to: routed:outside
+        source: 10.10.0.20
+        dport: 22
+        expect: DROP
 
 - name: Show why a packet is dropped
   ansible.builtin.debug:

@@ -12,7 +12,7 @@ from .._engine.verdict import Environment, VerdictEngine
 from .._module_kit.runner import ModuleFailure, connect
 from .changes import apply_changes
 from .errors import SimulationError
-from .loading import FILE_SOURCES, load, load_corosync
+from .loading import FILE_SOURCES, load, load_corosync, with_sdn
 from .lockout_check import check_lockout
 from .packets import ask
 from .results import changes_diff, changes_result, failed_expectations, failure_message, lockout_result, nodes_result, packet_result, with_stages
@@ -50,6 +50,7 @@ def simulate(module: AnsibleModule, api: FirewallApi | None) -> tuple[dict[str, 
     if params["changes"] is not None:
         applied = apply_changes(params, config, inventory)
         config, inventory = applied.config, applied.inventory
+    inventory = with_sdn(config, inventory, api)
     environment = Environment(inventory, load_corosync(params, inventory, api), params["now"])
     engine = VerdictEngine(config, environment)
     results = [packet_result(ask(engine, inventory, index, spec)) for index, spec in enumerate(params["packets"])]

@@ -184,10 +184,14 @@ def test_examples_run_offline_and_live(cluster: ModuleRunner, tmp_path: Path) ->
     (tmp_path / "firewall" / "100.fw").write_text("[OPTIONS]\n\nenable: 1\n\n[RULES]\n\nIN HTTPS(ACCEPT)\n")
     setup_policy(cluster)
     results = run_examples(cluster, MODULE, tmp_path)
-    assert len(results) == 4
-    files, structured, shown, live = results
+    assert len(results) == 5
+    files, structured, routed, shown, live = results
     assert [item["verdict"] for item in files["results"]] == ["ACCEPT", "DROP"]
     assert structured["lockout"]["ok"] is True
+    assert [(item["verdict"], item["decided_by"]["chain"]) for item in routed["results"]] == [
+        ("ACCEPT", "inet proxmox-firewall cluster-forward"),
+        ("DROP", "inet proxmox-firewall cluster-forward"),
+    ]
     assert shown["msg"]
     assert [item["verdict"] for item in live["results"]] == ["DROP", "ACCEPT"]
     assert live["lockout"]["ok"] is True
