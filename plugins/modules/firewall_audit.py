@@ -27,7 +27,10 @@ description:
     same list already decides every packet it would match (macros, IP sets, aliases, port
     ranges, address families, interfaces and the rules of security groups are all taken into
     account, and a rule is reported only when that is proven); C(iface-missing), a datacenter
-    or node rule bound to an interface a node does not have; C(nic-missing), a guest rule
+    or node rule bound to an interface a node does not have; C(forward-inert), a C(FORWARD)
+    rule (datacenter, node or security group) or a vnet firewall on a cluster whose nodes all
+    run the iptables backend (host option C(nftables) 0), which ignores them, so that they
+    filter nothing (reported only when every node's host options are read); C(nic-missing), a guest rule
     bound to a NIC the guest does not have; C(guest-firewall-off) and C(nic-flag-off), a guest
     without rules whose own firewall or NIC flag is off while the datacenter firewall is on;
     C(guest-policy-accept), a guest with its firewall on and C(policy_in) C(ACCEPT)."
@@ -84,6 +87,7 @@ options:
       - group-case-mismatch
       - rule-shadowed
       - iface-missing
+      - forward-inert
       - nic-missing
       - guest-firewall-off
       - nic-flag-off
@@ -108,6 +112,7 @@ options:
       - group-case-mismatch
       - rule-shadowed
       - iface-missing
+      - forward-inert
       - nic-missing
       - guest-firewall-off
       - nic-flag-off

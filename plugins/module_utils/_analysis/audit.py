@@ -21,8 +21,8 @@ audited).
 This module holds the table of checks and runs it; the parts live beside it:
 ``audit_findings`` (what is reported), ``audit_context`` (what the checks read),
 ``audit_coverage`` (what rules match), and the checks by subject in ``audit_guest_checks``,
-``audit_node_checks``, ``audit_reference_checks``, ``audit_group_case``, ``audit_rule_checks``
-and ``audit_rewrite_checks``.
+``audit_node_checks``, ``audit_reference_checks``, ``audit_group_case``, ``audit_forward_checks``,
+``audit_rule_checks`` and ``audit_rewrite_checks``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from types import MappingProxyType
 from .._model.objects import ClusterConfig
 from .audit_context import AuditContext, AuditFacts, AuditScope
 from .audit_findings import LEVELS, SEVERITIES, AuditObject, Finding, Issue, at_or_above, counts, severity_rank, summary_lines
+from .audit_forward_checks import forward_inert
 from .audit_group_case import group_case_mismatch
 from .audit_guest_checks import guest_firewall_off, guest_policy_accept, guest_unfiltered, nic_flag_off, nic_missing, too_many_rules
 from .audit_node_checks import iface_missing, no_management_access
@@ -97,6 +98,12 @@ CHECKS: Mapping[str, Check] = MappingProxyType(
             ),
             Check("rule-shadowed", "medium", "an earlier rule of the same list already decides every packet the rule could match", rule_shadowed),
             Check("iface-missing", "medium", "a datacenter or host rule is bound to an interface a node does not have", iface_missing),
+            Check(
+                "forward-inert",
+                "medium",
+                "a forward rule or a vnet firewall has no effect: every node runs the iptables backend (host option nftables: 0)",
+                forward_inert,
+            ),
             Check("nic-missing", "medium", "a guest rule is bound to a NIC the guest does not have", nic_missing),
             Check("guest-firewall-off", "medium", "the datacenter firewall is on but the own firewall of a guest without rules is off", guest_firewall_off),
             Check("nic-flag-off", "medium", "the datacenter firewall is on but a NIC of a guest without rules lacks firewall=1", nic_flag_off),
