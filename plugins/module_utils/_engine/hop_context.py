@@ -49,6 +49,7 @@ class HopContext:
     _indexes: dict[tuple[object, ...], RuleIndex] = field(init=False, default_factory=dict)
     _references: dict[int, References] = field(init=False, default_factory=dict)
     _management_sets: dict[tuple[str, int, bool], AddressSet] = field(init=False, default_factory=dict)
+    _backends: dict[str, bool] = field(init=False, default_factory=dict)  # node -> runs nftables
 
     def __post_init__(self) -> None:
         inventory = self.environment.inventory
@@ -92,7 +93,10 @@ class HopContext:
             return None
 
     def nftables(self, node: str) -> bool:
-        return option_flag(self.host_file(node).options, "host", "nftables")
+        found = self._backends.get(node)
+        if found is None:
+            found = self._backends[node] = option_flag(self.host_file(node).options, "host", "nftables")
+        return found
 
     # -- compiled once ----------------------------------------------------------------------
 
