@@ -58,8 +58,9 @@ def rule_references(api: FirewallApi, scope: Scope, rules: Iterable[Rule]) -> Re
 
 def sdn_ipsets(api: FirewallApi) -> frozenset[str]:
     """The IP sets PVE's SDN generates (scope ``sdn`` of the datacenter's refs list, which
-    PVE::API2::Firewall::Cluster get_refs fills from the running SDN configuration), by name
-    as PVE looks them up: exactly."""
+    PVE::API2::Firewall::Cluster get_refs fills from the running SDN configuration and the
+    IPAM: the four sets of each vnet and ``guest-ipam-<vmid>``), by name as PVE looks them
+    up: exactly."""
     return frozenset(str(item["name"]) for item in api.refs(Scope("cluster")) if item.get("type") == "ipset" and item.get("scope") == "sdn")
 
 

@@ -12,6 +12,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._api.service import F
 from ansible_collections.pve.firewall.plugins.module_utils._api.transport import ConnectionSettings, PveTransport
 from ansible_collections.pve.firewall.plugins.module_utils._engine.sdn import sdn_sets
 from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Subnet
+from ansible_collections.pve.firewall.plugins.module_utils._module_kit.references import sdn_ipsets
 from ansible_collections.pve.firewall.tests.emulator.client import ApiCallError
 from ansible_collections.pve.firewall.tests.emulator.fixtures import TOKEN, RunningEmulator
 from ansible_collections.pve.firewall.tests.emulator.topology import TopologyError, topology_from_data
@@ -84,6 +85,8 @@ def test_the_collection_reads_what_the_sets_are_generated_from(sdn_pve: RunningE
     assert sdn.ipam == {100: ("10.10.0.50", "fd10::50")}
     refs = {str(item["name"]) for item in sdn_pve.api().get("/cluster/firewall/refs") if item["scope"] == "sdn"}
     assert set(sdn_sets(sdn)) == refs
+    # the reference checks of the rule modules hold +sdn/ names to the same list
+    assert sdn_ipsets(api) == refs and "guest-ipam-100" in refs
 
 
 def test_topology_refuses_ipam_addresses_outside_every_subnet() -> None:
