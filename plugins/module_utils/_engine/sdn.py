@@ -47,7 +47,7 @@ def sdn_sets(sdn: Sdn) -> dict[str, SdnEntries]:
         sets[f"{vnet.name}-all"] = tuple(every)
         sets[f"{vnet.name}-gateway"] = tuple(gateways)
         # SdnConfig::ipsets pushes each subnet, then its gateway as nomatch
-        sets[f"{vnet.name}-no-gateway"] = tuple(every) + tuple((network, True) for network, _ in gateways)
+        sets[f"{vnet.name}-no-gateway"] = tuple(every) + tuple((network, True) for network, _member in gateways)
         sets[f"{vnet.name}-dhcp"] = tuple(dhcp)
     for vmid, addresses in sorted(sdn.ipam.items()):
         found = tuple((network, False) for network in (_network(text) for text in addresses) if network is not None)
