@@ -167,7 +167,8 @@ class VerdictEngine:
         nodes = {end.node for end in (src, dst) if end.kind == "guest"}
         if len(nodes) > 1:
             raise VerdictError(
-                f"guests on different nodes ({', '.join(sorted(str(node) for node in nodes))}): say which node routes by giving one end as a bridge port"
+                f"a routed packet between guests on different nodes ({', '.join(sorted(str(node) for node in nodes))}) passes each node's forward "
+                "chain: ask each half, from the first guest to 'routed:<bridge>/<port>' and from 'routed:<bridge>/<port>' to the second"
             )
         node = next(iter(nodes), None) or src.node or dst.node or single_node(self.environment.inventory)
         hops: list[HopRun] = []
