@@ -253,3 +253,10 @@ def test_sdn_data_errors_name_their_place():
         "sdn.vnets.v1.subnets[0].dhcp_ranges: '1.1.1.1' is not a range <first>-<last>",
         "sdn.ipam.a: 'a' is not a guest id",
     ]
+
+
+def test_a_forward_reject_rule_is_left_out_as_pve_refuses_it(tmp_path):
+    pair = engines(tmp_path, ON + "[RULES]\nFORWARD REJECT -p tcp -dport 80\n")
+    verdict = ask(pair[1], "vm102", "routed:outside", dport=80)
+    assert verdict.action == "ACCEPT"
+    assert any(step.kind == "note" and "cannot define REJECT rules on forward chain" in step.detail for step in verdict.trail)
