@@ -120,8 +120,21 @@ DC_REFS = [
     {"type": "ipset", "name": "empty", "ref": "+empty", "scope": "dc"},
     {"type": "ipset", "name": "management", "ref": "+management", "scope": "dc", "comment": "admins"},
 ]
-# vnet1 has a subnet: PVE offers its SDN ipsets
-SDN_REFS = [{"type": "ipset", "name": f"vnet1-{kind}", "ref": f"+sdn/vnet1-{kind}", "scope": "sdn"} for kind in ("all", "gateway", "no-gateway")]
+# four sets a vnet, subnets or not, named bare with proxmox-ve-config's comments (SdnConfig::ipsets)
+SDN_SET_COMMENTS = {
+    "all": "All subnets of VNet {}",
+    "gateway": "All gateways of VNet {}",
+    "no-gateway": "All subnets of VNet {}, excluding gateways",
+    "dhcp": "DHCP ranges of VNet {}",
+}
+SDN_REFS = sorted(
+    (
+        {"type": "ipset", "name": f"{vnet}-{kind}", "ref": f"+{vnet}-{kind}", "scope": "sdn", "comment": comment.format(vnet)}
+        for vnet in ("vnet1", "vnet2")
+        for kind, comment in SDN_SET_COMMENTS.items()
+    ),
+    key=lambda ref: ref["name"],  # firewall_info sorts refs by scope, type and name
+)
 
 CLUSTER = {
     "options": {"enable": 1, "policy_in": "DROP"},
