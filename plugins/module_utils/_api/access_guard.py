@@ -18,6 +18,7 @@ from typing import Any
 
 from .._compiler.api_mapping import ApiCall
 from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
+from .._engine.sdn import may_name_sdn_sets
 from .._engine.verdict import Environment, VerdictError
 from .._model.errors import PveFirewallError
 from .._model.inventory import Inventory
@@ -88,9 +89,13 @@ def analyse_access(api: FirewallApi, change: ConfigChange, view: AccessView) -> 
     serving = serving_node(status)
     node_addresses = {serving: api.transport.peer_address() or nodes[serving].address} if serving in nodes else {}
     operator = OperatorView(tuple(clients), node_addresses, tuple(view.ports))
-    environment = Environment(Inventory(nodes, {}))
+    changed = change(config)
+    # a host or datacenter rule may name an SDN set: read what the sets are made of, else the
+    # engine leaves such a rule out and may judge access wrongly
+    sdn = api.sdn() if may_name_sdn_sets(config) or may_name_sdn_sets(changed) else None
+    environment = Environment(Inventory(nodes, {}, sdn=sdn))
     try:
-        return analyse_lockout(change(config), environment, operator)
+        return analyse_lockout(changed, environment, operator)
     except VerdictError as error:
         raise AccessCheckError(f"lockout analysis: {error}") from None
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from .._compiler.addresses import IPNetwork
 from .._model.inventory import Sdn, Subnet, Vnet
+from .._model.objects import ClusterConfig
 
 SdnEntries = tuple[tuple[IPNetwork, bool], ...]  # (network, nomatch) as an ipset holds them
 
@@ -161,3 +162,16 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def may_name_sdn_sets(config: ClusterConfig) -> bool:
+    """A rule names ``+sdn/...``, or a set without scope that the datacenter does not define
+    (pve-firewall looks such a name up among the SDN sets last)."""
+    cluster_sets = {ipset.name for ipset in config.cluster.ipsets}
+    files = [config.cluster, *config.hosts.values(), *(guest.file for guest in config.guests.values()), *config.vnets.values()]
+    rules = [rule for fw in files for rule in fw.rules] + [rule for group in config.cluster.groups for rule in group.rules]
+    for rule in rules:
+        for address in (rule.source, rule.dest):
+            if address and address.startswith("+") and (address.startswith("+sdn/") or ("/" not in address and address[1:] not in cluster_sets)):
+                return True
+    return False

@@ -18,7 +18,7 @@ from .._compiler.fw_dir import LoadedConfig, config_from_texts, load_fw_dir
 from .._compiler.inventory_input import inventory_from_user
 from .._compiler.user_input import file_from_user
 from .._engine import test_suite_env
-from .._engine.sdn import sdn_from_data
+from .._engine.sdn import may_name_sdn_sets, sdn_from_data
 from .._model.corosync import Corosync, CorosyncNode, CorosyncParseError, parse_corosync_conf
 from .._model.errors import FieldError
 from .._model.inventory import Guest, Inventory
@@ -65,22 +65,9 @@ def load_inventory(data: Mapping[str, Any] | None, api: FirewallApi | None) -> I
 def with_sdn(config: ClusterConfig, inventory: Inventory, api: FirewallApi | None) -> Inventory:
     """With source live, the cluster's SDN configuration when a rule may name one of its sets
     and the inventory does not give it (a few requests: the vnets, their subnets, the IPAM)."""
-    if api is None or inventory.sdn is not None or not _may_name_sdn_sets(config):
+    if api is None or inventory.sdn is not None or not may_name_sdn_sets(config):
         return inventory
     return replace(inventory, sdn=api.sdn())
-
-
-def _may_name_sdn_sets(config: ClusterConfig) -> bool:
-    """A rule names ``+sdn/...``, or a set without scope that the datacenter does not define
-    (pve-firewall looks such a name up among the SDN sets last)."""
-    cluster_sets = {ipset.name for ipset in config.cluster.ipsets}
-    files = [config.cluster, *config.hosts.values(), *(guest.file for guest in config.guests.values()), *config.vnets.values()]
-    rules = [rule for fw in files for rule in fw.rules] + [rule for group in config.cluster.groups for rule in group.rules]
-    for rule in rules:
-        for address in (rule.source, rule.dest):
-            if address and address.startswith("+") and (address.startswith("+sdn/") or ("/" not in address and address[1:] not in cluster_sets)):
-                return True
-    return False
 
 
 def load_corosync(params: Mapping[str, Any], inventory: Inventory, api: FirewallApi | None) -> Corosync | None:

@@ -282,3 +282,14 @@ def test_a_harmless_switch_to_nftables_passes(guarded: ModuleRunner) -> None:
     result = guarded.ok("firewall_options", level="node", node="pve1", options={"nftables": True})
     assert result["changed"] and result["lockout"]["ok"] is True
     assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+
+
+def test_a_rule_that_names_an_sdn_set_is_judged_with_that_set(guarded: ModuleRunner) -> None:
+    # The guard reads the SDN configuration when a host or datacenter rule names +sdn/: without
+    # it the engine leaves the rule out and would pass a DROP of the admin's own network.
+    open_cluster(guarded, [API_8006, SSH_22])
+    drop = [{"type": "in", "action": "DROP", "proto": "tcp", "dport": "8006", "source": "+sdn/vnet1-all"}]
+    in_vnet = assert_refused(guarded, "firewall_rule", level="cluster", state="merged", rules=drop, lockout_clients=["10.10.0.5"])
+    assert [access["client"] for access in in_vnet["lockout"]["accesses"] if access["status"] == "lost"] != []
+    outside = guarded.ok("firewall_rule", level="cluster", state="merged", rules=drop, lockout_clients=["192.0.2.200"])
+    assert outside["changed"] and outside["lockout"]["ok"] is True
