@@ -215,7 +215,9 @@ def validate_file(
         check_refs = fw.kind is FileKind.CLUSTER
     else:
         check_refs = True
-    scope = ReferenceScope(cluster, fw if fw.kind is FileKind.GUEST else None)
+    # a file's '+Name' finds no set: PVE keys sets lowercase and looks them up as written (FW
+    # verify_rule); the API path lowercases references before they are sent
+    scope = ReferenceScope(cluster, fw if fw.kind is FileKind.GUEST else None, case_sensitive=not api_schema)
     errors = [*_check_sections(fw, locate), *_check_options(fw, locate), *check_aliases(fw, locate, api_schema=api_schema), *check_ipsets(fw, scope, locate)]
     rule_level = guest_level if fw.kind is FileKind.GUEST else FILE_RULE_LEVEL[fw.kind]
     refs = scope.references() if check_refs else None

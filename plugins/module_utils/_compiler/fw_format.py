@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 
 from .._model.errors import FieldError, PveFirewallError, raise_if_errors
 from .._model.objects import FILE_OPTION_LEVEL, FILE_SECTIONS, LOG_LEVELS, Alias, FileKind, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
-from .normalise import FW_BLANKS, fw_line, normalise_file, optional_text, order_like_pve, written_comment
-from .options import CONNTRACK_HELPERS, normalise_option, parse_option_line, render_option_value
+from .normalise import FW_BLANKS, fw_line, normalise_file, order_like_pve, written_comment
+from .options import normalise_option, parse_option_line, render_option_value
 
 # Rule options: model attribute and the flag PVE's writer emits, in its order (FW format_rules;
 # the -i of the rule head comes first).
@@ -60,10 +60,10 @@ _ALIAS_RE = re.compile(r"(\S+)\s(\S+)", _A)  # FW parse_alias: exactly one blank
 _IPV4_CIDR_RE = re.compile(r"([0-9.]+)(?:/([0-9]+))?", _A)
 _IPV6_CIDR_RE = re.compile(r"([0-9A-Fa-f:.]+)(?:/([0-9]+))?", _A)
 _SET_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-_]+", _A)  # FW security_group_name_pattern, ipset_name_pattern
+_SET_REF_RE = re.compile(r"\+(?:(?:dc|guest)/)?([a-z][a-z0-9\-_]+)", _A)  # sets are keyed lowercase; +sdn/ is SDN's
+_ALIAS_REF_RE = re.compile(r"(?:(dc|guest)/)?([A-Za-z][A-Za-z0-9\-_]+)", _A)  # FW ip_alias_pattern, scope ignored
 _ALL_SECTIONS = frozenset({"options", "aliases", "ipsets", "rules", "groups"})
 _SET_NAME_LIMITS = {"group": (18, "security group"), "ipset": (64, "ipset")}  # FW max_group_name_length, max_ipset_name_length
-_VNET_EMPTY_LOG_LEVEL_RE = re.compile(r"log_level_forward:\s*", re.IGNORECASE | _A)
-_HELPERS_RE = re.compile(r"nf_conntrack_helpers:\s*(\S+)\s*", re.IGNORECASE | _A)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # A cluster enable timestamp older than this reads as 0 (FW parse_clusterfw_option).
@@ -112,15 +112,18 @@ def _ascii_lower(text: str) -> str:
 
 def _split_comment(line: str) -> tuple[str, str | None]:
     """Content before the first '#' (untrimmed: PVE's own patterns take the blanks) and the
-    comment after it, ASCII blanks trimmed (FW parse_fw_rule, parse_alias, ipset entries)."""
+    comment after it with its ASCII blanks trimmed, as PVE's comment pattern takes it from the
+    file's bytes (FW parse_fw_rule, parse_alias, ipset entries): a bare '#' gives '', and a
+    comment of Unicode blanks only is kept as it is."""
     content, hash_sign, comment = line.partition("#")
-    return content, (optional_text(comment) if hash_sign else None)
+    return content, (comment.strip(FW_BLANKS) if hash_sign else None)
 
 
 def _kept_comment(comment: str | None) -> str | None:
     """Aliases, ipset entries, set and group headers keep a comment only when it is true to
-    Perl (FW parse_alias, generic_fw_config_parser): '0' is dropped as it is read."""
-    return None if comment == "0" else comment
+    Perl (FW parse_alias, generic_fw_config_parser): '' and '0' are dropped as they are read.
+    A rule keeps either (FW parse_fw_rule stores whatever the pattern took)."""
+    return None if comment in ("", "0") else comment
 
 
 def pve_ip_or_cidr(text: str) -> str | None:
@@ -236,8 +239,7 @@ def _parse_ipset_entry(text: str) -> IPSetEntry:
 def _parse_alias(text: str) -> Alias:
     """An [ALIASES] line (FW parse_alias). PVE reads a line its pattern does not match (two
     blanks between name and CIDR, a missing CIDR) into a nameless alias: reported instead."""
-    content, _hash, comment_text = text.partition("#")
-    comment = optional_text(comment_text) if _hash else None
+    content, comment = _split_comment(text)
     match = _ALIAS_RE.fullmatch(content.rstrip(FW_BLANKS))
     if match is None:
         raise FwSyntaxError(f"unable to parse alias: {text} (PVE needs one blank between name and CIDR and drops the line otherwise; FW parse_alias)")
@@ -265,21 +267,6 @@ def expire_enable(fw: FirewallFile, now: float) -> FirewallFile:
         if now - enable > ENABLE_REVERT_SECONDS:
             return replace(fw, options={**fw.options, "enable": 0})
     return fw
-
-
-def _option_guard(option_level: str, line: str) -> str | None:
-    """Why PVE skips an option line that the shared option grammar would keep, or None."""
-    if option_level == "vnet" and _VNET_EMPTY_LOG_LEVEL_RE.fullmatch(line):
-        # FW parse_vnetfw_option: unlike the other levels, a log level is required here
-        return f"can't parse option '{line.strip(FW_BLANKS)}'"
-    if option_level == "host":
-        helpers = _HELPERS_RE.fullmatch(line)
-        if helpers:
-            # FW pve_fw_verify_conntrack_helper: every comma-separated item must be a helper
-            unknown = [item for item in _ascii_lower(helpers.group(1)).split(",") if item not in CONNTRACK_HELPERS]
-            if unknown:
-                return "extraneous commas in list" if "" in unknown else f"unknown helper {unknown[0]}"
-    return None
 
 
 class _FileBuilder:
@@ -330,6 +317,8 @@ def parse_fw(
     target: str | None = None  # the ipset or group the current section belongs to
 
     quiet: set[int] = set()  # lines already reported: one problem per line
+    first_alias: dict[str, int] = {}  # where each alias and set is first defined
+    first_set: dict[str, int] = {}
 
     def problem(number: int, field_name: str, value: str, message: str, accepted: str = "") -> None:
         if number in quiet:
@@ -363,7 +352,7 @@ def parse_fw(
                 section = target = None  # PVE ignores the section until the next header
                 continue
             store = builder.ipsets if section == "ipsets" else builder.groups
-            comment = _kept_comment(optional_text(set_comment))
+            comment = _kept_comment(None if set_comment is None else set_comment.strip(FW_BLANKS))
             if target in store:
                 problem(number, set_keyword, set_name, f"duplicate {set_keyword} section '{target}': PVE keeps this later one and drops the earlier lines")
                 # PVE's hash keeps an earlier comment when the later header has none
@@ -372,16 +361,14 @@ def parse_fw(
                     del lines[stale]
             store[target] = (comment, [])
             lines[(section, target)] = number
+            if section == "ipsets":
+                first_set.setdefault(target, number)
             continue
         if section is None:
             problem(number, "line", line, "skip line - no section", "content after a section header")
             continue
         try:
             if section == "options":
-                guard = _option_guard(option_level, line)
-                if guard:
-                    problem(number, "options", line.strip(FW_BLANKS), guard)
-                    continue
                 parsed = parse_option_line(option_level, line, location=f"{name} line {number}")
                 if isinstance(parsed, FieldError):
                     if number not in quiet:
@@ -393,6 +380,7 @@ def parse_fw(
             elif section == "aliases":
                 alias = _parse_alias(line)
                 builder.aliases[_ascii_lower(alias.name)] = (alias, number)
+                first_alias.setdefault(_ascii_lower(alias.name), number)
             elif section == "ipsets" and target is not None:  # a set's lines follow its header
                 entries = builder.ipsets[target][1]
                 entry = _parse_ipset_entry(line)
@@ -414,12 +402,71 @@ def parse_fw(
     for index, (_alias, number) in enumerate(builder.aliases.values()):
         lines[("aliases", index)] = number
     fw = builder.build(kind)
+    if first_alias or first_set:
+        for number, field_name, value, message in _references_below(fw, lines, first_alias, first_set):
+            problem(number, field_name, value, message)
+        problems.sort(key=_line_of)
     _check_readable(fw, name, lines)
     if expire:
         fw = expire_enable(fw, time.time() if now is None else now)
     if problems and not lenient:
         raise_if_errors(problems)
     return ParsedFile(fw, lines, tuple(problems))
+
+
+def _line_of(error: FieldError) -> int:
+    number = error.location.rpartition(" ")[2]
+    return int(number) if number.isdigit() else 0
+
+
+def _references_below(
+    fw: FirewallFile, lines: dict[tuple[object, ...], int], first_alias: dict[str, int], first_set: dict[str, int]
+) -> list[tuple[int, str, str, str]]:
+    """Rules and ipset entries that name an alias or set of their own file defined only below
+    them. PVE checks references as it reads each line, against what it has read so far (FW
+    parse_fw_rule's verify_rule, and resolve_alias for entries): such a line is kept with an
+    error and left out of the ruleset, until PVE's writer puts the sections in its order. In
+    a guest file PVE may find a datacenter object of that name instead; the line is reported
+    all the same, as its meaning then depends on the order of sections."""
+    found: list[tuple[int, str, str, str]] = []
+
+    def below(number: int, value: str | None, field_name: str, what: str) -> None:
+        if not value:
+            return
+        ref = _SET_REF_RE.fullmatch(value)
+        if ref is not None:
+            defined, kind_word, name = first_set.get(ref.group(1)), "ipset", ref.group(1)
+        else:
+            ref = _ALIAS_REF_RE.fullmatch(value)
+            if ref is None:
+                return
+            defined, kind_word, name = first_alias.get(_ascii_lower(ref.group(2))), "alias", ref.group(2)
+        if defined is not None and defined > number:
+            found.append(
+                (
+                    number,
+                    field_name,
+                    value,
+                    f"{kind_word} '{name}' is defined on line {defined}, below this {what}: PVE checks references as it reads "
+                    f"and keeps the {what} with an error, out of the ruleset (FW {'parse_fw_rule, verify_rule' if what == 'rule' else 'resolve_alias'}); "
+                    "put the [ALIASES] and [IPSET] sections above it, as PVE's writer does",
+                )
+            )
+
+    places: list[tuple[tuple[object, ...], Rule]] = [(("rules", index), rule) for index, rule in enumerate(fw.rules)]
+    places += [(("groups", group.name, index), rule) for group in fw.groups for index, rule in enumerate(group.rules)]
+    for place, rule in places:
+        number = lines.get(place)
+        if number is not None:
+            below(number, rule.source, "source", "rule")
+            below(number, rule.dest, "dest", "rule")
+    for ipset in fw.ipsets:
+        for index, entry in enumerate(ipset.entries):
+            number = lines.get(("ipsets", ipset.name, index))
+            # 'dc/' looks at the datacenter only, which for a guest file is another file
+            if number is not None and not (fw.kind is FileKind.GUEST and entry.cidr.startswith("dc/")):
+                below(number, entry.cidr, "cidr", "entry")
+    return found
 
 
 def _header(line: str, allowed: frozenset[str]) -> tuple[str, str | None, str, str | None] | None:

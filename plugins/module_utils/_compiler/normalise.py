@@ -8,15 +8,15 @@ them, normalisation never hides them.
 from __future__ import annotations
 
 import weakref
-
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import lru_cache
 
-from .._model.objects import Alias, FirewallFile, IPSet, IPSetEntry, Rule, SecurityGroup
+from .._model.objects import FILE_OPTION_LEVEL, Alias, FirewallFile, IPSet, IPSetEntry, OptionValue, Rule, SecurityGroup
 from .._reference.macros import canonical_macro_name
 from .._reference.netbase import canonical_protocol, icmp_family
 from .addresses import AddressError, canonical_address_spec, canonical_alias_cidr, canonical_ipset_cidr, is_alias_reference
+from .options import normalise_option
 from .ports import canonical_port_list
 
 # Perl's \s on the bytes of a .fw line, ASCII only there: what PVE's readers trim around a
@@ -192,6 +192,17 @@ def order_like_pve(fw: FirewallFile) -> FirewallFile:
 _NORMALISED: weakref.WeakValueDictionary[int, FirewallFile] = weakref.WeakValueDictionary()
 
 
+def _canonical_options(fw: FirewallFile) -> dict[str, OptionValue]:
+    """Options in canonical form: a file holds text values as PVE stores them (a log level
+    '', a property string as written). A value with no canonical form stays as it is."""
+    level = FILE_OPTION_LEVEL[fw.kind]
+    options = {}
+    for key, value in fw.options.items():
+        canonical, errors = normalise_option(level, key, value, location=key)
+        options[key] = value if errors or canonical is None else canonical
+    return options
+
+
 def normalise_file(fw: FirewallFile) -> FirewallFile:
     """Canonical file: canonical values in PVE's write order."""
     if _NORMALISED.get(id(fw)) is fw:
@@ -199,6 +210,7 @@ def normalise_file(fw: FirewallFile) -> FirewallFile:
     result = order_like_pve(
         replace(
             fw,
+            options=_canonical_options(fw),
             aliases=tuple(map(normalise_alias, fw.aliases)),
             ipsets=tuple(map(normalise_ipset, fw.ipsets)),
             rules=tuple(map(normalise_rule, fw.rules)),

@@ -29,10 +29,14 @@ Canonical values (what :func:`normalise_option` returns, so equal settings compa
 
 Parsing a ``.fw`` ``[OPTIONS]`` line (:func:`parse_option_line`) follows PVE's file grammar
 (reference 3.3, FW parse_*fw_option) exactly: keys are case-insensitive, except the cluster's
-``log_ratelimit`` whose regex has no ``/i``; a value the grammar rejects (``dhcp: yes``) gives
-``can't parse option '<line>'``. A line PVE keeps is never rejected here: when its value is
-also valid for the API it is returned in canonical form, otherwise as PVE stores it (an ``int``
-for digits, the text otherwise), e.g. ``nf_conntrack_max: 100`` (below the API minimum) or the
+``log_ratelimit`` whose regex has no ``/i``; a value the grammar rejects (``dhcp: yes``, a vnet
+``log_level_forward:`` without a level, helpers PVE's check refuses) gives PVE's message. A
+line PVE keeps is never rejected here. Booleans, integers and enums valid for the API are
+returned in canonical form (equal to what PVE stores); text values (log levels, helpers,
+``log_ratelimit``, ``ips_queues``, ``layer2_protocols``) as PVE stores them, so a file's
+``log_level_in:`` reads as ''; :func:`normalise_option` (and ``normalise_file``) give their
+canonical form. A value the API would refuse is returned as PVE stores it (an ``int`` for
+digits, the text otherwise), e.g. ``nf_conntrack_max: 100`` (below the API minimum) or the
 cluster ``policy_forward: REJECT`` (the file accepts it, the API does not). The cluster
 ``enable`` timestamp is returned as written; applying the 60 s expiry is the caller's business.
 """
@@ -47,7 +51,7 @@ from types import MappingProxyType
 
 from .._model.errors import FieldError, PveFirewallError
 from .._model.objects import LOG_LEVELS, Level, OptionValue
-from .._reference.netbase import ethertype_known
+from .._reference.netbase import ETHERTYPES, ethertype_known
 from .._reference.options_data import LOG_RATELIMIT_FORMAT, SCHEMA_OPTIONS
 
 # Option kinds.
@@ -242,6 +246,7 @@ class _Invalid(PveFirewallError, ValueError):
 
 
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # Perl's lc on bytes
 _QUEUES_RE = re.compile(r"([0-9]+)(?::([0-9]+))?")
 
 
@@ -303,11 +308,25 @@ def _loglevel(spec: OptionSpec, value: object) -> OptionValue:
     return "nolog" if value == "" else _enum(spec, value)
 
 
+def helpers_problem(text: str) -> str | None:
+    """PVE's check of a helper list, for the API's format and the host.fw line alike
+    (FW pve_fw_verify_conntrack_helper): a comma without a helper on both sides, or an unknown
+    helper, and the value is refused (the API) or the line skipped (parse_hostfw_option)."""
+    items = _perl_split(",", text)
+    if ",".join(items) != text:
+        return "extraneous commas in list"
+    unknown = next((item for item in items if item not in CONNTRACK_HELPERS), None)
+    return None if unknown is None else f"unknown helper {unknown}"
+
+
 def _helpers(spec: OptionSpec, value: object) -> OptionValue:
     items = _list_items(value)
     if items is None:
         if not isinstance(value, str):
             raise _type_failure("string", value)
+        problem = helpers_problem(value)
+        if problem:
+            raise _Invalid(f"invalid format - {problem}")
         items = _perl_split(",", value)
     for item in items:
         if item not in CONNTRACK_HELPERS:
@@ -333,9 +352,19 @@ def _ethertypes(spec: OptionSpec, value: object) -> OptionValue:
     if not items:
         raise _Invalid(f"can't parse option '{spec.name}: {value}'")
     for item in items:
-        if not ethertype_known(item):
+        if not _pve_ethertype_known(item):
             raise _Invalid(f"unknown ethernet protocol type: {item}")
     return ",".join(sorted(set(items)))
+
+
+def _pve_ethertype_known(item: str) -> bool:
+    """FW verify_ethertype looks the item up in what parse_protocol_file read from
+    /etc/ethertypes, whose pattern takes a line's number with \\d+: a line with a hexadecimal
+    number (IPv6 86DD, PPP 880B, ...) is not read, so neither its name nor its number is known."""
+    number = ETHERTYPES.get(item)
+    if number is not None:
+        return number.isdigit()
+    return item.isdigit() and item.isascii() and ethertype_known(item)
 
 
 # -- property strings (PVE::JSONSchema parse_property_string and check_object) --
@@ -348,6 +377,10 @@ _DUPLICATE_KEY = "invalid format - duplicate key in comma-separated list propert
 def _property_text(value: object) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)  # the API receives it as text
     if isinstance(value, Mapping):
         parts = []
         for key, item in value.items():
@@ -357,6 +390,14 @@ def _property_text(value: object) -> str:
             parts.append(f"{key}={text}")
         return ",".join(parts)
     raise _type_failure("string", value)
+
+
+def _parse_boolean(prop: Mapping[str, object], item: str) -> str:
+    """pve-common parse_boolean on a boolean property's value: 1/on/yes/true and 0/off/no/false
+    in any case; anything else is left for the type check to refuse."""
+    if prop.get("type") != KIND_BOOLEAN:
+        return item
+    return "1" if _PERL_TRUE.fullmatch(item) else "0" if _PERL_FALSE.fullmatch(item) else item
 
 
 def _parse_property_string(schema: Mapping[str, Mapping[str, object]], text: str) -> dict[str, str]:
@@ -372,16 +413,15 @@ def _parse_property_string(schema: Mapping[str, Mapping[str, object]], text: str
                 raise _Invalid(_DUPLICATE_KEY + key)
             if key not in schema:
                 raise _Invalid(f"invalid format - invalid key in comma-separated list property: {key}")
-            if schema[key].get("type") == KIND_BOOLEAN:
-                # parse_boolean runs on keyed booleans only (not on a bare default-key value).
-                item = "1" if _PERL_TRUE.fullmatch(item) else "0" if _PERL_FALSE.fullmatch(item) else item
-            found[key] = item
+            found[key] = _parse_boolean(schema[key], item)
         elif "=" not in part:
             if default_key is None:
                 raise _Invalid("invalid format - value without key, but schema does not define a default key")
             if default_key in found:
                 raise _Invalid(_DUPLICATE_KEY + default_key)
-            found[default_key] = part
+            # parse_boolean runs on the bare default-key value as well (pve-common
+            # parse_property_string), so 'yes' and 'off' are a log_ratelimit
+            found[default_key] = _parse_boolean(schema[default_key], part)
         else:
             raise _Invalid("invalid format - missing key in comma-separated list property")
     for key, prop in schema.items():
@@ -538,14 +578,19 @@ class _Syntax:
     pattern: str
     store: Callable[[str | None], OptionValue]
     ignore_case: bool = True
+    # PVE's check of the stored value while parsing: a message makes it skip the line
+    problem: Callable[[str], str | None] | None = None
 
 
 _BOOL01 = _Syntax(r"(0|1)", lambda text: int(text or 0))
 _DIGITS = _Syntax(r"(\d+)", lambda text: int(text or 0))
 _LOGLEVEL = _Syntax(rf"(?:({'|'.join(LOG_LEVELS)})\s*)?", lambda text: (text or "").lower())
+_LOGLEVEL_REQUIRED = _Syntax(rf"({'|'.join(LOG_LEVELS)})", lambda text: (text or "").lower())  # FW parse_vnetfw_option
 _POLICY3 = _Syntax(r"(ACCEPT|DROP|REJECT)", lambda text: (text or "").upper())
 _POLICY2 = _Syntax(r"(ACCEPT|DROP)", lambda text: (text or "").upper())
 _LIST = _Syntax(r"(\S+)", lambda text: text or "")  # PVE: (((\S+)[,]?)+), i.e. any non-space run
+# FW parse_hostfw_option: the list lowercased, then pve_fw_verify_conntrack_helper
+_HELPERS = _Syntax(r"(\S+)", lambda text: (text or "").translate(_ASCII_LOWER), problem=helpers_problem)
 _QUEUES = _Syntax(r"(\d+(?::\d+)?)", lambda text: text or "")
 _RATELIMIT = _Syntax(r"(\S+)", lambda text: text or "", ignore_case=False)  # no /i in PVE
 
@@ -576,7 +621,7 @@ _FILE_SYNTAX: Mapping[str, Mapping[str, _Syntax]] = {
             "nftables",
         ),
         **_keys(_LOGLEVEL, "log_level_in", "log_level_out", "log_level_forward", "tcp_flags_log_level", "smurf_log_level"),
-        "nf_conntrack_helpers": _LIST,
+        "nf_conntrack_helpers": _HELPERS,
         **_keys(
             _DIGITS,
             "nf_conntrack_max",
@@ -594,7 +639,7 @@ _FILE_SYNTAX: Mapping[str, Mapping[str, _Syntax]] = {
         "ips_queues": _QUEUES,
         "layer2_protocols": _LIST,
     },
-    "vnet": {"enable": _DIGITS, "policy_forward": _POLICY2, "log_level_forward": _LOGLEVEL},
+    "vnet": {"enable": _DIGITS, "policy_forward": _POLICY2, "log_level_forward": _LOGLEVEL_REQUIRED},
 }
 
 
@@ -608,6 +653,10 @@ _LINE_REGEXES: Mapping[str, tuple[tuple[str, re.Pattern[str], _Syntax], ...]] = 
 }
 
 
+# Kinds whose value a file holds as text: read as PVE stores it, not in canonical form.
+_KEPT_AS_STORED = frozenset({KIND_LOGLEVEL, KIND_PROPERTY, KIND_HELPERS, KIND_QUEUES, KIND_ETHERTYPES})
+
+
 def parse_option_line(level: Level | str, line: str, *, location: str) -> tuple[str, OptionValue] | FieldError:
     """``(key, value)`` of one ``[OPTIONS]`` line, or PVE's error (see the module docstring)."""
     name = option_level(level)
@@ -617,10 +666,16 @@ def parse_option_line(level: Level | str, line: str, *, location: str) -> tuple[
         if match is None:
             continue
         stored = syntax.store(match.group(1))
+        known = OPTION_SPECS[name][key]
+        skipped = syntax.problem(str(stored)) if syntax.problem else None
+        if skipped:
+            return FieldError(location, key, text, skipped, accepted_values(known))
         value, errors = normalise_option(name, key, stored, location=location)
         if not errors:
-            return key, stored if value is None else value
-        if OPTION_SPECS[name][key].kind == KIND_ETHERTYPES:
+            # text values are kept as PVE stores them ('' for a log level, a property string
+            # as written); normalise_file gives their canonical form
+            return key, stored if value is None or known.kind in _KEPT_AS_STORED else value
+        if known.kind == KIND_ETHERTYPES:
             # PVE checks ethertypes while parsing and skips the line (FW verify_ethertype).
             return FieldError(location, key, text, errors[0].message, errors[0].accepted)
         return key, stored

@@ -38,10 +38,7 @@ def test_rule_line_layout_follows_pves_writer():
         log="info",
         comment="web",
     )
-    assert (
-        render_rule_line(rule)
-        == "IN ACCEPT -i vmbr0 -source 10.0.0.0/24 -dest +dc/web -p tcp -dport 80,443 -sport 1024:65535 -log info # web"
-    )
+    assert render_rule_line(rule) == "IN ACCEPT -i vmbr0 -source 10.0.0.0/24 -dest +dc/web -p tcp -dport 80,443 -sport 1024:65535 -log info # web"
 
 
 def test_disabled_macro_and_group_rules():
@@ -114,9 +111,7 @@ def test_sections_names_and_comments():
     fw = parsed.file
     assert dict(fw.options) == {"enable": 1, "policy_in": "DROP"}
     assert fw.aliases == (Alias("MyServer", "10.0.0.1", "db"),)  # FW parse_ip_or_cidr drops the /32
-    assert fw.ipsets == (
-        IPSet("mgmt", "admins", (IPSetEntry("10.0.0.0/8"), IPSetEntry("10.9.0.0/16", True, "not these"), IPSetEntry("myserver"))),
-    )
+    assert fw.ipsets == (IPSet("mgmt", "admins", (IPSetEntry("10.0.0.0/8"), IPSetEntry("10.9.0.0/16", True, "not these"), IPSetEntry("myserver"))),)
     assert fw.groups == (SecurityGroup("web", "web servers", (Rule("in", "ACCEPT", macro="HTTPS"),)),)
     assert parsed.lines[("ipsets", "mgmt", 1)] == 13
     assert parsed.lines[("groups", "web", 0)] == 22
@@ -168,7 +163,11 @@ def test_parse_render_round_trip(kind, data):
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_upstream_examples_parse_and_render_back_to_equivalent_content(shared_dir: Path, name: str):
     path = shared_dir / "conformance" / "example-configs" / name
-    parsed = parse_fw(path.read_text(), EXAMPLES[name], filename=name)
+    parsed = parse_fw(path.read_text(), EXAMPLES[name], filename=name, lenient=True)
+    # the one line PVE itself skips: its /etc/ethertypes reader takes decimal numbers only, so
+    # PPP (880B) is an unknown ethernet protocol type (FW parse_protocol_file, verify_ethertype)
+    expected = [("100.fw line 13", "layer2_protocols", "unknown ethernet protocol type: PPP")] if name == "100.fw" else []
+    assert [(warning.location, warning.field, warning.message) for warning in parsed.warnings] == expected
     rendered = render_fw(parsed.file)
     again = parse_fw(rendered, EXAMPLES[name], filename=name)
     assert normalise_file(again.file) == normalise_file(parsed.file)
@@ -182,9 +181,7 @@ def test_render_as_given_keeps_values_but_orders_like_pve():
         rules=(Rule("in", "ACCEPT", source="10.0.0.1/32", log="nolog"),),
         ipsets=(IPSet("b"), IPSet("a", entries=(IPSetEntry("10.0.0.2"), IPSetEntry("10.0.0.1"), IPSetEntry("10.0.0.2", True)))),
     )
-    assert render_fw(fw, canonical=False) == (
-        "[IPSET a]\n\n10.0.0.1\n10.0.0.2\n\n[IPSET b]\n\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.1/32 -log nolog\n\n"
-    )
+    assert render_fw(fw, canonical=False) == ("[IPSET a]\n\n10.0.0.1\n10.0.0.2\n\n[IPSET b]\n\n\n[RULES]\n\nIN ACCEPT -source 10.0.0.1/32 -log nolog\n\n")
     assert "-source 10.0.0.1 " not in render_fw(fw, canonical=False) and "-source 10.0.0.1\n" in render_fw(fw)
 
 

@@ -1422,11 +1422,14 @@ def _examples() -> list[Any]:
 @pytest.mark.parametrize(("name", "kind"), _examples())
 def test_upstream_example_configs_parse_strictly(name: str, kind: FileKind):
     """3.6: the upstream examples are syntactically valid. (They reference ``+mynetgroup``,
-    which none of them defines: that is a reference problem, not a syntax one.)"""
+    which none of them defines: that is a reference problem, not a syntax one.) Except one
+    line PVE itself skips, as measured against its code: 100.fw's layer2_protocols names PPP,
+    whose /etc/ethertypes number 880B FW parse_protocol_file does not read (\\d+ only)."""
     if not EXAMPLES.is_dir():
         pytest.skip(f"shared conformance data not found at {EXAMPLES}")
-    parsed = parse_fw((EXAMPLES / name).read_text(encoding="utf-8"), kind, filename=name)
-    assert parsed.warnings == ()
+    parsed = parse_fw((EXAMPLES / name).read_text(encoding="utf-8"), kind, filename=name, lenient=True)
+    skipped = [("100.fw line 13", "unknown ethernet protocol type: PPP")] if name == "100.fw" else []
+    assert [(warning.location, warning.message) for warning in parsed.warnings] == skipped
     assert parsed.file.rules, "the examples all have rules"
 
 
@@ -1446,7 +1449,7 @@ def test_upstream_examples_refer_to_each_other_except_for_mynetgroup():
     if not EXAMPLES.is_dir():
         pytest.skip(f"shared conformance data not found at {EXAMPLES}")
     read = {
-        name: parse_fw((EXAMPLES / name).read_text(encoding="utf-8"), kind, filename=name)
+        name: parse_fw((EXAMPLES / name).read_text(encoding="utf-8"), kind, filename=name, lenient=True)
         for name, kind in (("cluster.fw", FileKind.CLUSTER), ("host.fw", FileKind.HOST), ("100.fw", FileKind.GUEST))
     }
     cluster = read["cluster.fw"].file
