@@ -847,6 +847,23 @@ INVALID: list[Bad] = [
         ("opt-host-helpers-empty", "host", {"nf_conntrack_helpers": ""}, "nf_conntrack_helpers", "", "FW parse_hostfw_option"),
         ("opt-host-helpers-empty-list", "host", {"nf_conntrack_helpers": []}, "nf_conntrack_helpers", [], "needs a value and drops the line"),
         ("opt-host-helper-list-unknown", "host", {"nf_conntrack_helpers": ["ftp", "bogus"]}, "nf_conntrack_helpers", ["ftp", "bogus"], "unknown helper bogus"),
+        # measured against PVE's API: pve_fw_verify_conntrack_helper refuses a trailing comma
+        (
+            "opt-host-helpers-trailing-comma",
+            "host",
+            {"nf_conntrack_helpers": "ftp,"},
+            "nf_conntrack_helpers",
+            "ftp,",
+            Exact("invalid format - extraneous commas in list"),
+        ),
+        (
+            "opt-host-helpers-comma-only",
+            "host",
+            {"nf_conntrack_helpers": ","},
+            "nf_conntrack_helpers",
+            ",",
+            Exact("invalid format - extraneous commas in list"),
+        ),
         (
             "opt-host-log-level-enum",
             "host",
@@ -943,6 +960,58 @@ INVALID: list[Bad] = [
         ),
         ("fw-option-ips-queues", "guest", lines("[OPTIONS]", "ips_queues: a"), "ips_queues", "ips_queues: a", Exact("can't parse option 'ips_queues: a'")),
         ("fw-option-layer2-unknown", "guest", lines("[OPTIONS]", "layer2_protocols: FOO"), "layer2_protocols", "layer2_protocols: FOO", "FOO"),
+        # Found by comparing with pve-firewall's own parser on random files:
+        # FW parse_protocol_file reads /etc/ethertypes numbers with \d+, so IPv6 (86DD) is unknown
+        (
+            "fw-option-layer2-hex-number",
+            "guest",
+            lines("[OPTIONS]", "layer2_protocols: IPv4,IPv6"),
+            "layer2_protocols",
+            "layer2_protocols: IPv4,IPv6",
+            Exact("unknown ethernet protocol type: IPv6"),
+        ),
+        (
+            "fw-option-helpers-trailing-comma",
+            "host",
+            lines("[OPTIONS]", "nf_conntrack_helpers: ftp,"),
+            "nf_conntrack_helpers",
+            "nf_conntrack_helpers: ftp,",
+            Exact("extraneous commas in list"),
+        ),
+        (
+            "fw-option-vnet-empty-level",
+            "vnet",
+            lines("[OPTIONS]", "log_level_forward:"),
+            "log_level_forward",
+            "log_level_forward:",
+            Exact("can't parse option 'log_level_forward:'"),
+        ),
+        # FW verify_rule looks '+Name' up as written among the lowercased set names
+        (
+            "fw-ipset-ref-other-case",
+            "cluster",
+            lines("[IPSET dcset]", "10.0.0.0/8", "[RULES]", "IN ACCEPT -source +DCSET"),
+            "source",
+            "+DCSET",
+            Exact("no such ipset 'DCSET'"),
+        ),
+        # FW parse_fw_rule checks references against what was read above the line
+        (
+            "fw-rule-alias-below",
+            "cluster",
+            lines("[RULES]", "IN ACCEPT -source web", "[ALIASES]", "web 10.0.0.1"),
+            "source",
+            "web",
+            "alias 'web' is defined on line 4, below this rule",
+        ),
+        (
+            "fw-entry-alias-below",
+            "guest",
+            lines("[IPSET s1]", "web", "[ALIASES]", "web 10.0.0.1"),
+            "cidr",
+            "web",
+            "alias 'web' is defined on line 4, below this entry",
+        ),
         (
             "fw-option-conntrack-max-low",
             "host",
@@ -1262,6 +1331,10 @@ VALID: list[Good] = [
         ("opt-host-syn-recv-60", "host", {"nf_conntrack_tcp_timeout_syn_recv": 60}),
         ("opt-host-established-min", "host", {"nf_conntrack_tcp_timeout_established": 7875}),
         ("opt-host-helpers-text", "host", {"nf_conntrack_helpers": "ftp,tftp"}),
+        # pve-common parse_property_string reads a bare default-key boolean with parse_boolean
+        ("opt-ratelimit-bare-yes", "cluster", {"log_ratelimit": "yes"}),
+        ("opt-ratelimit-bare-off", "cluster", {"log_ratelimit": "off"}),
+        ("opt-ratelimit-integer", "cluster", {"log_ratelimit": 0}),
         ("opt-host-helpers-list", "host", {"nf_conntrack_helpers": ["ftp", "sip", "netbios-ns"]}),
         ("opt-host-synflood", "host", {"protection_synflood": 1, "protection_synflood_rate": 400, "protection_synflood_burst": 2000}),
         ("opt-host-booleans-as-0", "host", {"nosmurfs": 0, "enable": "0"}),
