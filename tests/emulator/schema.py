@@ -4,8 +4,10 @@ Per property, in PVE's order: type, format, pattern, maxLength, minLength, minim
 enum; only the first failure of a property is reported. Missing required and unknown
 properties are reported too. All failures of one call come back together as HTTP 400.
 
-Format validators give PVE's messages (``invalid format - ...``); they reuse the compiler's
-parsers so that the API and the compiler agree on what is valid.
+Format validators give PVE's messages (``invalid format - ...``). Addresses are checked by the
+emulator's own port of what PVE runs (FW parse_address_list and pve_verify_ip_or_cidr over
+Net::IP, in handlers.common), not by the compiler, so that a test through the emulator holds
+the compiler to PVE rather than to itself; the other formats reuse the compiler's parsers.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import AddressError, is_alias_reference, parse_address_spec, parse_ip_or_cidr
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.options import CONNTRACK_HELPERS, normalise_option
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.ports import PortError, parse_port_list
 from ansible_collections.pve.firewall.plugins.module_utils._reference.icmp_types import icmp_type_names
 from ansible_collections.pve.firewall.plugins.module_utils._reference.netbase import protocol_number
 
 from .errors import ParamError
+from .handlers.common import pve_address_spec_problem, pve_ip_or_cidr_or_alias_problem, pve_ip_or_cidr_problem
 from .nics import NicFormatError, check_nic
 
 _INTEGER_RE = re.compile(r"[+-]?\d+")
@@ -77,13 +79,15 @@ def _invalid(message: str) -> FormatError:
 # -- format validators ------------------------------------------------------------------------
 
 
-def _addr_spec(value: str) -> None:
-    if value == "":
-        return
-    try:
-        parse_address_spec(value)
-    except AddressError as error:
-        raise _invalid(str(error)) from None
+def _emulated(check: Callable[[str], str | None]) -> Callable[[str], None]:
+    """A format check of the emulator's own (None when PVE takes the value, else its message)."""
+
+    def validate(value: str) -> None:
+        problem = check(value) if value != "" else None
+        if problem is not None:
+            raise _invalid(problem)
+
+    return validate
 
 
 def _port_spec(value: str, *, icmp_names: frozenset[str]) -> None:
@@ -121,18 +125,6 @@ _IFACE_RE = re.compile(r"[a-z][a-z0-9_]{1,20}(?:[:.]\d+)?", re.IGNORECASE)
 def _iface(value: str) -> None:
     if not _IFACE_RE.fullmatch(value):
         raise _invalid(f"invalid network interface name '{value}'")
-
-
-def _ip_or_cidr(value: str) -> None:
-    try:
-        parse_ip_or_cidr(value)
-    except AddressError as error:
-        raise _invalid(str(error)) from None
-
-
-def _ip_or_cidr_or_alias(value: str) -> None:
-    if not is_alias_reference(value):
-        _ip_or_cidr(value)
 
 
 _CONFIGID_RE = re.compile(r"[a-z][a-z0-9_-]+", re.IGNORECASE)
@@ -194,14 +186,14 @@ def _guest_nic(guest_type: str) -> Callable[[str], None]:
 
 
 FORMATS: Mapping[str, Callable[[str], None]] = {
-    "pve-fw-addr-spec": _addr_spec,
+    "pve-fw-addr-spec": _emulated(pve_address_spec_problem),
     "pve-fw-dport-spec": lambda value: _port_spec(value, icmp_names=_ICMP_NAMES),
     "pve-fw-sport-spec": lambda value: _port_spec(value, icmp_names=frozenset()),
     "pve-fw-protocol-spec": _protocol,
     "pve-fw-icmp-type-spec": _icmp_type,
     "pve-iface": _iface,
-    "IPorCIDR": _ip_or_cidr,
-    "IPorCIDRorAlias": _ip_or_cidr_or_alias,
+    "IPorCIDR": _emulated(pve_ip_or_cidr_problem),
+    "IPorCIDRorAlias": _emulated(pve_ip_or_cidr_or_alias_problem),
     "pve-configid-list": _configid_list,
     "pve-node": _node,
     "pve-vmid": _vmid,

@@ -164,28 +164,186 @@ def pve_ip_or_cidr_or_alias_problem(text: str) -> str | None:
 
 
 def pve_address_list_problem(text: str) -> str | None:
-    """What FW parse_address_list (the ``pve-fw-addr-spec`` format of rule source and dest)
-    refuses of the addresses the collection must not send: an IPv6 zone index, which Net::IP
-    does not read, and host bits under any prefix, /0 included. The rest of the format is
-    left to the schema check that ran before the handler."""
-    if text.startswith("+") or _ALIAS_NAME.fullmatch(text):
+    """The ``pve-fw-addr-spec`` format of rule source and dest (FW parse_address_list)."""
+    return pve_address_spec_problem(text)
+
+
+# -- Net::IP 1.26 (Debian's libnet-ip-perl), as FW parse_address_list calls it -----------------
+
+_V4_CHARS = re.compile(r"[0-9.]+")
+_V6_GROUP = re.compile(r"[0-9A-Fa-f]{1,4}")
+_PREFIXED = re.compile(r"(\S+?)(/\S+)")
+_RANGE = re.compile(r"(.+?)\s*-\s*(.+)", re.DOTALL)
+_PREFIX_STEP = re.compile(r"/([0-9]+)(?:,|$)")
+
+
+def _perl_split(separator: str, text: str) -> list[str]:
+    parts = text.split(separator)
+    while parts and parts[-1] == "":
+        parts.pop()
+    return parts
+
+
+def _net_ip_v4_problem(ip: str) -> str | None:
+    """Net::IP ip_is_ipv4: None, or its message."""
+    if not _V4_CHARS.fullmatch(ip):
+        return f"Invalid chars in IP {ip}"
+    if ip.startswith("."):
+        return f"Invalid IP {ip} - starts with a dot"
+    if ip.endswith("."):
+        return f"Invalid IP {ip} - ends with a dot"
+    if ip.isdigit() and int(ip) < 256:  # a single number is an IPv4 address
         return None
-    for item in text.split(","):
-        if "%" in item:
-            return f"invalid IP address: Invalid IP address {item}"
-        address_text, slash, prefix_text = item.partition("/")
-        if "-" in item:
+    if ip.count(".") > 3:
+        return f"Invalid IP address {ip}"
+    if ".." in ip:
+        return f"Empty quad in IP address {ip}"
+    bad = next((quad for quad in _perl_split(".", ip) if int(quad) > 255), None)
+    return None if bad is None else f"Invalid quad in IP address {ip} - {bad}"
+
+
+def _net_ip_v6_problem(ip: str) -> str | None:
+    """Net::IP ip_is_ipv6: None, or its message ('' where it fails without one and Net::IP's
+    error is whatever an earlier call left: 8 colons, as in '1:2:3:4:5:6:7::')."""
+    colons = ip.count(":")
+    if not 0 < colons < 8:
+        return ""
+    for index, item in enumerate(_perl_split(":", ip), start=1):
+        if item == "" or _V6_GROUP.fullmatch(item):
             continue
-        if not _net_ip_reads(address_text):
-            return "invalid IP address: "
-        if not slash or not _PREFIX.fullmatch(prefix_text):
+        if index == colons + 1 and _net_ip_v4_problem(item) is None:
+            colons += 1  # a dotted quad is two groups
             continue
-        try:
-            problem = _net_ip_prefix_problem(address_text, prefix_text)
-        except ValueError:
-            continue
+        return f"Invalid IP address {ip}"
+    if re.match(r":[^:]", ip):
+        return f"Invalid address {ip} (starts with :)"
+    if re.search(r"[^:]:$", ip):
+        return f"Invalid address {ip} (ends with :)"
+    if len(re.findall(r":(?=:)", ip)) > 1:
+        return f"Invalid address {ip} (More than one :: pattern)"
+    if colons != 7 and "::" not in ip:
+        return f"Invalid number of octets {ip}"
+    return None
+
+
+def _net_ip_version(ip: str) -> tuple[int | None, str]:
+    """Net::IP ip_get_version: (4 or 6, '') or (None, the message left behind)."""
+    problem = None
+    if ":" not in ip:
+        problem = _net_ip_v4_problem(ip)
+        if problem is None:
+            return 4, ""
+    v6_problem = _net_ip_v6_problem(ip)
+    if v6_problem is None:
+        return 6, ""
+    return None, problem if problem is not None else v6_problem
+
+
+def _net_ip_expand(ip: str, version: int) -> tuple[str | None, str]:
+    """Net::IP ip_expand_address: (the expanded text, '') or (None, its message). An IPv4
+    address of fewer quads is padded with zeros ('10.0.0' is 10.0.0.0); each quad is one to
+    three digits, not checked against 255 here."""
+    if version == 4:
+        quads = _perl_split(".", ip)
+        if len(quads) > 4:
+            return None, f"Not a valid IPv address {ip}"
+        if not all(re.fullmatch(r"[0-9]{1,3}", quad) for quad in quads):
+            return None, f"Not a valid IPv4 address {ip}"
+        return ".".join(str(int(quad)) for quad in (quads + ["0", "0", "0", "0"])[:4]), ""
+    head, dot, _rest = ip.rpartition(":")
+    if "." in ip and dot:
+        quad, _problem = _net_ip_expand(_rest, 4)  # the dotted end may be short: '::124.10'
+        if quad is None or any(int(part) > 255 for part in quad.split(".")):
+            return None, ""
+        ip = f"{head}:{ipaddress.IPv4Address(quad)}"
+    try:
+        return ipaddress.IPv6Address(ip).exploded, ""
+    except ValueError:
+        return None, ""
+
+
+def _net_ip_address(ip: str, version: int) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, str]:
+    """The address Net::IP builds from a text: expanded, then read again (ip_get_version)."""
+    expanded, problem = _net_ip_expand(ip, version)
+    if expanded is None:
+        return None, problem
+    checked, problem = _net_ip_version(expanded)
+    if checked != version:
+        return None, problem
+    return ipaddress.ip_address(expanded), ""
+
+
+def _net_ip_text(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An address as Net::IP's messages show it: IPv6 fully expanded."""
+    return address.exploded
+
+
+def net_ip_problem(text: str) -> tuple[str | None, int | None]:
+    """What Net::IP->new(text) makes of one address, prefix or range: (None, IP version) when it
+    builds an object, else (its error, None). Net::IP reads more than the collection writes
+    ('10.0.0', '0', a prefix it cannot parse it ignores: '10.0.0.0/x'); the emulator follows it,
+    as PVE's API stores whatever Net::IP reads."""
+    prefixed = _PREFIXED.fullmatch(text)
+    if prefixed:
+        address_text, rest = prefixed.groups()
+        version, problem = _net_ip_version(address_text)
+        if version is None:
+            return problem, None
+        address, problem = _net_ip_address(address_text, version)
+        if address is None:
+            return problem, None
+        step = _PREFIX_STEP.match(rest)
+        if step is not None and step.end() == len(rest):
+            size, written = address.max_prefixlen, step.group(1)
+            length = int(written)
+            if length > size:
+                return f"Prefix length {written} is longer than IP address ({size})", None
+            if int(address) & ((1 << (size - length)) - 1):
+                return f"Invalid prefix {_bits(address)}/{written}", None
+        return None, version
+    ranged = _RANGE.fullmatch(text)
+    if ranged:
+        first_text, last_text = ranged.groups()
+        version, problem = _net_ip_version(first_text)
+        if version is None:
+            return problem, None
+        first, problem = _net_ip_address(first_text, version)
+        if first is None:
+            return problem, None
+        last, problem = _net_ip_address(last_text, version)  # read as the first one's version
+        if last is None:
+            return problem, None
+        if int(first) > int(last):
+            return f"Begin address is greater than End address {_net_ip_text(first)} - {_net_ip_text(last)}", None
+        return None, version
+    version, problem = _net_ip_version(text)
+    if version is None:
+        return problem, None
+    address, problem = _net_ip_address(text, version)
+    return (None, version) if address is not None else (problem, None)
+
+
+def pve_address_spec_problem(text: str) -> str | None:
+    """FW parse_address_list, the ``pve-fw-addr-spec`` format of a rule's source and dest: an
+    ipset or alias name (length checked only), else a comma list of Net::IP addresses, ranges
+    or prefixes of one IP version, a range only alone."""
+    if text.startswith("+") and re.fullmatch(r"\+\S+", text):
+        return "ipset name too long" if len(text) > 65 else None
+    if _ALIAS_NAME.fullmatch(text):
+        return "alias name too long" if len(text) > 64 else None
+    items = _perl_split(",", text)
+    if ",".join(items) != text:
+        return "extraneous commas in list"
+    versions = set()
+    for item in items:
+        problem, version = net_ip_problem(item)
         if problem is not None:
             return f"invalid IP address: {problem}"
+        versions.add(version)
+        if len(versions) > 1:
+            return f"detected mixed ipv4/ipv6 addresses in address list '{text}'"
+    if len(items) > 1 and any("-" in item for item in items):
+        return "you can't use a range in a list"
     return None
 
 
