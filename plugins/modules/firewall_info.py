@@ -126,6 +126,9 @@ cluster:
       C(name), C(comment) and C(entries) (strings, C(!) for nomatch, or mappings with C(cidr),
       C(nomatch) and C(comment)), C(aliases) a list of C(name), C(cidr) and C(comment),
       C(refs) a list of C(type), C(name), C(ref), C(scope) and C(comment).
+    - An C(enable) that PVE holds as the time of an armed auto-revert (it stores the time of
+      the write for a value above 1, and reads it as on for 60 seconds) is returned as V(1),
+      the setting the admin turned on, since the options take no timestamp back.
   returned: when O(levels) has V(cluster)
   type: dict
   sample:

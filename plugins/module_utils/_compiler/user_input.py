@@ -302,10 +302,18 @@ def options_from_user(level: str, data: object, location: str = "options") -> tu
 
 
 def file_to_user(fw: FirewallFile) -> dict[str, Any]:
-    """A whole file in the input shape: options, aliases, ipsets, rules, groups (set ones)."""
+    """A whole file in the input shape: options, aliases, ipsets, rules, groups (set ones).
+
+    A datacenter ``enable`` above 1 is the time of an armed auto-revert (FW API2 Cluster
+    set_options stores it; parse_clusterfw_option reads it as on for 60 s, then as 0): the
+    input shape refuses it (``unkept_value_problem``), so it is given as 1, what the admin
+    turned on; confirming it is firewall_options' business."""
     out: dict[str, Any] = {}
     if fw.options:
         out["options"] = dict(fw.options)
+        enable = fw.options.get("enable")
+        if fw.kind is FileKind.CLUSTER and isinstance(enable, int) and not isinstance(enable, bool) and enable > 1:
+            out["options"]["enable"] = 1
     if fw.aliases:
         out["aliases"] = [alias_to_user(alias) for alias in fw.aliases]
     if fw.ipsets:

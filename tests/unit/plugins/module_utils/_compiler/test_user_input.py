@@ -18,7 +18,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._compiler.user_input 
     rule_to_user,
     rules_from_user,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, IPSetEntry, Rule
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import FileKind, FirewallFile, IPSetEntry, Rule
 
 
 def test_rule_from_user_converts_numbers_and_flags():
@@ -132,3 +132,15 @@ def test_empty_conntrack_helpers_are_refused_as_pves_parser_drops_the_line(raw):
     assert [(error.field, error.value) for error in errors] == [("nf_conntrack_helpers", raw)]
     assert "parse_hostfw_option" in errors[0].message and "reset" in errors[0].accepted
     assert options_from_user("host", {"nf_conntrack_helpers": "sip,ftp"}) == ({"nf_conntrack_helpers": "ftp,sip"}, [])
+
+
+@pytest.mark.parametrize(("enable", "exported"), [(1_700_000_000, 1), (2, 1), (1, 1), (0, 0)])
+def test_an_armed_datacenter_enable_is_exported_as_on(enable: int, exported: int):
+    # FW API2 Cluster set_options stores the time of the write for an enable above 1; what the
+    # admin turned on is 1, and the input shape refuses the timestamp (it would switch the
+    # firewall off again 60 s after each apply)
+    data = file_to_user(FirewallFile(FileKind.CLUSTER, options={"enable": enable, "policy_in": "DROP"}))
+    assert data["options"] == {"enable": exported, "policy_in": "DROP"}
+    fw, errors = file_from_user(FileKind.CLUSTER, data)
+    assert errors == [] and fw is not None and fw.options["enable"] == exported
+    assert file_to_user(FirewallFile(FileKind.VNET, options={"enable": 1})) == {"options": {"enable": 1}}
