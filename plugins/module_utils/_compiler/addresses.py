@@ -135,7 +135,23 @@ def parse_network(text: str, *, strict: bool = True) -> IPNetwork:
         raise AddressError(f"invalid IP address: Invalid prefix {address}/{int(prefix_text)}") from None
 
 
+# An IPv4 quad with a leading zero: Net::IP reads '010.0.0.1' (FW parse_address_list, so PVE's
+# API stores it as written), Python's ipaddress and proxmox-firewall's parser do not.
+_LEADING_ZERO_RE = re.compile(r"(?:^|\.)0[0-9]")
+
+
+def _leading_zero_check(text: str) -> None:
+    address = text.partition("/")[0]
+    if ":" not in address and _IPV4_RE.fullmatch(address) and _LEADING_ZERO_RE.search(address):
+        raise AddressError(
+            f"invalid IP address: {text} has a quad with a leading zero: PVE's API stores it as written (Net::IP reads it), "
+            "but proxmox-firewall's address parser refuses it and other readers take it for octal; write the quad without it"
+        )
+
+
 def _parse_item(text: str) -> AddressItem:
+    for part in text.split("-", 1):
+        _leading_zero_check(part)
     if "-" in text:
         first_text, last_text = text.split("-", 1)
         first, last = parse_ip(first_text), parse_ip(last_text)

@@ -163,7 +163,10 @@ def _check_action(rule: Rule, out: _Collector, refs: References | None, api_sche
             out.add("action", action, "security group name too long", GROUP_NAME_ACCEPTED)
         elif refs is not None and refs.groups is not None and action not in refs.groups:
             known = ", ".join(sorted(refs.groups)) or "none defined"
-            out.add("action", action, f"no such security group '{action}'", f"a defined group ({known})")
+            # FW verify_rule checks the name's syntax only: PVE stores the rule, whose jump
+            # then goes to no group (ruleset_add_group_rule looks the name up as written)
+            why = f"the group is '{action.lower()}' and PVE looks names up as written" if action.lower() in refs.groups else "PVE's API takes any group name"
+            out.add("action", action, f"no such security group '{action}': {why}, so the rule would jump to no group", f"a defined group ({known})")
         return
     # The API's schema refuses a malformed action before verify_rule runs; a .fw file has no
     # schema, so there verify_rule's "unknown action" is what PVE reports.
@@ -224,7 +227,13 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     if family is not None:
         legacy_ok = len(items) == 1 and (items[0] in _ICMP_NAMES[family] or (items[0].isdigit() and int(items[0]) <= 255))
         if not legacy_ok:
-            message = "ICMP ports not allowed in port range" if icmp_items else f"invalid port '{dport}'"
+            if icmp_items:
+                message = "ICMP ports not allowed in port range"
+            else:
+                # PVE's API takes a port list here; its ruleset compiler then reads dport as the
+                # ICMP type and fails on the rule (FW ipt_rule_to_cmds, is_valid_icmp_type)
+                reason = "invalid" if dport.isascii() and dport.isdigit() else "unknown"
+                message = f"PVE's API takes dport '{dport}' for proto {rule.proto}, but its ruleset compiler reads it as an ICMP type and fails on it ({reason} icmp-type)"
             out.add("dport", dport, message, f"one ICMP type name for {rule.proto} (better: use icmp_type)")
     elif _check_port_protocol(rule, "dport", dport, proto_number, out) and icmp_items:
         out.add("dport", dport, f"invalid port '{icmp_items[0]}'", PORT_ACCEPTED)

@@ -186,7 +186,7 @@ FIREWALL_RULE_CASES: list[Case] = [
     ("sport-without-proto", RULE, rules(rule(sport="22")), ("proto=None", "missing property - 'sport' requires this property")),
     ("dport-with-gre", RULE, rules(rule(proto="gre", dport="22")), ("dport='22'", "protocol 'gre' does not support ports")),
     ("sport-with-icmp", RULE, rules(rule(proto="icmp", sport="22")), ("sport='22'", "protocol 'icmp' does not support ports")),
-    ("dport-icmp-list", RULE, rules(rule(proto="icmp", dport="22,23")), ("dport='22,23'", "invalid port '22,23'")),
+    ("dport-icmp-list", RULE, rules(rule(proto="icmp", dport="22,23")), ("dport='22,23'", "reads it as an ICMP type and fails on it (unknown icmp-type)")),
     ("dport-as-list", RULE, rules(rule(proto="tcp", dport=[22, 80])), ("dport='[22, 80]'", "invalid port")),
     # PVE takes '0' for "not set" (FW verify_rule, format_rules): the value would be dropped
     ("dport-zero", RULE, rules(rule(proto="tcp", dport="0")), ("dport='0'", "PVE drops a lone port 0")),

@@ -224,6 +224,10 @@ INVALID: list[Bad] = [
         ("zero-dport-double", "vm", R(proto="udp", dport="00"), "dport", "00", "PVE drops a lone port 0"),
         ("zero-sport", "cluster", R(proto="tcp", sport=" 0 "), "sport", " 0 ", "PVE drops a lone port 0"),
         ("zero-dport-icmp", "cluster", R(proto="icmp", dport="0"), "dport", "0", "PVE drops a lone port 0"),
+        # measured against PVE's API: stored without them ('from 0' would read 'from anywhere')
+        ("zero-source", "cluster", R(source="0"), "source", "0", "PVE drops source '0'"),
+        ("zero-dest", "vm", R(dest="0"), "dest", "0", "PVE drops dest '0'"),
+        ("zero-macro", "host", R(macro="0"), "macro", "0", "PVE drops macro '0'"),
         ("zero-proto", "cluster", R(proto="0"), "proto", "0", "PVE drops proto '0'"),
         ("zero-dport-line", "cluster", "IN ACCEPT -p tcp -dport 0", "dport", "0", "PVE drops a lone port 0"),
         ("comment-zero", "cluster", R(comment="0"), "comment", "0", "PVE drops the comment '0'"),
@@ -432,6 +436,12 @@ INVALID: list[Bad] = [
         ("sport-with-icmpv6", "vm", R(proto="icmpv6", sport="128"), "sport", "128", Exact("protocol 'icmpv6' does not support ports")),
         ("sport-with-gre", "cluster", R(proto="gre", sport="1000"), "sport", "1000", Exact("protocol 'gre' does not support ports")),
         ("dport-icmp-name-with-tcp", "host", R(proto="tcp", dport="echo-request"), "dport", "echo-request", Exact("invalid port 'echo-request'")),
+        # measured: PVE's API takes these; FW ipt_rule_to_cmds then fails on the ICMP type
+        ("dport-service-with-icmp", "host", R(proto="icmp", dport="ssh"), "dport", "ssh", "fails on it (unknown icmp-type)"),
+        ("dport-big-number-with-icmpv6", "vm", R(proto="icmpv6", dport="8006"), "dport", "8006", "fails on it (invalid icmp-type)"),
+        # measured: Net::IP reads a leading zero, so PVE's API stores '010.0.0.1' as written
+        ("source-ipv4-leading-zero", "cluster", R(source="010.0.0.1"), "source", "010.0.0.1", "has a quad with a leading zero"),
+        ("dest-range-leading-zero", "host", R(dest="10.0.0.1-10.0.0.09"), "dest", "10.0.0.1-10.0.0.09", "leading zero"),
         (
             "dport-icmp-name-mixed-with-number",
             "host",
