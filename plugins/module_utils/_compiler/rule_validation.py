@@ -233,7 +233,10 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
                 # PVE's API takes a port list here; its ruleset compiler then reads dport as the
                 # ICMP type and fails on the rule (FW ipt_rule_to_cmds, is_valid_icmp_type)
                 reason = "invalid" if dport.isascii() and dport.isdigit() else "unknown"
-                message = f"PVE's API takes dport '{dport}' for proto {rule.proto}, but its ruleset compiler reads it as an ICMP type and fails on it ({reason} icmp-type)"
+                message = (
+                    f"PVE's API takes dport '{dport}' for proto {rule.proto}, "
+                    f"but its ruleset compiler reads it as an ICMP type and fails on it ({reason} icmp-type)"
+                )
             out.add("dport", dport, message, f"one ICMP type name for {rule.proto} (better: use icmp_type)")
     elif _check_port_protocol(rule, "dport", dport, proto_number, out) and icmp_items:
         out.add("dport", dport, f"invalid port '{icmp_items[0]}'", PORT_ACCEPTED)

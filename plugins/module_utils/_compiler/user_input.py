@@ -58,7 +58,11 @@ def false_value_errors(rule: Rule, location: str) -> list[FieldError]:
     # Measured against PVE's API: it stores a rule with macro, source or dest '0' without them
     # (Net::IP reads '0' as 0.0.0.0, then verify_rule and FW format_rules skip the false value),
     # so 'from 0' would become 'from anywhere'.
-    for key, accepted in (("macro", "a macro name, or no macro"), ("source", "an address, set or alias, or no source"), ("dest", "an address, set or alias, or no dest")):
+    for key, accepted in (
+        ("macro", "a macro name, or no macro"),
+        ("source", "an address, set or alias, or no source"),
+        ("dest", "an address, set or alias, or no dest"),
+    ):
         value = getattr(rule, key)
         if value is not None and value.strip() == "0":
             message = f"PVE drops {key} '0': it is false to Perl, so verify_rule skips it and the .fw writer leaves it out (FW format_rules)"

@@ -46,7 +46,9 @@ def test_references_respect_scopes_and_case_mode():
     assert fields(Rule("in", "DROP", source="+dc/local"), Level.VM, refs) == [("source", "no such ipset 'local'")]
     assert fields(Rule("in", "DROP", source="+sdn/vnet1-all"), Level.VM, refs) == []
     # FW verify_rule checks a group name's syntax only (measured: PVE's API stores both rules)
-    assert fields(Rule("group", "db"), Level.VM, refs) == [("action", "no such security group 'db': PVE's API takes any group name, so the rule would jump to no group")]
+    assert fields(Rule("group", "db"), Level.VM, refs) == [
+        ("action", "no such security group 'db': PVE's API takes any group name, so the rule would jump to no group")
+    ]
     assert fields(Rule("group", "Web"), Level.VM, refs) == [
         ("action", "no such security group 'Web': the group is 'web' and PVE looks names up as written, so the rule would jump to no group")
     ]
