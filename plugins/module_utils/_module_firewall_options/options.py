@@ -7,9 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
-
-from .._api.access_guard import AUTO_REVERT_ENABLE, enable_with_auto_revert, options_change, touches_access
 from .._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from .._api.service import FirewallApi, Scope, Snapshot
 from .._api.sync import sync_object
@@ -22,16 +19,20 @@ from .._model.levels import GUEST_LEVEL_NAMES
 from .._model.objects import OptionValue
 from .._module_kit.access import AccessGuard
 from .._module_kit.fw_text import fw_text
-from .._module_kit.report import Report
+from .._module_kit.report import ModuleContext, Report
 from .._module_kit.runner import connect, scope_from_params
 from .._plan.planner import OptionsPlan, plan_options
+
+# The access guard's helpers are imported in the functions that use them: they load the
+# verdict engine, which only a change of the options that decide access, or the auto-revert,
+# needs.
 
 
 class FirewallOptions:
     """One run: validate, read, plan one PUT, guard access, write; at a guest level then the
     NICs' firewall flag in one PUT of the guest config."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self.params = module.params
         self.report = Report(module)
@@ -55,6 +56,8 @@ class FirewallOptions:
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with enable in options or reset", "one of them"))
             elif self.params["exact"]:
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with exact", "one of them"))
+            from .._api.access_guard import AUTO_REVERT_ENABLE  # pylint: disable=import-outside-toplevel
+
             options["enable"] = AUTO_REVERT_ENABLE
         raise_if_errors(errors)
         return options, reset
@@ -126,9 +129,21 @@ class FirewallOptions:
             added = diff_text(lines, path)
             return "\n" + added if text and added and not text.endswith("\n\n") else added
 
-        self.report.record((), following(self.report.before_text, outcome.before), following(self.report.after_text, outcome.after))
+        self.report.diff(lambda: following(self.report.before_text, outcome.before), lambda: following(self.report.after_text, outcome.after))
         self.report.values["nics_before"] = outcome.before
         self.report.values["nics_after"] = outcome.after
+
+    def guard(self, api: FirewallApi, scope: Scope, current: Mapping[str, OptionValue], plan: OptionsPlan[OptionValue]) -> None:
+        """Judge a planned change of the options that decide whether a node accepts connections."""
+        from .._api.access_guard import options_change, touches_access  # pylint: disable=import-outside-toplevel
+
+        if not touches_access(scope, plan.set, plan.delete):
+            return
+        after = {key: value for key, value in current.items() if key not in plan.delete}
+        after.update(plan.set)
+        if int(after.get("enable") or 0) > 1:
+            after["enable"] = 1  # a fresh auto-revert timestamp: the firewall is on
+        self.access.check(api, options_change(scope, after))
 
     def run(self) -> dict[str, Any]:
         self.access.validate()
@@ -145,17 +160,15 @@ class FirewallOptions:
         path = scope.options_path
         first = api.read_options(scope)
         plan = self.plan(first.items, options, reset)
-        if not plan.is_empty and touches_access(scope, plan.set, plan.delete):
-            after = {key: value for key, value in first.items.items() if key not in plan.delete}
-            after.update(plan.set)
-            if int(after.get("enable") or 0) > 1:
-                after["enable"] = 1  # a fresh auto-revert timestamp: the firewall is on
-            self.access.check(api, options_change(scope, after))
+        if not plan.is_empty:
+            self.guard(api, scope, first.items, plan)
         made: list[ApiCall] = []
 
         def send(call: ApiCall, digest: Any) -> None:
             enabling = scope.level == "cluster" and str(call.params.get("enable")) == "1" and self.params["auto_revert"]
             if enabling:
+                from .._api.access_guard import enable_with_auto_revert  # pylint: disable=import-outside-toplevel
+
                 made.extend(enable_with_auto_revert(api, call, digest))
             else:
                 api.send(call, digest)
@@ -177,7 +190,8 @@ class FirewallOptions:
         )
         calls = made if made else list(outcome.calls)
         kind = scope.file_kind
-        self.report.record(calls, fw_text(kind, options=outcome.before), fw_text(kind, options=outcome.after))
+        self.report.record(calls)
+        self.report.diff(lambda: fw_text(kind, options=outcome.before), lambda: fw_text(kind, options=outcome.after))
         if scope.kind.is_guest:
             self.warn_if_unprotected(api, scope, options, outcome.after)
         if nics_first is not None:

@@ -6,28 +6,37 @@ node can decide whether the nodes accept the operator's new connections. Before 
 the module lays the planned change over the configuration it reads and runs the lockout
 analysis; a change that takes an access away is refused with the report, unless
 ``allow_lockout`` is set.
+
+The analysis (``_api.access_guard`` and the verdict engine under it, a third of the code a
+module loads) is imported only when a change must be judged: a run that changes nothing, or
+changes nothing that decides access, or runs while the datacenter firewall is off, never
+loads it.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._api.access_guard import AccessView, LockoutRefused, analyse_access, report_dict
 from .._api.service import FirewallApi, Scope
-from .._engine.lockout import DEFAULT_PORTS
 from .._model.errors import FieldError, raise_if_errors
-from .._plan.config_change import ConfigChange
 from .report import Report
+
+if TYPE_CHECKING:
+    from .._plan.config_change import ConfigChange
+
+# The management ports: _engine.lockout.DEFAULT_PORTS, spelt out so that building the argument
+# spec does not load the engine (a unit test keeps the two equal).
+MANAGEMENT_PORTS = (8006, 22)
 
 ACCESS_ARGS: dict[str, dict[str, Any]] = {
     "allow_lockout": {"type": "bool", "default": False},
     "lockout_clients": {"type": "list", "elements": "str", "default": []},
-    "lockout_ports": {"type": "list", "elements": "int", "default": list(DEFAULT_PORTS)},
+    "lockout_ports": {"type": "list", "elements": "int", "default": list(MANAGEMENT_PORTS)},
 }
 
 
-def access_view(params: dict[str, Any]) -> AccessView:
+def checked_access(params: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The clients and ports of the options, every bad one named before any request."""
     errors: list[FieldError] = []
     clients = []
@@ -43,7 +52,7 @@ def access_view(params: dict[str, Any]) -> AccessView:
     if not ports:
         errors.append(FieldError("lockout_ports", "lockout_ports", ports, "no port to keep", "at least one port, e.g. [8006, 22]"))
     raise_if_errors(errors)
-    return AccessView(tuple(clients), tuple(dict.fromkeys(ports)))
+    return tuple(clients), tuple(dict.fromkeys(ports))
 
 
 class AccessGuard:
@@ -53,13 +62,13 @@ class AccessGuard:
         self.params = params
         self.allow = bool(params["allow_lockout"])
         self.report = report
-        self._view: AccessView | None = None
+        self._checked: tuple[tuple[str, ...], tuple[int, ...]] | None = None
 
-    def validate(self) -> AccessView:
+    def validate(self) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """The checked clients and ports; a module calls this with its other input checks."""
-        if self._view is None:
-            self._view = access_view(self.params)
-        return self._view
+        if self._checked is None:
+            self._checked = checked_access(self.params)
+        return self._checked
 
     @staticmethod
     def filtering(api: FirewallApi) -> bool:
@@ -70,7 +79,10 @@ class AccessGuard:
     def check(self, api: FirewallApi, change: ConfigChange) -> None:
         """Refuse ``change`` (before any write) when, after it, a client would not reach a node
         on a port, or the analysis cannot tell; the report goes into the result as ``lockout``."""
-        report = analyse_access(api, change, self.validate())
+        # Imported here: the analysis and the engine load only for a change that must be judged.
+        from .._api.access_guard import AccessView, LockoutRefused, analyse_access, report_dict  # pylint: disable=import-outside-toplevel
+
+        report = analyse_access(api, change, AccessView(*self.validate()))
         self.report.values["lockout"] = report_dict(report)
         if not report.ok and not self.allow:
             raise LockoutRefused(report)

@@ -3,11 +3,17 @@ the values a result (or a failure) carries.
 
 Every write of a run goes through the report, so a failure part-way names every write made
 before it, and a rerun converges from there.
+
+The ``.fw`` text of the diff is rendered only in diff mode (``Report.diff``), and a list of
+more than ``FULL_LIST_LIMIT`` IP set entries or rules is returned as its ``delta`` alone
+unless diff mode or the ``return_full`` option asks for it (``Report.lists``): on a large set
+rendering and returning both lists cost more than the run's requests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .._api.service import FirewallApi
@@ -16,6 +22,38 @@ from .._api.transport import PveApiError
 from .._compiler.api_mapping import ApiCall
 
 T = TypeVar("T")
+Item = TypeVar("Item", bound=Hashable)
+Whole = TypeVar("Whole")
+
+# Above this many entries or rules before or after the change, ``before`` and ``after`` are left
+# out of a result (``delta`` carries the change) unless diff mode is on or ``return_full`` is set.
+FULL_LIST_LIMIT = 500
+
+
+def list_delta(before: Sequence[Item] | None, after: Sequence[Item] | None, shown: Callable[[Item], Any]) -> dict[str, Any]:
+    """What changed between two lists, as multisets: ``added`` (in the order of ``after``),
+    ``removed`` (in the order of ``before``), each item as ``shown``; ``kept_count``; and the
+    lengths, None for a list that does not exist (a set or group missing before or after)."""
+    old, new = Counter(before or ()), Counter(after or ())
+    common = old & new
+
+    def only_in(items: Sequence[Item]) -> list[Any]:
+        left = Counter(common)
+        out = []
+        for item in items:
+            if left[item] > 0:
+                left[item] -= 1
+            else:
+                out.append(shown(item))
+        return out
+
+    return {
+        "added": only_in(after or ()),
+        "removed": only_in(before or ()),
+        "kept_count": sum(common.values()),
+        "before_count": None if before is None else len(before),
+        "after_count": None if after is None else len(after),
+    }
 
 
 class ModuleContext(Protocol):
@@ -62,6 +100,32 @@ class Report:
         self._before.append(before_text)
         self._after.append(after_text)
 
+    @property
+    def diff_mode(self) -> bool:
+        return bool(self.module._diff)  # pylint: disable=protected-access
+
+    def diff(self, before: Callable[[], str], after: Callable[[], str]) -> None:
+        """The diff text of a change, rendered only in diff mode (a large list's ``.fw`` text
+        costs more than the requests of a run that changes nothing)."""
+        if self.diff_mode:
+            self.record((), before(), after())
+
+    def lists(
+        self, before: Whole | None, after: Whole | None, items: Callable[[Whole], Sequence[Item]], whole: Callable[[Whole], Any], item: Callable[[Item], Any]
+    ) -> dict[str, Any]:
+        """The result keys of a change to a list (an IP set's entries, a rule list, a group's
+        rules): ``delta`` always; ``before`` and ``after`` (each ``whole``, or None for an object
+        that does not exist) unless a list is over ``FULL_LIST_LIMIT`` items, in diff mode, or
+        with ``return_full``."""
+        old = items(before) if before is not None else None
+        new = items(after) if after is not None else None
+        out: dict[str, Any] = {"delta": list_delta(old, new, item)}
+        longest = max(len(old or ()), len(new or ()))
+        if longest <= FULL_LIST_LIMIT or self.diff_mode or self.module.params.get("return_full"):
+            out["before"] = whole(before) if before is not None else None
+            out["after"] = whole(after) if after is not None else None
+        return out
+
     def sync(self, work: Callable[[], SyncResult[T]]) -> SyncResult[T]:
         """Run one sync; its calls join the record (the caller records its diff text)."""
         try:
@@ -86,6 +150,6 @@ class Report:
         out: dict[str, Any] = {"changed": self.changed, "commands": [str(call) for call in self._calls]}
         out.update(self.values)
         out.update(values)
-        if self.module._diff:  # pylint: disable=protected-access
+        if self.diff_mode:
             out["diff"] = {"before": self.before_text, "after": self.after_text}
         return out

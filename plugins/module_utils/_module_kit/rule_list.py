@@ -13,8 +13,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
-from ansible.module_utils.basic import AnsibleModule
-
 from .._api.service import FirewallApi, Snapshot
 from .._api.sync import SyncResult, sync_rules
 from .._compiler.fw_format import ParsedFile
@@ -22,7 +20,7 @@ from .._compiler.rule_validation import check_rule
 from .._model.errors import FieldError
 from .._model.objects import Level, Rule
 from .access import AccessGuard
-from .report import Report
+from .report import ModuleContext, Report
 from .runner import connect
 
 Input = TypeVar("Input")
@@ -40,7 +38,7 @@ def parsed_rule_errors(parsed: ParsedFile, level: Level, rules: Sequence[Rule], 
 class RuleListModule(ABC, Generic[Input]):
     """One run of a rule-list module; ``Input`` is what ``validated`` makes of the options."""
 
-    def __init__(self, module: AnsibleModule) -> None:
+    def __init__(self, module: ModuleContext) -> None:
         self.module = module
         self.params: dict[str, Any] = module.params
         self.state: str = self.params["state"]
