@@ -162,8 +162,15 @@ def _vnet_id(value: str) -> None:
 
 
 def _conntrack_helpers(value: str) -> None:
-    for item in value.split(","):
-        if item and item not in CONNTRACK_HELPERS:
+    """FW pve_fw_verify_conntrack_helper: Perl's split drops trailing empty items, so a list
+    that does not join back ('ftp,') has extraneous commas; every item must be a helper."""
+    items = value.split(",")
+    while items and items[-1] == "":
+        items.pop()
+    if ",".join(items) != value:
+        raise _invalid("extraneous commas in list")
+    for item in items:
+        if item not in CONNTRACK_HELPERS:
             raise _invalid(f"unknown helper {item}")
 
 

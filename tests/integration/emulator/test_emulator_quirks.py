@@ -395,3 +395,19 @@ def test_empty_conntrack_helpers_are_stored_and_then_lost(api: ApiClient, contro
     api.put("/nodes/pve1/firewall/options", nf_conntrack_helpers="")
     assert "nf_conntrack_helpers:" in (control.read_file("nodes/pve1/host.fw") or "")
     assert "nf_conntrack_helpers" not in api.get("/nodes/pve1/firewall/options")
+
+
+# Readings measured against pve-firewall's own parser -------------------------------------------
+def test_read_as_pve_reads_a_bare_hash_comment_and_empty_log_levels(api: ApiClient, control: ControlClient) -> None:
+    # FW parse_fw_rule keeps the comment its pattern took, '' for a bare '#', and GET returns
+    # every defined field; parse_hostfw_option keeps an empty log level as ''
+    control.write_file("nodes/pve1/host.fw", "[OPTIONS]\nlog_level_in:\nnf_conntrack_helpers: SIP,ftp\n[RULES]\nIN ACCEPT -p tcp -dport 22 #\n")
+    assert api.get("/nodes/pve1/firewall/rules")[0]["comment"] == ""
+    options = api.get("/nodes/pve1/firewall/options")
+    assert (options["log_level_in"], options["nf_conntrack_helpers"]) == ("", "sip,ftp")
+
+
+def test_a_helper_list_with_a_trailing_comma_is_refused(api: ApiClient) -> None:
+    # FW pve_fw_verify_conntrack_helper, the format of the host option
+    response = api.call("PUT", "/nodes/pve1/firewall/options", {"nf_conntrack_helpers": "ftp,"})
+    assert_param_error(response, "nf_conntrack_helpers", "invalid format - extraneous commas in list\n")
