@@ -122,6 +122,7 @@ lockout:
   sample: {"ok": true, "summary": "lockout check: 6 of 6 accesses kept.", "accesses": []}
 """
 
+from functools import partial
 from typing import Any
 
 from ..module_utils._api.service import FirewallApi, Scope, Snapshot
@@ -162,6 +163,10 @@ def _rule_places(api: FirewallApi, scope: Scope, name: str) -> list[RulePlace]:
         if any(names_alias(rule, name) for rule in rules):
             places.append(RulePlace(guest.label, guest.rule_level, rules, api.read_aliases(guest).items))
     return places
+
+
+def _alias_text(kind: FileKind, alias: Alias | None) -> str:
+    return fw_text(kind, aliases=(alias,)) if alias else ""
 
 
 class AliasModule:
@@ -224,8 +229,7 @@ class AliasModule:
         outcome = self.report.sync(lambda: sync_keyed(api, endpoints, wanted, purge=True, check_mode=self.module.check_mode, label=label, first=first))
         before = outcome.before[0] if outcome.before else None
         after = outcome.after[0] if outcome.after else None
-        if self.module._diff:  # pylint: disable=protected-access
-            self.report.record((), *(fw_text(scope.file_kind, aliases=(alias,)) if alias else "" for alias in (before, after)))
+        self.report.diff(*(partial(_alias_text, scope.file_kind, alias) for alias in (before, after)))
         return self.report.result(before=alias_to_user(before) if before else None, after=alias_to_user(after) if after else None)
 
     def rules_made_invalid(self, api: FirewallApi, scope: Scope, existing: Alias | None, wanted: Alias) -> list[FieldError]:

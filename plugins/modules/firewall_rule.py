@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - pve.firewall.api.SCOPE
   - pve.firewall.rules
   - pve.firewall.lockout
+  - pve.firewall.result
 attributes:
   check_mode:
     support: full
@@ -127,13 +128,18 @@ commands:
   elements: str
   sample: ["POST /cluster/firewall/rules type=in action=ACCEPT enable=1 macro=SSH", "PUT /cluster/firewall/rules/0 moveto=3"]
 before:
-  description: The rules before the change, in the shape of O(rules).
-  returned: when O(state) is V(merged), V(overridden) or V(deleted)
+  description:
+    - The rules before the change, in the shape of O(rules).
+    - Left out when the list has more than 500 rules before or after the change, unless in
+      diff mode or with O(return_full); RV(delta) says what changed.
+  returned: when O(state) is V(merged), V(overridden) or V(deleted) and the list has at most 500 rules, in diff mode, or with O(return_full)
   type: list
   elements: dict
 after:
-  description: The rules after the change (in check mode, as they would be).
-  returned: when O(state) is V(merged), V(overridden) or V(deleted)
+  description:
+    - The rules after the change (in check mode, as they would be).
+    - Left out like RV(before).
+  returned: when O(state) is V(merged), V(overridden) or V(deleted) and the list has at most 500 rules, in diff mode, or with O(return_full)
   type: list
   elements: dict
 gathered:
@@ -152,6 +158,34 @@ parsed:
   returned: when O(state=parsed)
   type: list
   elements: dict
+delta:
+  description:
+    - What the change did to the rule list, compared as lists of whole rules (a rule that changed
+      is removed as it was and added as it is); a reorder changes none of them, RV(commands) shows
+      its moves.
+    - Always returned, so a playbook can read the counts and changes the same way whatever the
+      size of the list; above 500 rules it replaces RV(before) and RV(after) (see O(return_full)).
+  returned: when O(state) is V(merged), V(overridden) or V(deleted)
+  type: dict
+  contains:
+    added:
+      description: The rules only after the change, in their order there, in the shape of O(rules).
+      type: list
+      elements: raw
+    removed:
+      description: The rules only before the change, in their order there, in the shape of O(rules).
+      type: list
+      elements: raw
+    kept_count:
+      description: How many rules are both before and after the change.
+      type: int
+    before_count:
+      description: How many rules there were before the change.
+      type: int
+    after_count:
+      description: How many rules there are after the change (in check mode, would be).
+      type: int
+  sample: {"added": [{"type": "in", "action": "ACCEPT", "macro": "SSH"}], "removed": [], "kept_count": 600, "before_count": 600, "after_count": 601}
 lockout:
   description:
     - The lockout analysis, when the change can decide whether a node accepts new connections
@@ -171,7 +205,7 @@ from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES
 from ..module_utils._model.objects import Rule
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec, without_none
+from ..module_utils._module_kit.arguments import RETURN_FULL_ARGS, RULE_SUBOPTIONS, argument_spec, without_none
 from ..module_utils._module_kit.fw_text import fw_text, parse_running_config
 from ..module_utils._module_kit.references import check_rules, check_written_rules
 from ..module_utils._module_kit.rule_list import RuleListModule, parsed_rule_errors
@@ -179,6 +213,14 @@ from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module, scope
 from ..module_utils._plan.config_change import with_rules
 from ..module_utils._plan.rule_plan import planned_rule_calls
 from ..module_utils._plan.rule_states import RULE_STATES, target_list
+
+
+def _same(rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+    return rules
+
+
+def _rules_to_user(rules: tuple[Rule, ...]) -> list[dict[str, Any]]:
+    return [rule_to_user(rule) for rule in rules]
 
 
 class FirewallRules(RuleListModule[tuple[Rule, ...]]):
@@ -235,13 +277,14 @@ class FirewallRules(RuleListModule[tuple[Rule, ...]]):
         desired = tuple(map(normalise_rule, wanted))
         self.guard_node_access(api, scope, target_list(self.state, first.items, desired), first.items)
         outcome = self.sync_rules(api, path, lambda current: target_list(self.state, current, desired), f"the rules of {scope.label}", first)
-        self.report.record((), fw_text(scope.file_kind, rules=outcome.before), fw_text(scope.file_kind, rules=outcome.after))
-        return self.report.result(before=[rule_to_user(rule) for rule in outcome.before], after=[rule_to_user(rule) for rule in outcome.after])
+        self.report.diff(lambda: fw_text(scope.file_kind, rules=outcome.before), lambda: fw_text(scope.file_kind, rules=outcome.after))
+        return self.report.result(**self.report.lists(outcome.before, outcome.after, _same, _rules_to_user, rule_to_user))
 
 
 SPEC = ModuleSpec(
     argument_spec=argument_spec(
         ACCESS_ARGS,
+        RETURN_FULL_ARGS,
         {
             "state": {"type": "str", "default": "merged", "choices": list(RULE_STATES)},
             "rules": {"type": "list", "elements": "dict", "default": [], "options": RULE_SUBOPTIONS},

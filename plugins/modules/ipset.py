@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.SCOPE
   - pve.firewall.lockout
+  - pve.firewall.result
 attributes:
   check_mode:
     support: full
@@ -156,15 +157,49 @@ commands:
   elements: str
   sample: ["POST /cluster/firewall/ipset name=admins", "POST /cluster/firewall/ipset/admins cidr=192.0.2.0/24"]
 before:
-  description: The set before the change, in the shape of the options (name, comment, entries), or null if it did not exist.
-  returned: always
+  description:
+    - The set before the change, in the shape of the options (name, comment, entries), or null
+      if it did not exist.
+    - Left out when the set has more than 500 entries before or after the change, unless in
+      diff mode or with O(return_full); RV(delta) says what changed.
+  returned: when the set has at most 500 entries, in diff mode, or with O(return_full)
   type: dict
   sample: {"name": "admins", "comment": "admin networks", "entries": ["192.0.2.0/24", {"cidr": "203.0.113.0/24", "comment": "vpn"}]}
 after:
-  description: The set after the change (in check mode, as it would be), or null if it does not exist.
-  returned: always
+  description:
+    - The set after the change (in check mode, as it would be), or null if it does not exist.
+    - Left out like RV(before).
+  returned: when the set has at most 500 entries, in diff mode, or with O(return_full)
   type: dict
   sample: {"name": "admins", "entries": ["192.0.2.0/24", "198.51.100.7"]}
+delta:
+  description:
+    - What the change did to the set's entries, compared as whole entries (an entry whose
+      comment or C(nomatch) changed is removed as it was and added as it is).
+    - Always returned, so a playbook can read the counts and changes the same way whatever the
+      size of the list; above 500 entries it replaces RV(before) and RV(after) (see
+      O(return_full)).
+  returned: always
+  type: dict
+  contains:
+    added:
+      description: The entries only after the change, in their order there, in the shape of O(entries).
+      type: list
+      elements: raw
+    removed:
+      description: The entries only before the change, in their order there, in the shape of O(entries).
+      type: list
+      elements: raw
+    kept_count:
+      description: How many entries are both before and after the change.
+      type: int
+    before_count:
+      description: How many entries there were before the change; null if the set did not exist.
+      type: int
+    after_count:
+      description: How many entries there are after the change (in check mode, would be); null if it does not exist.
+      type: int
+  sample: {"added": ["198.51.100.0/24"], "removed": ["203.0.113.0/24"], "kept_count": 9999, "before_count": 10000, "after_count": 10000}
 lockout:
   description:
     - The lockout analysis, when the change can decide whether a node accepts new connections
@@ -181,23 +216,21 @@ from typing import Any
 
 from ..module_utils._api.service import FirewallApi, Scope, Snapshot
 from ..module_utils._api.sync import KeyedEndpoints, sync_keyed
-from ..module_utils._api.usage import ipset_users
 from ..module_utils._compiler.addresses import is_alias_reference
 from ..module_utils._compiler.api_mapping import ApiCall, comment_update_params, ipset_entry_to_api, ipset_entry_update_params, named_object_params
 from ..module_utils._compiler.config_validation import ReferenceScope, check_ipsets, check_name
 from ..module_utils._compiler.fw_size import PMXCFS_MAX_FILE_SIZE, FileTooLargeError, pve_path, rendered_size, size_problem
 from ..module_utils._compiler.normalise import normalise_ipset_entry, optional_text
-from ..module_utils._compiler.user_input import entries_from_user, ipset_to_user, line_break_errors
+from ..module_utils._compiler.user_input import entries_from_user, entry_to_user, ipset_to_user, line_break_errors
 from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import SET_LEVEL_NAMES
 from ..module_utils._model.objects import Alias, FileKind, FirewallFile, IPSet, IPSetEntry
 from ..module_utils._module_kit.access import ACCESS_ARGS, AccessGuard
-from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.arguments import RETURN_FULL_ARGS, argument_spec
 from ..module_utils._module_kit.fw_text import fw_text
 from ..module_utils._module_kit.references import still_used
 from ..module_utils._module_kit.report import ModuleContext, Report
 from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module, scope_from_params
-from ..module_utils._plan.aggregate import aggregate_entries
 from ..module_utils._plan.config_change import with_ipset
 
 LEVELS = SET_LEVEL_NAMES
@@ -221,6 +254,31 @@ def _alias_resolver(cluster: tuple[Alias, ...], own: tuple[Alias, ...]) -> Calla
         return cluster_cidrs.get(name) if prefix != "guest" else None
 
     return resolve
+
+
+def _entries(ipset: IPSet) -> tuple[IPSetEntry, ...]:
+    return ipset.entries
+
+
+def _first_by_cidr(entries: tuple[IPSetEntry, ...]) -> dict[str, IPSetEntry]:
+    """The entries the set's file holds: the first of each CIDR, as the writer keeps them
+    (``order_like_pve``)."""
+    kept: dict[str, IPSetEntry] = {}
+    for entry in entries:
+        kept.setdefault(entry.cidr, entry)
+    return kept
+
+
+def _growth(kind: FileKind, before: IPSet, after: IPSet) -> int:
+    """Bytes the set's section grows by. Each entry is one line of its own, so the growth is the
+    size of the lines that come minus those that go (and of the header's comment): measured on
+    the entries that differ, a large set that barely changes is not rendered whole."""
+    old, new = _first_by_cidr(before.entries), _first_by_cidr(after.entries)
+    gone = tuple(entry for cidr, entry in old.items() if new.get(cidr) != entry)
+    come = tuple(entry for cidr, entry in new.items() if old.get(cidr) != entry)
+    return rendered_size(FirewallFile(kind, ipsets=(IPSet(after.name, after.comment, come),))) - rendered_size(
+        FirewallFile(kind, ipsets=(IPSet(before.name, before.comment, gone),))
+    )
 
 
 class IPSetModule:
@@ -254,6 +312,8 @@ class IPSetModule:
             return None
         desired = tuple(map(normalise_ipset_entry, entries))
         if self.params["aggregate"]:
+            from ..module_utils._plan.aggregate import aggregate_entries  # pylint: disable=import-outside-toplevel  # only with aggregate
+
             desired = aggregate_entries(desired, _alias_resolver(*(aliases or ((), ()))))
         return desired
 
@@ -275,13 +335,11 @@ class IPSetModule:
         )
 
     def finish(self, scope: Scope, before: IPSet | None, after: IPSet | None) -> dict[str, Any]:
-        if self.module._diff:  # pylint: disable=protected-access
-            # Rendering a large set costs time: only in diff mode.
-            self.report.record((), *(fw_text(scope.file_kind, ipsets=(ipset,)) if ipset else "" for ipset in (before, after)))
-        return self.report.result(
-            before=ipset_to_user(before) if before else None,
-            after=ipset_to_user(after) if after else None,
-        )
+        def text(ipset: IPSet | None) -> str:
+            return fw_text(scope.file_kind, ipsets=(ipset,)) if ipset else ""
+
+        self.report.diff(lambda: text(before), lambda: text(after))
+        return self.report.result(**self.report.lists(before, after, _entries, ipset_to_user, entry_to_user))
 
     def end_entries(self, current: tuple[IPSetEntry, ...], desired: tuple[IPSetEntry, ...]) -> tuple[IPSetEntry, ...]:
         """The entries after the sync: exactly ``desired``, or with ``purge`` off, added to the rest."""
@@ -301,9 +359,9 @@ class IPSetModule:
         PVE rewrites the whole file on each write (deletes first, additions last), so the file
         after the change is the largest one written. A set that does not grow leaves a stored,
         hence legal, file legal; only a growing one costs a read of the rest of the file."""
-        own = rendered_size(FirewallFile(scope.file_kind, ipsets=(after,)))
-        if own <= (rendered_size(FirewallFile(scope.file_kind, ipsets=(before,))) if before else 0):
+        if before is not None and _growth(scope.file_kind, before, after) <= 0:
             return
+        own = rendered_size(FirewallFile(scope.file_kind, ipsets=(after,)))
         path = pve_path(scope.level, scope.vmid, scope.node, scope.vnet)
         if own > PMXCFS_MAX_FILE_SIZE:  # already too large alone: no need to read the rest
             rest = FirewallFile(scope.file_kind)
@@ -348,6 +406,8 @@ class IPSetModule:
         existing = next((ipset for ipset in api.list_ipsets(scope).items if ipset.name == self.name), None)
         if existing is None:
             return self.finish(scope, None, None)
+        from ..module_utils._api.usage import ipset_users  # pylint: disable=import-outside-toplevel  # only to delete a set
+
         users = ipset_users(api, scope, self.name)
         if users:
             raise still_used(f"ipset '{self.name}' of {scope.label}", users)
@@ -369,6 +429,7 @@ class IPSetModule:
 SPEC = ModuleSpec(
     argument_spec=argument_spec(
         ACCESS_ARGS,
+        RETURN_FULL_ARGS,
         {
             "name": {"type": "str", "required": True},
             "comment": {"type": "str"},

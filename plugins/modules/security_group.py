@@ -27,6 +27,7 @@ extends_documentation_fragment:
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.rules
   - pve.firewall.lockout
+  - pve.firewall.result
 attributes:
   check_mode:
     support: full
@@ -168,13 +169,18 @@ commands:
   sample: ["POST /cluster/firewall/groups group=webserver comment='public web servers'",
            "POST /cluster/firewall/groups/webserver type=in action=ACCEPT enable=1 macro=HTTPS"]
 before:
-  description: The group before the change, in the shape of RV(gathered) items; null when it did not exist.
-  returned: when O(state) is V(merged), V(overridden), V(deleted) or V(absent)
+  description:
+    - The group before the change, in the shape of RV(gathered) items; null when it did not exist.
+    - Left out when the group has more than 500 rules before or after the change, unless in
+      diff mode or with O(return_full); RV(delta) says what changed.
+  returned: when O(state) is V(merged), V(overridden), V(deleted) or V(absent) and the group has at most 500 rules, in diff mode, or with O(return_full)
   type: dict
   sample: {"name": "webserver", "comment": "public web servers", "rules": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}]}
 after:
-  description: The group after the change (in check mode, as it would be); null when it does not exist.
-  returned: when O(state) is V(merged), V(overridden), V(deleted) or V(absent)
+  description:
+    - The group after the change (in check mode, as it would be); null when it does not exist.
+    - Left out like RV(before).
+  returned: when O(state) is V(merged), V(overridden), V(deleted) or V(absent) and the group has at most 500 rules, in diff mode, or with O(return_full)
   type: dict
 gathered:
   description:
@@ -194,6 +200,34 @@ parsed:
   returned: when O(state=parsed)
   type: list
   elements: dict
+delta:
+  description:
+    - What the change did to the group's rules, compared as lists of whole rules (a rule that
+      changed is removed as it was and added as it is); a reorder changes none of them,
+      RV(commands) shows its moves.
+    - Always returned, so a playbook can read the counts and changes the same way whatever the
+      size of the list; above 500 rules it replaces RV(before) and RV(after) (see O(return_full)).
+  returned: when O(state) is V(merged), V(overridden), V(deleted) or V(absent)
+  type: dict
+  contains:
+    added:
+      description: The rules only after the change, in their order there, in the shape of O(rules).
+      type: list
+      elements: raw
+    removed:
+      description: The rules only before the change, in their order there, in the shape of O(rules).
+      type: list
+      elements: raw
+    kept_count:
+      description: How many rules are both before and after the change.
+      type: int
+    before_count:
+      description: How many rules there were before the change; null if the group did not exist.
+      type: int
+    after_count:
+      description: How many rules there are after the change (in check mode, would be); null if it does not exist.
+      type: int
+  sample: {"added": [{"type": "in", "action": "ACCEPT", "macro": "HTTPS"}], "removed": [], "kept_count": 2, "before_count": 2, "after_count": 3}
 lockout:
   description:
     - The lockout analysis, when the change can decide whether a node accepts new connections
@@ -205,13 +239,14 @@ lockout:
 """
 
 from ..module_utils._module_kit.access import ACCESS_ARGS
-from ..module_utils._module_kit.arguments import RULE_SUBOPTIONS, argument_spec
+from ..module_utils._module_kit.arguments import RETURN_FULL_ARGS, RULE_SUBOPTIONS, argument_spec
 from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
 from ..module_utils._module_security_group.groups import STATES, SecurityGroups
 
 SPEC = ModuleSpec(
     argument_spec=argument_spec(
         ACCESS_ARGS,
+        RETURN_FULL_ARGS,
         {
             "name": {"type": "str"},
             "comment": {"type": "str"},

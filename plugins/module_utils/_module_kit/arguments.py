@@ -48,6 +48,10 @@ RULE_SUBOPTIONS: dict[str, dict[str, Any]] = {
     "comment": {"type": "str"},
 }
 
+# The option of the modules whose results hold long lists (report.Report.lists): the full
+# ``before`` and ``after`` also above report.FULL_LIST_LIMIT items.
+RETURN_FULL_ARGS: dict[str, dict[str, Any]] = {"return_full": {"type": "bool", "default": False}}
+
 
 def argument_spec(*parts: dict[str, dict[str, Any]], scope: bool = True) -> dict[str, dict[str, Any]]:
     """Connection options, the scope options (unless ``scope`` is False) and the module's own."""

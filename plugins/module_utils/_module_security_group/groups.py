@@ -13,7 +13,7 @@ from .._compiler.api_mapping import ApiCall, comment_update_params, named_object
 from .._compiler.config_validation import check_name
 from .._compiler.fw_format import ParsedFile
 from .._compiler.normalise import normalise_rule, optional_text
-from .._compiler.user_input import group_to_user, line_break_errors, rules_from_user
+from .._compiler.user_input import group_to_user, line_break_errors, rule_to_user, rules_from_user
 from .._model.errors import FieldError, raise_if_errors
 from .._model.objects import FileKind, Level, Rule, SecurityGroup
 from .._module_kit.arguments import without_none
@@ -42,8 +42,12 @@ def _group_text(group: SecurityGroup | None) -> str:
     return fw_text(FileKind.CLUSTER, groups=(group,)) if group else ""
 
 
-def _user(group: SecurityGroup | None) -> dict[str, Any] | None:
-    return group_to_user(group) if group else None
+def _group_rules(group: SecurityGroup) -> tuple[Rule, ...]:
+    return group.rules
+
+
+def _vnet_text(label: str, rules: tuple[Rule, ...]) -> str:
+    return f"# {label}\n" + fw_text(FileKind.VNET, rules=rules)
 
 
 def _group_rule_place(group: str, index: int) -> tuple[str, str, int]:
@@ -138,7 +142,7 @@ class SecurityGroups(RuleListModule[GroupInput]):
     def absent(self, api: FirewallApi, name: str) -> dict[str, Any]:
         current = next((group for group in api.list_groups().items if group.name == name), None)
         if current is None:
-            return self.report.result(before=None, after=None)
+            return self.result(None, None)
         places = self.references(api, name)
         if places:
             raise still_used(f"security group '{name}'", places, key="references")
@@ -146,8 +150,8 @@ class SecurityGroups(RuleListModule[GroupInput]):
         outcome = self.sync_rules(api, path, lambda current_rules: (), f"the rules of security group '{name}'")
         self.report.send(api, ApiCall("DELETE", path))
         group = SecurityGroup(current.name, current.comment, outcome.before)
-        self.report.record((), _group_text(group), "")
-        return self.report.result(before=_user(group), after=None)
+        self.report.diff(lambda: _group_text(group), lambda: "")
+        return self.result(group, None)
 
     def existing(self, groups: dict[str, SecurityGroup], name: str, old: str | None) -> tuple[SecurityGroup | None, SecurityGroup | None]:
         """The group named ``name`` and the group to rename (``old``), checked."""
@@ -168,7 +172,7 @@ class SecurityGroups(RuleListModule[GroupInput]):
         current, source = self.existing({group.name: group for group in snapshot.items}, name, wanted.old)
         existing = source or current
         if existing is None and self.state == "deleted":
-            return self.report.result(before=None, after=None)
+            return self.result(None, None)
         empty: tuple[Rule, ...] = ()
         rules = api.read_rules(CLUSTER.rules_path(existing.name)) if existing else Snapshot(empty)
         if self.state != "deleted":
@@ -197,10 +201,14 @@ class SecurityGroups(RuleListModule[GroupInput]):
             api, CLUSTER.rules_path(name), lambda current_rules: target_list(self.state, current_rules, desired), f"the rules of security group '{name}'", first
         )
         after = SecurityGroup(name, comment, outcome.after)
-        self.report.record((), _group_text(before), _group_text(after))
+        self.report.diff(lambda: _group_text(before), lambda: _group_text(after))
         if wanted.old is not None:
             self.rewrite_vnet_rules(api, wanted.old, name)
-        return self.report.result(before=_user(before), after=_user(after))
+        return self.result(before, after)
+
+    def result(self, before: SecurityGroup | None, after: SecurityGroup | None) -> dict[str, Any]:
+        """``before``, ``after`` and the ``delta`` of the group's rules (a long list: the delta alone)."""
+        return self.report.result(**self.report.lists(before, after, _group_rules, group_to_user, rule_to_user))
 
     def wanted_comment(self, existing: SecurityGroup | None, comment: str | None) -> str | None:
         """merged changes the comment only when given, overridden always; deleted never."""
@@ -214,6 +222,7 @@ class SecurityGroups(RuleListModule[GroupInput]):
             scope = Scope("vnet", vnet=vnet)
             outcome = self.sync_rules(api, scope.rules_path(), lambda current: _renamed(current, old, new), f"the rules of {scope.label}")
             if outcome.calls:
-                self.report.record(
-                    (), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.before), f"# {scope.label}\n" + fw_text(FileKind.VNET, rules=outcome.after)
+                self.report.diff(
+                    partial(_vnet_text, scope.label, outcome.before),
+                    partial(_vnet_text, scope.label, outcome.after),
                 )

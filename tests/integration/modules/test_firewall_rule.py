@@ -526,3 +526,41 @@ def test_sdn_sets_are_checked_against_the_ones_pve_lists(cluster: ModuleRunner) 
     refused = cluster.fails(MODULE, level="cluster", state="merged", rules=[{"type": "in", "action": "ACCEPT", "source": "+sdn/vnet9-gateway"}])
     assert "no such ipset 'vnet9-gateway'" in refused["msg"]
     assert cluster.writes_since(seq) == []
+
+
+# -- long lists: the delta instead of before and after --------------------------------------
+
+
+def seed_file(cluster: ModuleRunner, count: int) -> list[dict[str, Any]]:
+    """A datacenter list of ``count`` rules, written as cluster.fw (no request per rule)."""
+    cluster.control.write_file("firewall/cluster.fw", "[RULES]\n\n" + "".join(f"IN ACCEPT -p tcp -dport {1000 + n}\n" for n in range(count)))
+    rules = [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": str(1000 + n)} for n in range(count)]
+    assert len(cluster.api().get("/cluster/firewall/rules")) == count
+    return rules
+
+
+def test_a_list_of_more_than_500_rules_returns_its_delta_alone(cluster: ModuleRunner) -> None:
+    rules = seed_file(cluster, 501)
+    rerun = run_unchanged(cluster, level="cluster", state="overridden", rules=rules)
+    assert "before" not in rerun and "after" not in rerun
+    assert rerun["delta"] == {"added": [], "removed": [], "kept_count": 501, "before_count": 501, "after_count": 501}
+    new = {"type": "in", "action": "DROP", "proto": "udp", "dport": "53", "comment": "new"}
+    changed = cluster.ok(MODULE, check=True, level="cluster", state="overridden", rules=[new, *rules[1:]])
+    assert "before" not in changed and "after" not in changed
+    assert changed["delta"] == {"added": [new], "removed": [rules[0]], "kept_count": 500, "before_count": 501, "after_count": 501}
+
+
+def test_a_list_of_500_rules_returns_before_and_after(cluster: ModuleRunner) -> None:
+    rules = seed_file(cluster, 500)
+    rerun = run_unchanged(cluster, level="cluster", state="merged", rules=rules[:1])
+    assert rerun["before"] == rerun["after"] == rules
+    assert rerun["delta"] == {"added": [], "removed": [], "kept_count": 500, "before_count": 500, "after_count": 500}
+
+
+def test_return_full_and_diff_mode_return_a_long_list_whole(cluster: ModuleRunner) -> None:
+    rules = seed_file(cluster, 501)
+    full = run_unchanged(cluster, level="cluster", state="merged", rules=rules[:1], return_full=True)
+    shown = run_unchanged(cluster, diff=True, level="cluster", state="merged", rules=rules[:1])
+    for result in (full, shown):
+        assert result["before"] == result["after"] == rules
+    assert shown["diff"]["after"].count("\nIN ACCEPT") == 501

@@ -495,3 +495,48 @@ def test_examples_run(cluster: ModuleRunner, tmp_path: Path) -> None:
     assert results[2]["after"]["entries"] == ["198.51.100.0/24", "203.0.113.0/24"]
     assert sets(cluster, "cluster") == {"admins": "admin networks"}
     assert entries(cluster, "vm", "backends") == ["10.0.0.10", "10.0.0.11"]
+
+
+# -- long sets: the delta instead of before and after -----------------------------------------
+
+
+def test_a_set_of_more_than_500_entries_returns_its_delta_alone(cluster: ModuleRunner) -> None:
+    addresses = _seed(cluster, 501)
+    rerun = cluster.unchanged(MODULE, name="big", entries=addresses)
+    assert "before" not in rerun and "after" not in rerun
+    assert rerun["delta"] == {"added": [], "removed": [], "kept_count": 501, "before_count": 501, "after_count": 501}
+    wanted = [*addresses[1:], {"cidr": "172.16.0.1", "comment": "new"}]
+    changed = cluster.ok(MODULE, check=True, name="big", entries=wanted)
+    assert "before" not in changed and "after" not in changed
+    assert changed["delta"] == {
+        "added": [{"cidr": "172.16.0.1", "comment": "new"}],
+        "removed": [addresses[0]],
+        "kept_count": 500,
+        "before_count": 501,
+        "after_count": 501,
+    }
+
+
+def test_a_set_of_500_entries_returns_before_and_after(cluster: ModuleRunner) -> None:
+    addresses = _seed(cluster, 500)
+    rerun = cluster.unchanged(MODULE, name="big", entries=addresses)
+    assert sorted(rerun["before"]["entries"]) == sorted(rerun["after"]["entries"]) == sorted(addresses)
+    assert rerun["delta"] == {"added": [], "removed": [], "kept_count": 500, "before_count": 500, "after_count": 500}
+
+
+def test_return_full_and_diff_mode_return_a_long_set_whole(cluster: ModuleRunner) -> None:
+    addresses = _seed(cluster, 501)
+    full = cluster.unchanged(MODULE, name="big", entries=addresses, return_full=True)
+    shown = cluster.unchanged(MODULE, diff=True, name="big", entries=addresses)
+    for result in (full, shown):
+        assert len(result["before"]["entries"]) == len(result["after"]["entries"]) == 501
+    assert shown["diff"]["before"] == shown["diff"]["after"] and shown["diff"]["after"].count("\n10.") == 501
+
+
+def test_a_new_set_has_no_count_before_and_a_deleted_one_none_after(cluster: ModuleRunner) -> None:
+    created = cluster.ok(MODULE, name="web", entries=["192.0.2.0/24"])
+    assert created["before"] is None
+    assert created["delta"] == {"added": ["192.0.2.0/24"], "removed": [], "kept_count": 0, "before_count": None, "after_count": 1}
+    deleted = cluster.ok(MODULE, name="web", state="absent")
+    assert deleted["after"] is None
+    assert deleted["delta"] == {"added": [], "removed": ["192.0.2.0/24"], "kept_count": 0, "before_count": 1, "after_count": None}

@@ -489,3 +489,47 @@ def test_examples_run(cluster: ModuleRunner, tmp_path: Path) -> None:
     ]
     assert results[7]["changed"] is True
     assert group_list(cluster) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# long groups: the delta instead of before and after
+
+
+def seed_group(cluster: ModuleRunner, count: int) -> list[dict[str, Any]]:
+    """A group of ``count`` rules, written as cluster.fw (no request per rule)."""
+    lines = "".join(f"IN ACCEPT -p tcp -dport {1000 + n}\n" for n in range(count))
+    cluster.control.write_file("firewall/cluster.fw", f"[group big] # many\n\n{lines}")
+    assert len(group_rules(cluster, "big")) == count
+    return [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": str(1000 + n)} for n in range(count)]
+
+
+def test_a_group_of_more_than_500_rules_returns_its_delta_alone(cluster: ModuleRunner) -> None:
+    rules = seed_group(cluster, 501)
+    rerun = assert_unchanged(cluster, name="big", rules=rules[:2])
+    assert "before" not in rerun and "after" not in rerun
+    assert rerun["delta"] == {"added": [], "removed": [], "kept_count": 501, "before_count": 501, "after_count": 501}
+    removed = cluster.ok(MODULE, check=True, name="big", state="deleted", rules=rules[:1])
+    assert "before" not in removed and "after" not in removed
+    assert removed["delta"] == {"added": [], "removed": [rules[0]], "kept_count": 500, "before_count": 501, "after_count": 500}
+
+
+def test_a_group_of_500_rules_returns_before_and_after(cluster: ModuleRunner) -> None:
+    rules = seed_group(cluster, 500)
+    rerun = assert_unchanged(cluster, name="big", rules=rules[:2])
+    assert rerun["before"] == rerun["after"] == {"name": "big", "comment": "many", "rules": rules}
+    assert rerun["delta"]["kept_count"] == 500
+
+
+def test_return_full_and_diff_mode_return_a_long_group_whole(cluster: ModuleRunner) -> None:
+    rules = seed_group(cluster, 501)
+    full = assert_unchanged(cluster, name="big", rules=rules[:2], return_full=True)
+    shown = assert_unchanged(cluster, name="big", rules=rules[:2], diff=True)
+    for result in (full, shown):
+        assert result["before"] == result["after"] == {"name": "big", "comment": "many", "rules": rules}
+
+
+def test_removing_a_long_group_lists_its_rules_as_removed(cluster: ModuleRunner) -> None:
+    rules = seed_group(cluster, 501)
+    gone = cluster.ok(MODULE, check=True, name="big", state="absent")
+    assert "before" not in gone and "after" not in gone
+    assert gone["delta"] == {"added": [], "removed": rules, "kept_count": 0, "before_count": 501, "after_count": None}
