@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.options import CONNTRACK_HELPERS, normalise_option
-from ansible_collections.pve.firewall.plugins.module_utils._compiler.ports import PortError, parse_port_list
 from ansible_collections.pve.firewall.plugins.module_utils._reference.icmp_types import icmp_type_names
-from ansible_collections.pve.firewall.plugins.module_utils._reference.netbase import protocol_number
+from ansible_collections.pve.firewall.plugins.module_utils._reference.netbase import protocol_number, service_port
 
 from .errors import ParamError
 from .handlers.common import pve_address_spec_problem, pve_ip_or_cidr_or_alias_problem, pve_ip_or_cidr_problem
@@ -91,19 +90,39 @@ def _emulated(check: Callable[[str], str | None]) -> Callable[[str], None]:
 
 
 def _port_spec(value: str, *, icmp_names: frozenset[str]) -> None:
-    """pve-fw-dport-spec / pve-fw-sport-spec: port lists; dport also takes ICMP type names."""
+    """pve-fw-dport-spec / pve-fw-sport-spec (FW parse_port_name_number_or_range): items as
+    written, without trimming; numbers of ASCII digits, ranges, service names, and for dport
+    ICMP type names, which no number may accompany."""
     if value == "":
         return
-    items = [item.strip() for item in value.split(",")]
-    icmp = [item for item in items if item in icmp_names]
-    if icmp and len(icmp) != len(items):
+    items = value.split(",")
+    while items and items[-1] == "":
+        items.pop()
+    if ",".join(items) != value:
+        raise _invalid("extraneous commas in list")
+    numbers, icmp = 0, False
+    for item in items:
+        ranged = re.fullmatch(r"([0-9]+):([0-9]+)", item)
+        if ranged:
+            first, last = ranged.groups()
+            for port in (first, last):
+                if int(port) > 65535:
+                    raise _invalid(f"invalid port '{port}'")
+            if int(first) > int(last):
+                raise _invalid(f"backwards range '{first}:{last}' not allowed, did you mean '{last}:{first}'?")
+            numbers += 2
+        elif re.fullmatch(r"[0-9]+", item):
+            if int(item) > 65535:
+                raise _invalid(f"invalid port '{item}'")
+            numbers += 1
+        elif item in icmp_names:
+            icmp = True
+        elif service_port(item) is None:
+            raise _invalid(f"invalid port '{item}'")
+    if icmp and numbers:
         raise _invalid("ICMP ports not allowed in port range")
-    if icmp:
-        return
-    try:
-        parse_port_list(value)
-    except PortError as error:
-        raise _invalid(str(error)) from None
+    if numbers > 15:
+        raise _invalid("too many entries in port list (> 15 numbers)")
 
 
 _ICMP_NAMES = frozenset(icmp_type_names(4)) | frozenset(icmp_type_names(6))

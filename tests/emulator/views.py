@@ -8,6 +8,7 @@ are part of the list digests, so they are computed here on every read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from ansible_collections.pve.firewall.plugins.module_utils._compiler.addresses import (
     AddressError,
@@ -59,9 +60,25 @@ def rule_fields(rule: Rule) -> dict[str, object]:
     return data
 
 
+def pve_rule_errors(rule: Rule, errors: Iterable[FieldError]) -> list[FieldError]:
+    """The compiler's errors of a rule less those FW verify_rule does not have: an address
+    Net::IP reads (a leading zero, a short quad) and an ICMP rule's port list, which PVE's
+    API takes and only its ruleset compiler fails on. The collection refuses both."""
+    from .handlers.common import pve_address_spec_problem  # noqa: PLC0415 - handlers import this module
+
+    def kept(error: FieldError) -> bool:
+        if error.field == "dport" and error.message.startswith("PVE's API takes dport"):
+            return False
+        value = getattr(rule, error.field, None) if error.field in ("source", "dest") else None
+        return not (isinstance(value, str) and error.message.startswith("invalid IP address") and pve_address_spec_problem(value) is None)
+
+    return [error for error in errors if kept(error)]
+
+
 def rule_view(rule: Rule, level: Level, refs: References) -> dict[str, object] | None:
     """A parsed rule as GET shows it; None for a rule PVE's parser would have dropped."""
     check = check_rule(rule, level, location="rule", refs=refs)
+    check = replace(check, errors=tuple(pve_rule_errors(rule, check.errors)))
     if any(is_uncollected(rule, error) for error in check.errors):
         return None
     data = rule_fields(rule)

@@ -14,7 +14,9 @@ PORT_ACCEPTED = (
     "a port 0-65535, a range 'a:b' with a <= b, a tcp/udp/sctp service name, or a comma list of these counting at most 15 numbers (a range counts 2)"
 )
 
-_RANGE_RE = re.compile(r"(\d+):(\d+)")
+# ASCII digits only: PVE matches [0-9]+ on the bytes (FW parse_port_name_number_or_range), so
+# '٢٢' is no port to it, while Python's \d and int() would read it as 22
+_RANGE_RE = re.compile(r"([0-9]+):([0-9]+)")
 
 
 class PortError(PveFirewallError, ValueError):
@@ -48,7 +50,7 @@ class PortList:
 
 
 def _port_number(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
         raise PortError(f"invalid port '{text}'")
     return int(text)
 
@@ -72,7 +74,7 @@ def parse_port_list(text: str) -> PortList:
             ranges.append(PortRange(first, last))
             canonical.append(f"{first}:{last}")
             numbers += 2
-        elif item.isdigit():
+        elif item.isascii() and item.isdigit():
             port = _port_number(item)
             ranges.append(PortRange(port, port))
             canonical.append(str(port))

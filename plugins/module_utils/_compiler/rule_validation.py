@@ -81,10 +81,18 @@ class References:
         in_sdn = self.sdn_ipsets is not None and ref.name in self.sdn_ipsets  # the last place PVE looks
         return name in self.guest_ipsets or name in self.cluster_ipsets or in_sdn
 
-    def alias_family(self, ref: AliasRef) -> int | None:
-        name = ref.name.lower()
+    def alias_exists(self, ref: AliasRef) -> bool:
         if not self.scope_checked:
-            return self.guest_aliases.get(name, self.cluster_aliases.get(name))
+            # FW verify_rule: any scope passes when an alias of that name is anywhere
+            name = ref.name.lower()
+            return name in self.guest_aliases or name in self.cluster_aliases
+        return self.alias_family(ref) is not None
+
+    def alias_family(self, ref: AliasRef) -> int | None:
+        """The family of the alias the scope finds: FW verify_rule takes it with the scope
+        even when it checked existence without (a 'guest/' alias only the datacenter has
+        exists there, but has no family to mix)."""
+        name = ref.name.lower()
         if ref.scope == "dc":
             return self.cluster_aliases.get(name)
         if ref.scope == "guest":
@@ -225,7 +233,7 @@ def _check_dport(rule: Rule, proto_number: int | None, out: _Collector) -> None:
     if not icmp_items and not _parses_as_ports("dport", dport, out):
         return
     if family is not None:
-        legacy_ok = len(items) == 1 and (items[0] in _ICMP_NAMES[family] or (items[0].isdigit() and int(items[0]) <= 255))
+        legacy_ok = len(items) == 1 and (items[0] in _ICMP_NAMES[family] or (items[0].isascii() and items[0].isdigit() and int(items[0]) <= 255))
         if not legacy_ok:
             if icmp_items:
                 message = "ICMP ports not allowed in port range"
@@ -289,7 +297,7 @@ def _check_address(field_name: str, value: str | None, ipversion: int | None, ou
     elif isinstance(spec, AliasRef):
         if refs is not None:
             family = refs.alias_family(spec)
-            if family is None:
+            if not refs.alias_exists(spec):
                 out.add(field_name, value, f"no such alias '{spec.name}'", "an alias defined at this level or the datacenter")
     else:
         family = spec.version

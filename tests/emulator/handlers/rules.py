@@ -19,7 +19,7 @@ from ..errors import ApiFailure, param_error
 from ..routes import Handler
 from ..schema import split_list
 from ..targets import Target, TargetResolver
-from ..views import is_uncollected, rule_fields, rules_view
+from ..views import is_uncollected, pve_rule_errors, rule_fields, rules_view
 from .common import check_digest, modify, pve_address_list_problem, pve_ipset_ref_problem, refs_for, refuse_formats
 
 # Rule properties a client may send (FW copy_rule_data) and may name in delete=
@@ -100,7 +100,7 @@ def _rule_from(values: Mapping[str, Any]) -> Rule:
 
 def verify_strict(rule: Rule, level: Level, refs: References) -> None:
     """verify_rule in API mode: the first problem fails the call."""
-    errors = check_rule(rule, level, location="rule", refs=refs).errors
+    errors = pve_rule_errors(rule, check_rule(rule, level, location="rule", refs=refs).errors)
     if not errors:
         return
     first = errors[0]

@@ -411,3 +411,27 @@ def test_a_helper_list_with_a_trailing_comma_is_refused(api: ApiClient) -> None:
     # FW pve_fw_verify_conntrack_helper, the format of the host option
     response = api.call("PUT", "/nodes/pve1/firewall/options", {"nf_conntrack_helpers": "ftp,"})
     assert_param_error(response, "nf_conntrack_helpers", "invalid format - extraneous commas in list\n")
+
+
+@pytest.mark.parametrize("dport", ["22 ", "\u0662\u0662", " 22"])
+def test_ports_are_read_as_written_in_ascii_digits(api: ApiClient, dport: str) -> None:
+    # FW parse_port_name_number_or_range: no trimming, [0-9]+ on the bytes
+    response = api.call("POST", "/nodes/pve1/firewall/rules", {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": dport, "enable": 1})
+    assert_param_error(response, "dport", f"invalid format - invalid port '{dport}'\n")
+
+
+@pytest.mark.parametrize(
+    ("params", "stored"),
+    [
+        # verify_rule finds 'guest/al1' anywhere, but takes its family with the scope: none at a node
+        ({"proto": "icmpv6", "source": "fd00::/64", "dest": "guest/al1"}, "IN ACCEPT -source fd00::/64 -dest guest/al1 -p icmpv6"),
+        # the API takes an ICMP port list; only the ruleset compiler fails on it
+        ({"proto": "icmp", "dport": "80,443"}, "IN ACCEPT -p icmp -dport 80,443"),
+        # Net::IP reads a leading zero
+        ({"source": "010.0.0.1"}, "IN ACCEPT -source 010.0.0.1"),
+    ],
+)
+def test_rules_pve_stores_though_the_collection_refuses_them(api: ApiClient, control: ControlClient, params: dict[str, str], stored: str) -> None:
+    api.post("/cluster/firewall/aliases", name="al1", cidr="10.0.0.0/8")
+    api.post("/nodes/pve1/firewall/rules", type="in", action="ACCEPT", enable=1, **params)
+    assert control.read_file("nodes/pve1/host.fw") == f"[RULES]\n\n{stored}\n\n"

@@ -436,6 +436,10 @@ INVALID: list[Bad] = [
         ("sport-with-icmpv6", "vm", R(proto="icmpv6", sport="128"), "sport", "128", Exact("protocol 'icmpv6' does not support ports")),
         ("sport-with-gre", "cluster", R(proto="gre", sport="1000"), "sport", "1000", Exact("protocol 'gre' does not support ports")),
         ("dport-icmp-name-with-tcp", "host", R(proto="tcp", dport="echo-request"), "dport", "echo-request", Exact("invalid port 'echo-request'")),
+        # measured: FW parse_port_name_number_or_range matches [0-9]+ on the bytes; Python's
+        # int() would read Arabic-Indic digits as 22
+        ("dport-non-ascii-digits", "host", R(proto="tcp", dport="\u0662\u0662"), "dport", "\u0662\u0662", Exact("invalid port '\u0662\u0662'")),
+        ("sport-non-ascii-range", "vm", R(proto="udp", sport="1:\u0663"), "sport", "1:\u0663", "invalid port"),
         # measured: PVE's API takes these; FW ipt_rule_to_cmds then fails on the ICMP type
         ("dport-service-with-icmp", "host", R(proto="icmp", dport="ssh"), "dport", "ssh", "fails on it (unknown icmp-type)"),
         ("dport-big-number-with-icmpv6", "vm", R(proto="icmpv6", dport="8006"), "dport", "8006", "fails on it (invalid icmp-type)"),
@@ -995,6 +999,14 @@ INVALID: list[Bad] = [
             "log_level_forward",
             "log_level_forward:",
             Exact("can't parse option 'log_level_forward:'"),
+        ),
+        (
+            "fw-dport-non-ascii-digits",
+            "host",
+            lines("[RULES]", "IN ACCEPT -p tcp -dport \u0662\u0662"),
+            "dport",
+            "\u0662\u0662",
+            Exact("invalid port '\u0662\u0662'"),
         ),
         # FW verify_rule looks '+Name' up as written among the lowercased set names
         (
