@@ -21,7 +21,6 @@ from typing import Any, NoReturn, Optional, Union
 
 from .._api.service import FirewallApi, Scope, ScopeError
 from .._api.transport import ConnectionSettings, PveTransport
-from .._compiler.user_input import rule_lines_as_mappings
 from .._model.errors import FieldError, FirewallValidationError, PveFirewallError
 from .arguments import LEVEL_CHOICES
 from .report import ModuleContext, Report
@@ -87,6 +86,10 @@ class ModuleSpec:
         rule lines become mappings); the problems found, reported once the spec has passed."""
         if not self.rule_lines or "rules" not in params:
             return []
+        # Imported here: the .fw line reader (and the .fw format under it) only for modules whose
+        # rules may be written as lines.
+        from .._compiler.user_input import rule_lines_as_mappings  # pylint: disable=import-outside-toplevel
+
         params["rules"], errors = rule_lines_as_mappings(params["rules"])
         return list(errors)
 
