@@ -128,7 +128,8 @@ cluster:
       C(refs) a list of C(type), C(name), C(ref), C(scope) and C(comment).
     - An C(enable) that PVE holds as the time of an armed auto-revert (it stores the time of
       the write for a value above 1, and reads it as on for 60 seconds) is returned as V(1),
-      the setting the admin turned on, since the options take no timestamp back.
+      the setting the admin turned on, since the options take no timestamp back; the time
+      itself is C(auto_revert_armed_at), a read-only key that applying the tree ignores.
   returned: when O(levels) has V(cluster)
   type: dict
   sample:
@@ -216,8 +217,12 @@ class FirewallInfo:
     def read(self, api: FirewallApi, scope: Scope) -> dict[str, Any]:
         """One firewall in the modules' input shape, every included part present."""
         parts = [part for part in _LEVEL_PARTS[scope.level] if part in self.include]
-        out = file_to_user(api.read_file(scope, [part for part in parts if part != "refs"]))
+        read = api.read_file(scope, [part for part in parts if part != "refs"])
+        out = file_to_user(read)
         shaped: dict[str, Any] = {}
+        armed_at = read.options.get("enable") if scope.level == "cluster" else None
+        if isinstance(armed_at, int) and not isinstance(armed_at, bool) and armed_at > 1:
+            shaped["auto_revert_armed_at"] = armed_at  # read-only: what options.enable (1) stands for
         for part in parts:
             if part == "refs":
                 refs = [{key: value for key, value in item.items() if key != "digest"} for item in api.refs(scope)]

@@ -36,7 +36,7 @@ from .rule_states import merged
 
 TREE_KEYS = ("cluster", "nodes", "guests", "vnets")
 # What firewall_info returns besides the firewall's own parts; read-only, ignored on input.
-INFO_KEYS = ("refs",)
+INFO_KEYS = ("refs", "auto_revert_armed_at")
 GUEST_INFO_KEYS = ("vmid", "type", "level", "node", "name", "tags", "refs")
 NIC_KEY = re.compile(r"net\d+")
 # A guest's nic_firewall: one flag for every NIC, or the flag per NIC key.

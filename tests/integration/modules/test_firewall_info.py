@@ -470,3 +470,15 @@ def test_examples_run_with_the_environment_only(cluster: ModuleRunner, tmp_path:
     assert flags["guests"]["100"]["nic_firewall"] == {"net0": True, "net1": True} and flags["guests"]["201"]["nic_firewall"] == {"net0": False}
     assert "nic_firewall" not in everything["guests"]["100"]
     assert len(known["macros"]) == 86
+
+
+def test_an_armed_auto_revert_reads_as_on_with_its_time_apart(cluster: ModuleRunner) -> None:
+    # PVE stores the time of the write for an enable above 1 (FW API2 Cluster set_options)
+    cluster.api().put("/cluster/firewall/options", enable=2)
+    stored = cluster.api().get("/cluster/firewall/options")["enable"]
+    read = cluster.ok(MODULE, levels=["cluster"], include=["options"])["cluster"]
+    assert stored > 1 and read["options"]["enable"] == 1 and read["auto_revert_armed_at"] == stored
+    # fed straight back in, the options confirm the firewall on (enable 1 replaces the time)
+    assert cluster.ok("firewall_options", level="cluster", options=read["options"], allow_lockout=True)["changed"] is True
+    assert cluster.api().get("/cluster/firewall/options")["enable"] == 1
+    assert "auto_revert_armed_at" not in cluster.ok(MODULE, levels=["cluster"], include=["options"])["cluster"]
