@@ -1,0 +1,196 @@
+"""The run of firewall_tree: one gather, the whole tree validated, the lockout analysis of the
+whole change, then the steps in the safe order, files written in parallel."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .._api.parallel import MAX_CONNECTIONS, ConnectionPool, Job, Lease, run_jobs
+from .._api.service import FirewallApi
+from .._compiler.api_mapping import ApiCall
+from .._compiler.fw_format import render_fw
+from .._compiler.normalise import normalise_file
+from .._model.errors import FieldError, PveFirewallError, raise_if_errors
+from .._model.objects import ClusterConfig, FirewallFile, GuestFirewall
+from .._module_kit.access import AccessGuard
+from .._module_kit.report import ModuleContext, Report
+from .._module_kit.runner import connect
+from .._plan.tree import Tree, apply_tree, file_changes, nic_flag_changes, touches_node_access, tree_from_user, tree_problems, unknown_objects
+from .order import STAGES, Step, plan_steps, stage_config
+from .writes import RunContext, StepFailed, StepWriter
+
+
+class TreeWriteFailed(PveFirewallError):
+    """Steps failed; the others that were under way finished, none started after the failure."""
+
+    def __init__(self, failures: list[tuple[Step, str]], written: list[ApiCall], not_started: list[str]) -> None:
+        self.failures = failures
+        self.written = written
+        self.not_started = not_started
+        first = "; ".join(message for _step, message in failures)
+        count = len(written)
+        super().__init__(f"{first} (after {count} successful write{'s' if count != 1 else ''}; a rerun converges from here)")
+
+    def result_details(self) -> dict[str, Any]:
+        return {
+            "changed": bool(self.written),
+            "commands": [str(call) for call in self.written],
+            "failed_steps": [
+                {"file": step.file.label, "path": step.file.path, "part": step.part, "name": step.name, "message": message} for step, message in self.failures
+            ],
+            "not_started": self.not_started,
+        }
+
+
+def canonical(config: ClusterConfig) -> ClusterConfig:
+    """Every file as PVE keeps it, so that equal parts compare equal."""
+    return ClusterConfig(
+        normalise_file(config.cluster),
+        {node: normalise_file(fw) for node, fw in config.hosts.items()},
+        {vmid: GuestFirewall(vmid, guest.level, normalise_file(guest.file)) for vmid, guest in config.guests.items()},
+        {vnet: normalise_file(fw) for vnet, fw in config.vnets.items()},
+    )
+
+
+def exact_options(config: ClusterConfig, tree: Tree) -> ClusterConfig:
+    """The files whose options the tree lists with exactly those options (keys it does not
+    list reset), as ``firewall_options`` with ``exact`` does."""
+
+    def exact(fw: FirewallFile, listed: FirewallFile) -> FirewallFile:
+        return replace(fw, options=dict(normalise_file(listed).options))
+
+    cluster = exact(config.cluster, tree.cluster.file) if tree.cluster is not None and "options" in tree.cluster.parts else config.cluster
+    hosts = {node: exact(fw, tree.hosts[node].file) if node in tree.hosts and "options" in tree.hosts[node].parts else fw for node, fw in config.hosts.items()}
+    guests = {
+        vmid: replace(guest, file=exact(guest.file, tree.guests[vmid].file)) if vmid in tree.guests and "options" in tree.guests[vmid].parts else guest
+        for vmid, guest in config.guests.items()
+    }
+    vnets = {vnet: exact(fw, tree.vnets[vnet].file) if vnet in tree.vnets and "options" in tree.vnets[vnet].parts else fw for vnet, fw in config.vnets.items()}
+    return ClusterConfig(cluster, hosts, guests, vnets)
+
+
+def _enabled(config: ClusterConfig) -> bool:
+    return int(config.cluster.options.get("enable") or 0) > 0
+
+
+def _file_text(changes: list[Any], side: str) -> str:
+    return "".join(f"# {change.path}\n{render_fw(getattr(change, side))}\n" for change in changes)
+
+
+class FirewallTree:
+    """One run: validate, gather, check access, plan the steps, write them (or only plan)."""
+
+    def __init__(self, module: ModuleContext) -> None:
+        self.module = module
+        self.params = module.params
+        self.report = Report(module)
+        self.access = AccessGuard(self.params, self.report)
+
+    def checked_input(self) -> tuple[Tree, tuple[str, ...]]:
+        """The tree and the stages, every problem named before the first request."""
+        tree, errors = tree_from_user(self.params["tree"], "tree")
+        stages = tuple(self.params["stages"] or STAGES)
+        errors += [
+            FieldError(f"stages[{index}]", "stages", stage, f"no stage {stage!r}", ", ".join(STAGES))
+            for index, stage in enumerate(stages)
+            if stage not in STAGES
+        ]
+        parallel = self.params["parallel"]
+        if not 1 <= parallel <= MAX_CONNECTIONS:
+            errors.append(FieldError("parallel", "parallel", parallel, "not a number of connections this module opens", f"1 to {MAX_CONNECTIONS}"))
+        raise_if_errors(errors)
+        return tree, tuple(stage for stage in STAGES if stage in stages)
+
+    def run(self) -> dict[str, Any]:
+        tree, stages = self.checked_input()
+        self.access.validate()
+        with connect(self.module) as api:
+            return self.apply(api, tree, stages)
+
+    def apply(self, api: FirewallApi, tree: Tree, stages: tuple[str, ...]) -> dict[str, Any]:
+        params = self.params
+        inventory = api.inventory()
+        before = canonical(api.gather(inventory))
+        unknown = unknown_objects(tree, inventory, tuple(sorted(before.vnets)))
+        full = apply_tree(before, tree, inventory, params["rules_state"], params["prune"])
+        if params["exact_options"]:
+            full = exact_options(full, tree)
+        # every problem at once: the objects the cluster lacks and what the tree gets wrong
+        raise_if_errors([*unknown, *tree_problems(tree, before, full)])
+        target = canonical(stage_config(before, full, stages))
+        nics = nic_flag_changes(inventory, tree) if "guests" in stages else []
+        joint = bool(params["exact_options"]) and {"cluster_options", "enable"} <= set(stages)
+        steps = plan_steps(before, target, nics, joint_enable=joint)
+        changes = file_changes(before, target)
+        if touches_node_access(changes) and (_enabled(before) or _enabled(target)):
+            self.access.check(api, lambda config: replace(config, cluster=target.cluster, hosts={**config.hosts, **target.hosts}))
+        context = RunContext(
+            before=before,
+            after=target,
+            inventory=inventory,
+            desired_rules=self.desired_rules(tree),
+            nic_flags=dict(tree.nic_firewall),
+            rules_state=params["rules_state"],
+            exact=bool(params["exact_options"]),
+            joint_enable=joint,
+            auto_revert=bool(params["auto_revert"]),
+            check_mode=bool(self.module.check_mode),
+        )
+        calls = self.carry_out(api, steps, context)
+        self.report.record([call for step in steps for call in calls.get(step.id, ())], _file_text(changes, "before"), _file_text(changes, "after"))
+        return self.report.result(files=self.summaries(steps, calls, changes), stages=list(stages), nics=nics)
+
+    @staticmethod
+    def desired_rules(tree: Tree) -> dict[str, tuple[Any, ...]]:
+        """The rule list each file of the tree names, normalised, by file label (for merged)."""
+        found: dict[str, tuple[Any, ...]] = {}
+        if tree.cluster is not None:
+            found["cluster"] = normalise_file(tree.cluster.file).rules
+        found.update({f"node {node}": normalise_file(desired.file).rules for node, desired in tree.hosts.items()})
+        found.update({f"vnet {vnet}": normalise_file(desired.file).rules for vnet, desired in tree.vnets.items()})
+        for vmid, desired in tree.guests.items():
+            rules = normalise_file(desired.file).rules
+            found[f"vm {vmid}"] = found[f"ct {vmid}"] = rules
+        return found
+
+    def carry_out(self, api: FirewallApi, steps: tuple[Step, ...], context: RunContext) -> dict[str, tuple[ApiCall, ...]]:
+        writers = {step.id: StepWriter(context, step) for step in steps}
+        if context.check_mode:
+            lease = Lease(api, ConnectionPool(api, 1))
+            return {step.id: writers[step.id].run(lease) for step in steps}
+        pool = ConnectionPool(api, int(self.params["parallel"]))
+        try:
+            outcome = run_jobs([Job(step.id, step.lock, writers[step.id].run, step.after) for step in steps], pool)
+        finally:
+            pool.close()
+        if not outcome.failures:
+            self.report.values["most_at_once"] = outcome.most_at_once
+            return outcome.results
+        failures: list[tuple[Step, str]] = []
+        written: list[ApiCall] = []
+        by_id = {step.id: step for step in steps}
+        failed = dict(outcome.failures)
+        for step in steps:
+            if step.id in outcome.results:
+                written += outcome.results[step.id]
+            elif step.id in failed:
+                error = failed[step.id]
+                if not isinstance(error, PveFirewallError):
+                    raise error  # a bug: keep its traceback
+                written += error.done if isinstance(error, StepFailed) else writers[step.id].done
+                failures.append((by_id[step.id], str(error)))
+        raise TreeWriteFailed(failures, written, outcome.not_started)
+
+    @staticmethod
+    def summaries(steps: tuple[Step, ...], calls: dict[str, tuple[ApiCall, ...]], changes: list[Any]) -> dict[str, dict[str, Any]]:
+        """Per file: where PVE keeps it, the parts written, how many calls."""
+        files: dict[str, dict[str, Any]] = {change.label: {"path": change.path, "parts": [], "commands": 0} for change in changes}
+        for step in steps:
+            made = calls.get(step.id, ())
+            entry = files.setdefault(step.file.label, {"path": step.file.path, "parts": [], "commands": 0})
+            if made:
+                part = step.part + (f" {step.name}" if step.name else "")
+                entry["parts"].append(part)
+                entry["commands"] += len(made)
+        return files

@@ -1,0 +1,144 @@
+"""The steps of a tree run: which parts of which files, in the safe order, and what each waits for."""
+
+from __future__ import annotations
+
+from ansible_collections.pve.firewall.plugins.module_utils._model.objects import (
+    Alias,
+    ClusterConfig,
+    FileKind,
+    FirewallFile,
+    GuestFirewall,
+    IPSet,
+    IPSetEntry,
+    Level,
+    Rule,
+    SecurityGroup,
+)
+from ansible_collections.pve.firewall.plugins.module_utils._module_firewall_tree.order import PHASES, STAGES, Step, plan_steps, stage_config
+
+ACCEPT = Rule("in", "ACCEPT", macro="SSH")
+SET = IPSet("admins", None, (IPSetEntry("192.0.2.1"),))
+GROUP = SecurityGroup("web", None, (Rule("in", "ACCEPT", macro="HTTPS"),))
+
+
+def before() -> ClusterConfig:
+    return ClusterConfig(
+        FirewallFile(FileKind.CLUSTER),
+        {"pve1": FirewallFile(FileKind.HOST), "pve2": FirewallFile(FileKind.HOST)},
+        {100: GuestFirewall(100, Level.VM, FirewallFile(FileKind.GUEST))},
+        {"vnet1": FirewallFile(FileKind.VNET)},
+    )
+
+
+def after() -> ClusterConfig:
+    return ClusterConfig(
+        FirewallFile(
+            FileKind.CLUSTER,
+            options={"enable": 1, "policy_in": "DROP"},
+            aliases=(Alias("admin", "192.0.2.1"),),
+            ipsets=(SET,),
+            groups=(GROUP,),
+            rules=(Rule("in", "ACCEPT", source="+admins"), Rule("group", "web")),
+        ),
+        {"pve1": FirewallFile(FileKind.HOST, options={"enable": 1}, rules=(ACCEPT,)), "pve2": FirewallFile(FileKind.HOST, rules=(ACCEPT,))},
+        {100: GuestFirewall(100, Level.VM, FirewallFile(FileKind.GUEST, options={"enable": 1}, ipsets=(SET,), rules=(Rule("group", "web"),)))},
+        {"vnet1": FirewallFile(FileKind.VNET, rules=(Rule("forward", "ACCEPT"),))},
+    )
+
+
+def by_id(steps: tuple[Step, ...]) -> dict[str, Step]:
+    return {step.id: step for step in steps}
+
+
+def waits_for(steps: tuple[Step, ...], later: str, earlier: str) -> bool:
+    """Whether ``later`` cannot start before ``earlier`` ended (directly or through others)."""
+    found = by_id(steps)
+    seen, todo = set(), [later]
+    while todo:
+        for dependency in found[todo.pop()].after:
+            if dependency == earlier:
+                return True
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return False
+
+
+def test_nothing_to_do_gives_no_step() -> None:
+    assert plan_steps(after(), after()) == ()
+
+
+def test_every_part_that_differs_is_one_step_in_the_safe_order() -> None:
+    steps = plan_steps(before(), after(), nics=[100])
+    assert [step.id for step in steps] == [
+        "cluster aliases",
+        "cluster ipset admins",
+        "vm 100 ipset admins",
+        "cluster group web",
+        "vm 100 options",
+        "node pve1 options",
+        "vm 100 nics",
+        "vm 100 rules",
+        "node pve1 rules",
+        "node pve2 rules",
+        "vnet vnet1 rules",
+        "cluster rules",
+        "cluster options",
+        "cluster enable",
+    ]
+    assert [PHASES[step.phase] for step in steps][-3:] == ["cluster_rules", "cluster_options", "enable"]
+
+
+def test_what_rules_refer_to_is_written_before_them() -> None:
+    steps = plan_steps(before(), after(), nics=[100])
+    assert waits_for(steps, "vm 100 rules", "cluster group web")
+    assert waits_for(steps, "cluster group web", "cluster ipset admins")
+    assert waits_for(steps, "cluster ipset admins", "cluster aliases")
+    assert waits_for(steps, "cluster rules", "node pve2 rules")
+    assert waits_for(steps, "cluster enable", "cluster options")
+
+
+def test_files_without_dependency_may_be_written_at_once() -> None:
+    steps = plan_steps(before(), after(), nics=[100])
+    for one, other in (("node pve1 rules", "node pve2 rules"), ("vm 100 rules", "vnet vnet1 rules"), ("cluster ipset admins", "vm 100 ipset admins")):
+        assert not waits_for(steps, one, other) and not waits_for(steps, other, one)
+    # a guest's NIC flags live in its config, not in its .fw file
+    found = by_id(steps)
+    assert found["vm 100 nics"].lock != found["vm 100 rules"].lock
+
+
+def test_steps_of_one_file_follow_each_other() -> None:
+    steps = plan_steps(before(), after(), nics=[100])
+    assert waits_for(steps, "node pve1 rules", "node pve1 options")
+    assert waits_for(steps, "vm 100 rules", "vm 100 options")
+    locks = {}
+    for step in steps:
+        if step.lock in locks:
+            assert waits_for(steps, step.id, locks[step.lock])
+        locks[step.lock] = step.id
+
+
+def test_enable_joins_the_other_options_when_asked() -> None:
+    steps = plan_steps(before(), after(), joint_enable=True)
+    assert "cluster enable" not in by_id(steps) and "cluster options" in by_id(steps)
+
+
+def test_removals_come_last_groups_before_sets_before_aliases() -> None:
+    pruned = ClusterConfig(FirewallFile(FileKind.CLUSTER), after().hosts, {100: GuestFirewall(100, Level.VM, FirewallFile(FileKind.GUEST))}, after().vnets)
+    steps = plan_steps(after(), pruned)
+    ids = [step.id for step in steps]
+    assert ids[-4:] == ["cluster prune_group web", "cluster prune_ipset admins", "vm 100 prune_ipset admins", "cluster prune_alias"]
+    assert waits_for(steps, "cluster prune_group web", "vm 100 rules")
+
+
+def test_stage_config_takes_only_the_selected_parts() -> None:
+    sets_only = stage_config(before(), after(), ["sets"])
+    assert sets_only.cluster.ipsets == (SET,) and sets_only.cluster.rules == () and sets_only.cluster.groups == ()
+    assert sets_only.hosts["pve1"].rules == ()
+    without_enable = stage_config(before(), after(), [stage for stage in STAGES if stage != "enable"])
+    assert without_enable.cluster.options == {"policy_in": "DROP"}
+    assert stage_config(before(), after(), STAGES) == after()
+    # a stage that removes nothing keeps what the target drops until prune
+    kept = stage_config(after(), before(), ["sets", "groups"])
+    assert kept.cluster.ipsets == (SET,) and kept.cluster.groups == (GROUP,)
+    assert stage_config(after(), before(), ["prune"]).cluster.ipsets == ()
