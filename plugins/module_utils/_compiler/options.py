@@ -246,6 +246,7 @@ class _Invalid(PveFirewallError, ValueError):
 
 
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+")
+_UNICODE_INTEGER_RE = re.compile(r"[+-]?\d+")  # Perl's \d on a decoded string, as pve-common's check_type
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # Perl's lc on bytes
 _QUEUES_RE = re.compile(r"([0-9]+)(?::([0-9]+))?")
 
@@ -286,6 +287,13 @@ def _integer(spec: OptionSpec, value: object) -> OptionValue:
         number = value
     elif isinstance(value, str) and _INTEGER_RE.fullmatch(value):
         number = int(value)
+    elif isinstance(value, str) and _UNICODE_INTEGER_RE.fullmatch(value):
+        # measured: pve-common's type check reads any Unicode digits, Perl then takes the text
+        # for 0 and the .fw parsers read [0-9] only, so the value is stored and lost
+        raise _Invalid(
+            f"PVE's API takes '{value}' (its check reads any Unicode digits), but PVE takes it for the number 0 "
+            "and its .fw parser drops the line: write it in ASCII digits"
+        )
     else:
         raise _type_failure("integer", value)
     if spec.minimum is not None and number < spec.minimum:

@@ -861,6 +861,8 @@ INVALID: list[Bad] = [
         ("opt-host-helpers-empty", "host", {"nf_conntrack_helpers": ""}, "nf_conntrack_helpers", "", "FW parse_hostfw_option"),
         ("opt-host-helpers-empty-list", "host", {"nf_conntrack_helpers": []}, "nf_conntrack_helpers", [], "needs a value and drops the line"),
         ("opt-host-helper-list-unknown", "host", {"nf_conntrack_helpers": ["ftp", "bogus"]}, "nf_conntrack_helpers", ["ftp", "bogus"], "unknown helper bogus"),
+        # measured against PVE's API: it stores Unicode digits, which PVE then reads as 0
+        ("opt-cluster-enable-unicode-digit", "cluster", {"enable": "\u0663"}, "enable", "\u0663", "PVE takes it for the number 0"),
         # measured against PVE's API: pve_fw_verify_conntrack_helper refuses a trailing comma
         (
             "opt-host-helpers-trailing-comma",
