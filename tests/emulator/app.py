@@ -86,6 +86,9 @@ class Emulator:
         self.settings = Settings(latency=config.latency, judging=config.judging)
         self.faults = FaultPlan()
         self.request_log = RequestLog()
+        # Bumped by reset: a request still waiting out a stall from before is for a cluster
+        # that no longer exists, so it is dropped rather than landing in the next test's state.
+        self.generation = 0
         self.verbose = config.verbose
         state_dir = Path(config.state_dir)
         self.ctx = ClusterContext(FileStore(state_dir, self.clock, self.settings), topology, self.clock, FirewallLog(state_dir / "log"))
@@ -153,6 +156,7 @@ class Emulator:
 
     def reset(self) -> None:
         """Back to an empty cluster: files, guest configs, logs, request log, faults, clock, settings."""
+        self.generation += 1
         self.ctx.store.wipe()
         self.ctx.configs.reset()
         self.ctx.logs.clear()

@@ -210,6 +210,7 @@ class ApiHandler(BaseHTTPRequestHandler):
     def _api(self, path: str, query: str, body: bytes) -> None:
         emulator = self.server.emulator
         started = time.time()
+        generation = emulator.generation
         fault = emulator.faults.next_fault(self.command, path)
         if emulator.settings.latency:
             time.sleep(emulator.settings.latency)
@@ -223,6 +224,9 @@ class ApiHandler(BaseHTTPRequestHandler):
         late = fault is not None and fault.action == "stall"
         if fault is not None and late:
             time.sleep(fault.seconds)
+        if emulator.generation != generation:  # the emulator was reset meanwhile: not this cluster's request
+            self.close_connection = True
+            return
         if fault is not None and fault.action == "error":
             response = ApiResponse(fault.status, fault.message, {"data": None, "message": fault.message + "\n"})
         else:

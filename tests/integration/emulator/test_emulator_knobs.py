@@ -63,6 +63,19 @@ def test_a_stall_fault_makes_a_client_time_out(pve: RunningEmulator, control: Co
     assert pve.api().get(RULES) == []
 
 
+def test_a_request_stalled_across_a_reset_is_dropped(pve: RunningEmulator, control: ControlClient) -> None:
+    # a late write from one test must not land in (or show in the log of) the next test's cluster
+    control.arm_fault(action="stall", on="write", seconds=1.0)
+    impatient = pve.api(timeout=0.3)
+    with pytest.raises(TimeoutError):
+        impatient.post(RULES, type="in", action="ACCEPT", comment="late")
+    control.reset()
+    seq = control.requests()["last_seq"]
+    time.sleep(1.5)  # past the stall
+    assert pve.api().get(RULES) == []
+    assert [entry["method"] for entry in control.requests(since=seq)["requests"]] == ["GET"]
+
+
 def test_faults_can_be_listed_and_cleared(control: ControlClient) -> None:
     control.arm_fault(action="error", nth=3)
     pending = control.arm_fault(action="stall", on="any", seconds=0.1)

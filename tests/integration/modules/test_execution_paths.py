@@ -12,6 +12,7 @@ run proves it took the one asked for.
 
 from __future__ import annotations
 
+import difflib
 import json
 import socket
 import subprocess
@@ -101,7 +102,9 @@ def test_both_paths_give_the_same_results(cluster: ModuleRunner, tmp_path: Path)
 
     for task, mine, theirs in zip(tasks, here, there):
         assert mine == theirs, f"{task['name']}:\ncontroller: {json.dumps(mine, sort_keys=True)}\nmodule:     {json.dumps(theirs, sort_keys=True)}"
-    assert requests_here == requests_there
+    # as a diff where they part (pytest's own comparison of two long lists hides the place)
+    parted = difflib.unified_diff(list(map(str, requests_here)), list(map(str, requests_there)), "controller", "module", lineterm="")
+    assert requests_here == requests_there, "\n".join(parted)
 
     by_name = {task["name"]: result for task, result in zip(tasks, here)}
     # the scenario did what it names (so the comparison compared something)
