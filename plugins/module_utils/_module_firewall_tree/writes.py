@@ -122,6 +122,19 @@ class StepWriter:
             api.send(call, digest)
         self.done.append(call)
 
+    def _sides(self) -> tuple[FirewallFile, FirewallFile]:
+        """The file before and after the change; the planner gives a write step only a file
+        both hold (only a prune step has nothing after)."""
+        if self.before is None or self.after is None:
+            raise StepFailed(self.step, "planned for a file missing before or after the change", self.done)
+        return self.before, self.after
+
+    def _object(self) -> str:
+        """The IP set or group a named step writes."""
+        if self.step.name is None:
+            raise StepFailed(self.step, "planned without the name of the object it writes", self.done)
+        return self.step.name
+
     def _first(self, snapshot: Snapshot[Any]) -> Snapshot[Any] | None:
         """The gathered state to plan from in check mode; None: read anew."""
         return snapshot if self.check else None
@@ -177,21 +190,21 @@ class StepWriter:
 
     def write_aliases(self, lease: Lease) -> None:
         """Listed aliases made so; others stay (removals are the prune step's)."""
-        assert self.after is not None and self.before is not None
+        before, after = self._sides()
         endpoints = self.alias_endpoints(lease.api)
-        self.keyed(lease, endpoints, self.after.aliases, False, f"the aliases of {self.scope.label}", self._first(Snapshot(self.before.aliases)))
+        self.keyed(lease, endpoints, after.aliases, False, f"the aliases of {self.scope.label}", self._first(Snapshot(before.aliases)))
 
     def write_prune_alias(self, lease: Lease) -> None:
-        assert self.after is not None and self.before is not None
+        before, after = self._sides()
         endpoints = self.alias_endpoints(lease.api)
-        self.keyed(lease, endpoints, self.after.aliases, True, f"the aliases of {self.scope.label}", self._first(Snapshot(self.before.aliases)))
+        self.keyed(lease, endpoints, after.aliases, True, f"the aliases of {self.scope.label}", self._first(Snapshot(before.aliases)))
 
     def write_ipset(self, lease: Lease) -> None:
-        assert self.after is not None and self.before is not None and self.step.name is not None
-        api, scope, name = lease.api, self.scope, self.step.name
-        wanted = next(item for item in self.after.ipsets if item.name.lower() == name)
+        before, after = self._sides()
+        api, scope, name = lease.api, self.scope, self._object()
+        wanted = next(item for item in after.ipsets if item.name.lower() == name)
         if self.check:
-            existing = next((item for item in self.before.ipsets if item.name.lower() == name), None)
+            existing = next((item for item in before.ipsets if item.name.lower() == name), None)
             digest = None
         else:
             listing = api.list_ipsets(scope)
@@ -214,16 +227,15 @@ class StepWriter:
         self.keyed(lease, endpoints, wanted.entries, True, f"ipset '{name}' of {scope.label}", first)
 
     def write_prune_ipset(self, lease: Lease) -> None:
-        assert self.step.name is not None
         # PVE refuses to delete a set that still has entries unless forced
-        self.send(lease.api, ApiCall("DELETE", self.scope.ipsets_path(self.step.name), {"force": 1}))
+        self.send(lease.api, ApiCall("DELETE", self.scope.ipsets_path(self._object()), {"force": 1}))
 
     def write_group(self, lease: Lease) -> None:
-        assert self.after is not None and self.before is not None and self.step.name is not None
-        api, name = lease.api, self.step.name
-        wanted = next(item for item in self.after.groups if item.name.lower() == name)
+        before, after = self._sides()
+        api, name = lease.api, self._object()
+        wanted = next(item for item in after.groups if item.name.lower() == name)
         if self.check:
-            existing = next((item for item in self.before.groups if item.name.lower() == name), None)
+            existing = next((item for item in before.groups if item.name.lower() == name), None)
             digest = None
         else:
             listing = api.list_groups()
@@ -237,9 +249,10 @@ class StepWriter:
         self.rules_to(api, CLUSTER.rules_path(name), lambda current: wanted.rules, f"the rules of security group '{name}'", first)
 
     def write_prune_group(self, lease: Lease) -> None:
-        assert self.before is not None and self.step.name is not None
-        name = self.step.name
-        existing = next(item for item in self.before.groups if item.name.lower() == name)
+        if self.before is None:
+            raise StepFailed(self.step, "planned for a file missing before the change", self.done)
+        before, name = self.before, self._object()
+        existing = next(item for item in before.groups if item.name.lower() == name)
         path = CLUSTER.rules_path(name)
         self.rules_to(lease.api, path, lambda current: (), f"the rules of security group '{name}'", self._first(Snapshot(existing.rules)))
         self.send(lease.api, ApiCall("DELETE", path))
@@ -249,8 +262,8 @@ class StepWriter:
         self.done.extend(outcome.calls)
 
     def write_rules(self, lease: Lease) -> None:
-        assert self.after is not None and self.before is not None
-        wanted = self.after.rules
+        before, after = self._sides()
+        wanted = after.rules
         if self.context.rules_state == "merged":
             given = self.context.desired_rules.get(self.step.file.label, ())
 
@@ -262,16 +275,16 @@ class StepWriter:
             def target(current: tuple[Rule, ...]) -> tuple[Rule, ...]:
                 return wanted
 
-        self.rules_to(lease.api, self.scope.rules_path(), target, f"the rules of {self.scope.label}", self._first(Snapshot(self.before.rules)))
+        self.rules_to(lease.api, self.scope.rules_path(), target, f"the rules of {self.scope.label}", self._first(Snapshot(before.rules)))
 
     # -- options and enable: one PUT with the digest ------------------------------------
 
     def _options_write(self, lease: Lease, keys: Callable[[str], bool]) -> None:
         """The options whose key ``keys`` accepts made as in ``after``: changed keys set, and
         with ``exact`` the keys ``after`` does not hold reset."""
-        assert self.after is not None and self.before is not None
+        before, wanted = self._sides()
         api, scope = lease.api, self.scope
-        desired = {key: value for key, value in self.after.options.items() if keys(key)}
+        desired = {key: value for key, value in wanted.options.items() if keys(key)}
 
         def plan(current: dict[str, OptionValue]) -> tuple[dict[str, OptionValue], ApiCall | None]:
             changed = {key: value for key, value in desired.items() if current.get(key) != value}
@@ -301,7 +314,7 @@ class StepWriter:
             send,
             check_mode=self.check,
             label=f"the options of {scope.label}",
-            first=self._first(Snapshot(dict(self.before.options))),
+            first=self._first(Snapshot(dict(before.options))),
         )
         if self.check:
             for call in outcome.calls:
