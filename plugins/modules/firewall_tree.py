@@ -81,7 +81,7 @@ options:
   stages:
     description:
       - The stages of the safe order to apply in this call; default all of them. A rollout that
-        verifies access between stages (M(pve.firewall.safe_rollout) role) applies one or a few
+        verifies access between stages (the P(pve.firewall.safe_rollout#role) role) applies one or a few
         stages per task.
       - V(sets) the IP sets and aliases of every level, V(groups) the security groups,
         V(guests) the guests' options, NIC flags and rules, V(nodes) and V(vnets) theirs,

@@ -8,8 +8,10 @@ answers and the assertion fails.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -29,13 +31,15 @@ INVENTORY_DATA = {
         103: {"type": "qemu", "node": "pve2", "nics": {"net0": {"bridge": "vnet1", "mac": "0E:0B:38:B8:B3:24", "firewall": True}}},
     },
 }
-SDN_DATA = {
-    "vnets": {
-        "vnet1": {"zone": "zone1", "subnets": [{"cidr": "10.10.0.0/24", "gateway": "10.10.0.1", "dhcp_ranges": ["10.10.0.100-10.10.0.130"]}]},
-        "vnet2": {"zone": "zone1"},
-    },
-    "ipam": {100: ["10.10.0.5", "fd00::5"]},
-}
+SDN_DATA: Mapping[str, object] = MappingProxyType(
+    {
+        "vnets": {
+            "vnet1": {"zone": "zone1", "subnets": [{"cidr": "10.10.0.0/24", "gateway": "10.10.0.1", "dhcp_ranges": ["10.10.0.100-10.10.0.130"]}]},
+            "vnet2": {"zone": "zone1"},
+        },
+        "ipam": {100: ["10.10.0.5", "fd00::5"]},
+    }
+)
 ON = "[OPTIONS]\nenable: 1\n"
 
 
@@ -197,7 +201,7 @@ def test_sdn_sets_are_four_per_vnet_and_one_per_ipam_guest():
     assert sorted(sets) == sorted(
         ["vnet1-all", "vnet1-gateway", "vnet1-no-gateway", "vnet1-dhcp", "vnet2-all", "vnet2-gateway", "vnet2-no-gateway", "vnet2-dhcp", "guest-ipam-100"]
     )
-    assert [str(net) for net, _ in sets["vnet1-dhcp"]] == ["10.10.0.100/30", "10.10.0.104/29", "10.10.0.112/28", "10.10.0.128/31", "10.10.0.130/32"]
+    assert [str(net) for net, _nomatch in sets["vnet1-dhcp"]] == ["10.10.0.100/30", "10.10.0.104/29", "10.10.0.112/28", "10.10.0.128/31", "10.10.0.130/32"]
     assert [(str(net), nomatch) for net, nomatch in sets["vnet1-no-gateway"]] == [("10.10.0.0/24", False), ("10.10.0.1/32", True)]
     assert sets["vnet2-all"] == ()
 

@@ -187,7 +187,7 @@ def test_radv_off_drops_router_advertisements_from_the_guest():
 )
 def test_address_set_minus(members: tuple[tuple[int, int], ...], holes: tuple[tuple[int, int], ...], expected: tuple[tuple[int, int], ...]):
     def build(pairs: tuple[tuple[int, int], ...]) -> AddressSet:
-        return AddressSet(4, tuple(first for first, _ in pairs), tuple(last for _, last in pairs))
+        return AddressSet(4, tuple(first for first, _last in pairs), tuple(last for _first, last in pairs))
 
     result = build(members).minus(build(holes))
     assert tuple(zip(result.starts, result.ends)) == expected
