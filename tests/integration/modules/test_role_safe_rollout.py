@@ -15,6 +15,7 @@ during a run.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -230,6 +231,9 @@ def test_check_mode_writes_nothing_and_shows_the_changes(guarded: ModuleRunner, 
     assert completed.returncode == 0, completed.stdout[-3000:]
     assert "+IN ACCEPT -source +admins -p tcp -dport 8006 # gui" in completed.stdout  # the preflight's diff of cluster.fw
     assert "/etc/pve/firewall/100.fw" in completed.stdout
+    # the plan reads as one sentence: "...; node access can change (...); <lockout summary>"
+    plan = re.search(r'"msg": "(\d+ firewall\(s\) change: [^"]*)"', completed.stdout)
+    assert plan is not None and "node access can change" in plan[1] and " ;" not in plan[1], completed.stdout[-3000:]
     assert guarded.writes_since(seq) == []
 
 
