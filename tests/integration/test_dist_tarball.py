@@ -62,7 +62,6 @@ USER_FILES = (
     "docs/docsite/extra-docs.yml",
     "docs/docsite/links.yml",
     "docs/examples/execution-environment.yml",
-    "docs/examples/fleet/harden.yml",
     "docs/examples/fleet/inventory.yml",
     "docs/examples/fleet/group_vars/pve_clusters.yml",
 )

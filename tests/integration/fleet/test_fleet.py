@@ -214,3 +214,11 @@ def test_a_dry_run_outside_check_mode_is_refused_before_any_request(fleet: Fleet
     assert checked.returncode == 0, (checked.stdout + checked.stderr)[-4000:]
     assert all(counts["changed"] > 0 for counts in recap(checked).values()), recap(checked)  # what a real run would change
     assert all(fleet.writes_since(host, before) == [] for host in fleet.hosts)
+
+
+def test_the_awx_guide_shows_the_project_playbook_as_it_is() -> None:
+    # the tarball leaves the playbook out (galaxy.yml's build_ignore), so the guide is where an
+    # installed copy's reader finds it: the two must not drift apart
+    guide = (REPO_ROOT / "docs" / "awx.md").read_text(encoding="utf-8")
+    shown = re.findall(r"```yaml\n(.*?)```", guide, re.DOTALL)
+    assert (EXAMPLE / "harden.yml").read_text(encoding="utf-8") in shown
