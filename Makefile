@@ -230,10 +230,12 @@ test-lint: venv collection $(DOCS_STAMP)  ## ruff, mypy, the module_utils layers
 	$(DOCS_VENV)/bin/python tools/docsite_guides.py --check
 	PATH=$(DOCS_VENV)/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
-test-changelog: venv  ## antsibull-changelog lint
-	$(call header,changelog,antsibull-changelog lint)
+test-changelog: venv  ## antsibull-changelog lint, and CHANGELOG.rst as changelogs/changelog.yaml generates it
+	$(call header,changelog,antsibull-changelog lint + generate)
 	antsibull-changelog lint
 	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	mkdir -p .build && antsibull-changelog generate --output .build/CHANGELOG.rst --output-format rst
+	@diff -u CHANGELOG.rst .build/CHANGELOG.rst || { echo "CHANGELOG.rst is not what changelogs/changelog.yaml generates: run antsibull-changelog generate"; exit 1; }
 
 test-galaxy: $(GALAXY_STAMP) dist  ## galaxy-importer on the make dist tarball: fails on an ERROR, a lint or flake8 finding
 	$(call header,galaxy,galaxy-importer on .build/dist/pve-firewall-*.tar.gz)

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 name: cidr_list
 short_description: Turn the text of an address blocklist into IP set entries
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - pve.firewall maintainers (@pve-firewall)
 description:

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 name: hardened_tree
 short_description: Build the firewall tree of the hardened defaults for a cluster
-version_added: 0.1.0
+version_added: 0.2.0
 author:
   - pve.firewall maintainers (@pve-firewall)
 description:

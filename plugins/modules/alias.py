@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: alias
 short_description: Manage a firewall alias of the Proxmox VE datacenter or of a guest
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Creates, updates and deletes an alias, a name for an address or network that rules and
     IP set entries use, through the Proxmox VE API, at the datacenter (O(level=cluster)) or a

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_audit
 short_description: Find weak spots in the Proxmox VE firewall configuration of a whole cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the firewall configuration of the cluster through the Proxmox VE API and reports
     findings, each with a severity, the object it is about, a message and a concrete fix

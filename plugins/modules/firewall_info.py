@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_info
 short_description: Read the Proxmox VE firewall configuration of a whole cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the firewall options, rules, security groups, IP sets, aliases and references of the
     datacenter, the nodes, the guests (VMs and containers) and the SDN vnets through the

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_log_info
 short_description: Read, filter and summarise the Proxmox VE firewall logs
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Reads the firewall logs of nodes and guests through the Proxmox VE API
     (C(GET /nodes/{node}/firewall/log) and C(GET /nodes/{node}/{qemu|lxc}/{vmid}/firewall/log))

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_options
 short_description: Manage the options of a Proxmox VE firewall without locking yourself out
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Sets the firewall options of the datacenter, a node, a guest or an SDN vnet through the
     Proxmox VE API. Only the keys given in O(options) are managed, and only the keys whose value

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_rule
 short_description: Manage the ordered rule list of a Proxmox VE firewall
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Manages the rules of the datacenter, a node, a guest (VM or container) or an SDN vnet
     firewall through the Proxmox VE API, in the order PVE evaluates them.

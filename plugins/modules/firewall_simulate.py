@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: firewall_simulate
 short_description: Ask whether the Proxmox VE firewall would accept packets
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Evaluates packets against a whole Proxmox VE firewall configuration offline and returns,
     for each packet, the verdict (C(ACCEPT), C(DROP), C(REJECT)) and the trail that decided

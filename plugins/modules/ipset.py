@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: ipset
 short_description: Manage an IP set of the Proxmox VE datacenter or of a guest
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Creates, updates and deletes an IP set and its entries through the Proxmox VE API, at the
     datacenter (O(level=cluster)) or a guest (O(level=vm), O(level=ct)); only these levels

@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: security_group
 short_description: Manage a Proxmox VE firewall security group and its rules
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Manages one security group of the datacenter firewall through the Proxmox VE API, its
     comment and its ordered rule list; creates, renames and removes groups.

@@ -59,6 +59,7 @@ USER_FILES = (
     "playbooks/export.yml",
     "playbooks/blocklist.yml",
     "changelogs/changelog.yaml",
+    "CHANGELOG.rst",
     "docs/docsite/extra-docs.yml",
     "docs/docsite/links.yml",
     "docs/examples/execution-environment.yml",
