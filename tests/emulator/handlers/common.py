@@ -362,10 +362,12 @@ def refuse_formats(params: Mapping[str, Any], checks: Mapping[str, Callable[[str
 
 
 def sdn_ipset_names(call: Call) -> frozenset[str]:
-    """The IP sets PVE's SDN makes for the emulated vnets: four for each vnet of the running
-    configuration, with subnets or not (proxmox-ve-config SdnConfig::ipsets); the emulator has
-    no IPAM, hence no guest-ipam-<vmid> sets."""
-    return frozenset(f"{vnet}-{suffix}" for vnet in call.ctx.topology.vnets for suffix in ("all", "gateway", "no-gateway", "dhcp"))
+    """The IP sets PVE's SDN makes: four for each vnet of the running configuration, with
+    subnets or not (proxmox-ve-config SdnConfig::ipsets), and guest-ipam-<vmid> for each guest
+    the PVE IPAM holds addresses of (Ipam::ipsets)."""
+    topology = call.ctx.topology
+    vnet_sets = (f"{vnet}-{suffix}" for vnet in topology.vnets for suffix in ("all", "gateway", "no-gateway", "dhcp"))
+    return frozenset((*vnet_sets, *(f"guest-ipam-{vmid}" for vmid, addresses in topology.ipam.items() if addresses)))
 
 
 def pve_ipset_ref_problem(call: Call, target: Target, fw: FirewallFile, value: str | None) -> str | None:

@@ -89,6 +89,13 @@ def test_the_collection_reads_what_the_sets_are_generated_from(sdn_pve: RunningE
     assert sdn_ipsets(api) == refs and "guest-ipam-100" in refs
 
 
+def test_a_rule_may_name_a_guest_ipam_set_of_the_ipam(sdn_pve: RunningEmulator) -> None:
+    api = sdn_pve.api()
+    api.post("/cluster/firewall/rules", type="in", action="ACCEPT", source="+sdn/guest-ipam-100", enable=1)
+    with pytest.raises(ApiCallError, match="no such ipset 'guest-ipam-101'"):
+        api.post("/cluster/firewall/rules", type="in", action="ACCEPT", source="+sdn/guest-ipam-101", enable=1)
+
+
 def test_topology_refuses_ipam_addresses_outside_every_subnet() -> None:
     with pytest.raises(TopologyError, match="in no subnet"):
         topology_from_data({**TOPOLOGY, "ipam": {100: ["192.0.2.1"]}})
