@@ -9,12 +9,13 @@ virtualenv, ``.build/compare-venv`` (requirements/compare.txt). For every scenar
 requests and writes in the emulator's request log and reads the whole cluster back to check
 it against the desired state. A tool that ends elsewhere did not reach it, however fast.
 
-The tools take turns run by run, in pairs (who goes first alternates), so that load that comes
-and goes on a shared machine falls on both alike. Printed per scenario and tool: requests,
-writes, the median wall time and the median client CPU time (user + system of the
+Three rows per scenario: pve.firewall's per-object tasks, pve.firewall's one ``firewall_tree``
+task, community.proxmox's tasks. They take turns run by run (who goes first rotates), so that
+load that comes and goes on a shared machine falls on all alike. Printed per scenario and row:
+requests, writes, the median wall time and the median client CPU time (user + system of the
 ``ansible-playbook`` process tree; the emulator runs in this process and is not counted) of
-``--runs`` runs; on community.proxmox's line the ratios community.proxmox / pve.firewall, the
-time ratios as the median of the per-pair ratios; the lower bound (spec.lower_bound) and
+``--runs`` runs; on each pve.firewall line the ratios community.proxmox / that line, the
+time ratios as the median of the per-run ratios; the lower bound (spec.lower_bound) and
 whether the desired state was reached; then where the requests went. ``--doc`` rewrites the results
 block of docs/benchmarks.md (only after a full run).
 
@@ -47,8 +48,9 @@ from ansible_collections.pve.firewall.tests.emulator.client import ApiClient, Co
 from ansible_collections.pve.firewall.tests.emulator.fixtures import TOKEN, RunningEmulator, start_in_process  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.topology import topology_from_data  # noqa: E402
 
-OURS, THEIRS = playbooks.OURS, playbooks.THEIRS
-TOOLS = (OURS, THEIRS)
+OURS, OURS_TREE, THEIRS = playbooks.OURS, playbooks.OURS_TREE, playbooks.THEIRS
+TOOLS = (OURS, OURS_TREE, THEIRS)
+collection_of = playbooks.collection_of
 COMPARE_VENV = REPO / ".build" / "compare-venv"
 DOC_BEGIN = "<!-- bench-compare results: written by tests/bench/bench_compare.py -->"
 DOC_END = "<!-- end of bench-compare results -->"
@@ -200,7 +202,7 @@ class Bench:
 
     def env(self, tool: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_") and key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-        home = self.workdir / f"home-{tool}"
+        home = self.workdir / f"home-{collection_of(tool)}"
         env.update(
             {
                 "ANSIBLE_HOME": str(home),
@@ -209,20 +211,20 @@ class Bench:
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 "ANSIBLE_LOCALHOST_WARNING": "0",
                 # pve.firewall from the checkout; community.proxmox from the ansible package only
-                "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build") if tool == OURS else str(home / "collections"),
+                "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".build") if collection_of(tool) == OURS else str(home / "collections"),
             }
         )
-        bin_dir = (REPO / ".venv" / "bin") if tool == OURS else (self.compare_venv / "bin")
+        bin_dir = (REPO / ".venv" / "bin") if collection_of(tool) == OURS else (self.compare_venv / "bin")
         env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def playbook_command(self, tool: str) -> str:
-        return str(((REPO / ".venv") if tool == OURS else self.compare_venv) / "bin" / "ansible-playbook")
+        return str(((REPO / ".venv") if collection_of(tool) == OURS else self.compare_venv) / "bin" / "ansible-playbook")
 
     def write_playbook(self, tool: str, scenario: spec.Scenario) -> tuple[Path, int]:
-        tasks = playbooks.ours_tasks(scenario) if tool == OURS else playbooks.theirs_tasks(scenario)
+        tasks = playbooks.tasks_of(tool, scenario)
         path = self.workdir / f"{scenario.name}-{tool}.yml"
-        path.write_text(json.dumps(playbooks.playbook(tool, tasks, self.connection[tool]), indent=1))  # JSON is YAML
+        path.write_text(json.dumps(playbooks.playbook(tool, tasks, self.connection[collection_of(tool)]), indent=1))  # JSON is YAML
         return path, len(tasks)
 
     def seed(self, cluster: spec.Cluster, latency: float) -> None:
@@ -296,23 +298,23 @@ def fmt_latency(latency: float) -> str:
 
 
 def table_rows(rows: list[Row]) -> list[list[str]]:
-    """One line per scenario, latency and tool; the ratios (community.proxmox / pve.firewall)
-    on community.proxmox's line."""
+    """One line per scenario, latency and tool; on each pve.firewall line the ratios of
+    community.proxmox's figures to that line's."""
     out = []
     by_key = {(row.scenario.name, row.latency, row.tool): row for row in rows}
     for row in rows:
         bound = spec.lower_bound(row.scenario.before, row.scenario.after)
-        ours = by_key.get((row.scenario.name, row.latency, OURS))
+        theirs = by_key.get((row.scenario.name, row.latency, THEIRS))
         cells = [row.scenario.title, fmt_latency(row.latency), f"{bound.requests} ({bound.reads} r + {bound.writes} w)", row.tool]
         if row.cannot:
             out.append(cells + ["-", "-", "-", "-", "-", f"cannot express: {row.cannot}", ""])
             continue
         mark = "" if row.steady else "~"
         cells += [str(row.tasks), f"{mark}{row.requests}", f"{mark}{row.writes}", f"{row.wall:.2f}", f"{row.cpu:.2f}", row.verdict()]
-        if row.tool == THEIRS and ours is not None and ours.runs:
-            wall = paired_ratio([run.seconds for run in row.runs], [run.seconds for run in ours.runs])
-            cpu = paired_ratio([run.cpu for run in row.runs], [run.cpu for run in ours.runs])
-            cells.append(f"{ratio(row.requests, ours.requests)} / {ratio(row.writes, ours.writes)} / {wall} / {cpu}")
+        if row.tool != THEIRS and theirs is not None and theirs.runs and row.runs:
+            wall = paired_ratio([run.seconds for run in theirs.runs], [run.seconds for run in row.runs])
+            cpu = paired_ratio([run.cpu for run in theirs.runs], [run.cpu for run in row.runs])
+            cells.append(f"{ratio(theirs.requests, row.requests)} / {ratio(theirs.writes, row.writes)} / {wall} / {cpu}")
         else:
             cells.append("")
         out.append(cells)
@@ -330,7 +332,7 @@ HEADER = [
     "wall s (median)",
     "client CPU s (median)",
     "reached",
-    "ratio req / writes / wall / CPU (paired medians)",
+    "community.proxmox / this: req / writes / wall / CPU (paired medians)",
 ]
 
 
@@ -469,10 +471,11 @@ def main() -> int:
                         rows.append(row)
                         if not row.cannot:
                             pair.append((row, path))
-                    # the tools take turns (and who goes first alternates), so that a load
+                    # the tools take turns (and who goes first rotates), so that a load
                     # that comes and goes on the machine falls on both alike
                     for number in range(args.runs):
-                        for row, path in pair[:: 1 if number % 2 == 0 else -1]:
+                        start = number % len(pair) if pair else 0
+                        for row, path in pair[start:] + pair[:start]:
                             run = bench.run_once(row.tool, scenario, path, latency)
                             row.runs.append(run)
                             print(

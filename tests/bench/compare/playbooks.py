@@ -1,7 +1,8 @@
 """The playbook each collection runs for a scenario: the desired state in its own terms.
 
 Both get one task per object the way their documentation shows it, connection options once
-through ``module_defaults`` of their action group. pve.firewall is told the guests' nodes
+through ``module_defaults`` of their action group; pve.firewall also runs the same desired state
+as one ``firewall_tree`` task (the row ``pve.firewall.firewall_tree``). pve.firewall is told the guests' nodes
 (its ``node`` option; community.proxmox's ``level: vm`` has none and looks the guest up).
 Generated at run time (never stored as YAML in the repository: ansible-lint would try to
 resolve community.proxmox, which only the comparison's own virtualenv has).
@@ -15,6 +16,7 @@ from typing import Any
 from .spec import Cluster, Entry, Rule, Scenario, guest_of, list_keys
 
 OURS = "pve.firewall"
+OURS_TREE = "pve.firewall.firewall_tree"  # pve.firewall again, the whole state in one task
 THEIRS = "community.proxmox"
 
 
@@ -70,6 +72,52 @@ def ours_tasks(scenario: Scenario) -> list[dict[str, Any]]:
         args = {**_ours_scope(key), "options": dict(after.options[key])}
         tasks.append({"name": f"options {key}", "pve.firewall.firewall_options": args})
     return tasks
+
+
+def ours_tree_tasks(scenario: Scenario) -> list[dict[str, Any]]:
+    """pve.firewall in one task: the desired state of ``ours_tasks`` as a firewall tree."""
+    after = scenario.after
+    cluster: dict[str, Any] = {}
+    if after.aliases:
+        cluster["aliases"] = [
+            {"name": name, "cidr": alias.cidr, **({"comment": alias.comment} if alias.comment else {})} for name, alias in after.aliases.items()
+        ]
+    if after.ipsets:
+        cluster["ipsets"] = [
+            {"name": name, "entries": [_ours_entry(entry) for entry in ipset.entries], **({"comment": ipset.comment} if ipset.comment else {})}
+            for name, ipset in after.ipsets.items()
+        ]
+    if after.groups:
+        cluster["groups"] = [
+            {"name": name, "rules": [_ours_rule(rule) for rule in group.rules], **({"comment": group.comment} if group.comment else {})}
+            for name, group in after.groups.items()
+        ]
+    tree: dict[str, Any] = {"cluster": cluster, "nodes": {}, "guests": {}}
+
+    def firewall(key: str) -> dict[str, Any]:
+        if key == "cluster":
+            return cluster
+        kind, name = key.split("/")
+        if kind == "node":
+            return tree["nodes"].setdefault(name, {})
+        return tree["guests"].setdefault(str(guest_of(key).vmid), {})
+
+    for key, rules in after.rules.items():
+        firewall(key)["rules"] = [_ours_rule(rule) for rule in rules]
+    for key, options in after.options.items():
+        firewall(key)["options"] = dict(options)
+    return [{"name": "the whole tree", "pve.firewall.firewall_tree": {"tree": tree}}]
+
+
+def tasks_of(tool: str, scenario: Scenario) -> list[dict[str, Any]]:
+    if tool == OURS:
+        return ours_tasks(scenario)
+    return ours_tree_tasks(scenario) if tool == OURS_TREE else theirs_tasks(scenario)
+
+
+def collection_of(tool: str) -> str:
+    """The collection a row runs: both pve.firewall rows run this checkout's."""
+    return THEIRS if tool == THEIRS else OURS
 
 
 def _theirs_rules(rules: Sequence[Rule]) -> list[dict[str, Any]]:
@@ -147,5 +195,5 @@ def _removed_entries(before: Cluster, after: Cluster) -> list[dict[str, Any]]:
 
 def playbook(tool: str, tasks: list[dict[str, Any]], connection: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One play on the implicit localhost; ``connection`` goes to the action group's defaults."""
-    group = "group/pve.firewall.firewall" if tool == OURS else "group/community.proxmox.proxmox"
+    group = "group/pve.firewall.firewall" if collection_of(tool) == OURS else "group/community.proxmox.proxmox"
     return [{"name": f"{tool} benchmark", "hosts": "localhost", "gather_facts": False, "module_defaults": {group: dict(connection)}, "tasks": tasks}]
