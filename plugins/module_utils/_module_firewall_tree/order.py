@@ -5,17 +5,23 @@ aliases of the datacenter, one IP set of a guest, the rules of a node, ...), and
 names the file PVE locks while writing it, so that two steps of one file never run at once.
 Steps fall into phases, the safe order of the rollout (roles/safe_rollout):
 
-1. aliases, then IP sets (rules and IP set entries refer to them), at every level;
+1. aliases, then IP sets (rules and IP set entries refer to them), at every level; an IP
+   set that exists before and after gets only its added and changed entries here;
 2. security groups (rules of every level jump to them);
 3. the guests', nodes' and vnets' own options, NIC flags and rules;
 4. the datacenter's rules, 5. its options, 6. its ``enable``;
-7. removals the tree asks for with ``prune``: groups, then IP sets, then aliases (each only
+7. the entries the tree drops from the IP sets it lists (add before remove: until here a set
+   holds its old and its new entries, so rules that move from one to the other never find
+   neither);
+8. removals the tree asks for with ``prune``: groups, then IP sets, then aliases (each only
    once nothing refers to it any more).
 
 A step waits for every step of the phases before its own, and for the step before it in the
 same file (a file's steps run in their listed order); steps of one phase in different files
 are free to run at once. ``stage_config`` gives the configuration after some of the stages
-only, so a rollout can apply its tree in several calls.
+only, so a rollout can apply its tree in several calls: the stage ``prune`` takes the dropped
+entries out (whatever the option ``prune``, which only decides about unlisted objects), so a
+call whose stages leave it out keeps them and the rollout's last call removes them.
 """
 
 from __future__ import annotations
@@ -26,10 +32,23 @@ from typing import Any
 
 from .._compiler.fw_size import pve_path
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall
+from .._plan.set_entries import dropped_entries, held_set, held_sets, trimmed_sets
 
 # The stages a call may select (option ``stages``), in the safe order.
 STAGES = ("sets", "groups", "guests", "nodes", "vnets", "cluster_rules", "cluster_options", "enable", "prune")
-PHASES = ("aliases", "ipsets", "groups", "files", "cluster_rules", "cluster_options", "enable", "prune_groups", "prune_ipsets", "prune_aliases")
+PHASES = (
+    "aliases",
+    "ipsets",
+    "groups",
+    "files",
+    "cluster_rules",
+    "cluster_options",
+    "enable",
+    "prune_entries",
+    "prune_groups",
+    "prune_ipsets",
+    "prune_aliases",
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,7 @@ class Step:
 
     id: str
     file: FileRef
-    part: str  # aliases, ipset, group, options, nics, rules, enable, prune_group, prune_ipset, prune_alias
+    part: str  # aliases, ipset, group, options, nics, rules, enable, prune_entries, prune_group, prune_ipset, prune_alias
     phase: int
     name: str | None = None  # the IP set or group of the step
     after: frozenset[str] = frozenset()
@@ -86,8 +105,8 @@ def _kept(before: Sequence[Any], after: Sequence[Any]) -> tuple[Any, ...]:
 
 def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str]) -> FirewallFile:
     """``before`` with the parts a selection writes taken from ``after``. ``sets`` and
-    ``groups`` add and change objects, ``prune`` removes them; the datacenter's ``enable`` is
-    a part of its own."""
+    ``groups`` add and change objects (an IP set only gains entries), ``prune`` removes them
+    and the entries ``after``'s IP sets drop; the datacenter's ``enable`` is a part of its own."""
     options = dict(before.options)
     if "options" in parts and before.kind != FileKind.CLUSTER:
         options = dict(after.options)
@@ -103,11 +122,12 @@ def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str]) -
     if "rules" in parts:
         fw = replace(fw, rules=after.rules)
     if "sets" in parts:
-        fw = replace(fw, ipsets=_union(fw.ipsets, after.ipsets), aliases=_union(fw.aliases, after.aliases))
+        fw = replace(fw, ipsets=_union(fw.ipsets, held_sets(fw.ipsets, after.ipsets)), aliases=_union(fw.aliases, after.aliases))
     if "groups" in parts:
         fw = replace(fw, groups=_union(fw.groups, after.groups))
     if "prune" in parts:
-        fw = replace(fw, ipsets=_kept(fw.ipsets, after.ipsets), aliases=_kept(fw.aliases, after.aliases), groups=_kept(fw.groups, after.groups))
+        ipsets = _kept(trimmed_sets(fw.ipsets, after.ipsets), after.ipsets)
+        fw = replace(fw, ipsets=ipsets, aliases=_kept(fw.aliases, after.aliases), groups=_kept(fw.groups, after.groups))
     return fw
 
 
@@ -165,7 +185,8 @@ def _file_steps(file: FileRef, before: FirewallFile, after: FirewallFile, *, own
         add("aliases", "aliases")
     old_sets = _names(before.ipsets)
     for key, ipset in _names(after.ipsets).items():
-        if old_sets.get(key) != ipset:
+        # added and changed entries now, dropped ones in the phase prune_entries
+        if key not in old_sets or held_set(old_sets[key], ipset) != old_sets[key]:
             add("ipset", "ipsets", key)
     old_groups = _names(before.groups)
     for key, group in _names(after.groups).items():
@@ -182,6 +203,9 @@ def _file_steps(file: FileRef, before: FirewallFile, after: FirewallFile, *, own
     if apart and before.options.get("enable") != after.options.get("enable"):
         add("enable", "enable")
     new_groups, new_sets = _names(after.groups), _names(after.ipsets)
+    for key, ipset in new_sets.items():
+        if key in old_sets and dropped_entries(old_sets[key], ipset):
+            add("prune_entries", "prune_entries", key)
     for key in old_groups:
         if key not in new_groups:
             add("prune_group", "prune_groups", key)

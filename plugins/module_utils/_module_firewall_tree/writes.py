@@ -32,6 +32,7 @@ from .._model.errors import PveFirewallError
 from .._model.inventory import Inventory
 from .._model.objects import Alias, ClusterConfig, FirewallFile, IPSetEntry, OptionValue, Rule
 from .._plan.rule_states import merged
+from .._plan.set_entries import held_set
 from .order import FileRef, Step
 
 CLUSTER = Scope("cluster")
@@ -199,7 +200,19 @@ class StepWriter:
         endpoints = self.alias_endpoints(lease.api)
         self.keyed(lease, endpoints, after.aliases, True, f"the aliases of {self.scope.label}", self._first(Snapshot(before.aliases)))
 
+    def entry_endpoints(self, api: FirewallApi, name: str) -> KeyedEndpoints[IPSetEntry]:
+        scope = self.scope
+        return KeyedEndpoints(
+            read=lambda: api.read_entries(scope, name),
+            key=lambda entry: entry.cidr,
+            create=lambda entry: ApiCall("POST", scope.ipsets_path(name), ipset_entry_to_api(entry)),
+            update=lambda before, after: ApiCall("PUT", scope.entry_path(name, after.cidr), ipset_entry_update_params(after)),
+            delete=lambda entry: ApiCall("DELETE", scope.entry_path(name, entry.cidr)),
+        )
+
     def write_ipset(self, lease: Lease) -> None:
+        """The set made, its comment and its listed entries so; entries it drops stay until the
+        step prune_entries (add before remove)."""
         before, after = self._sides()
         api, scope, name = lease.api, self.scope, self._object()
         wanted = next(item for item in after.ipsets if item.name.lower() == name)
@@ -213,18 +226,23 @@ class StepWriter:
             self.send(api, ApiCall("POST", scope.ipsets_path(), named_object_params("name", wanted.name, wanted.comment)))
         elif existing.comment != wanted.comment:
             self.send(api, ApiCall("POST", scope.ipsets_path(), comment_update_params("name", wanted.name, wanted.comment)), digest)
-        endpoints: KeyedEndpoints[IPSetEntry] = KeyedEndpoints(
-            read=lambda: api.read_entries(scope, name),
-            key=lambda entry: entry.cidr,
-            create=lambda entry: ApiCall("POST", scope.ipsets_path(name), ipset_entry_to_api(entry)),
-            update=lambda before, after: ApiCall("PUT", scope.entry_path(name, after.cidr), ipset_entry_update_params(after)),
-            delete=lambda entry: ApiCall("DELETE", scope.entry_path(name, entry.cidr)),
-        )
         empty: tuple[IPSetEntry, ...] = ()
         first: Optional[Snapshot[tuple[IPSetEntry, ...]]] = Snapshot(empty) if existing is None else None  # noqa: UP045
         if self.check and existing is not None:
             first = Snapshot(existing.entries)
-        self.keyed(lease, endpoints, wanted.entries, True, f"ipset '{name}' of {scope.label}", first)
+        self.keyed(lease, self.entry_endpoints(api, name), wanted.entries, False, f"ipset '{name}' of {scope.label}", first)
+
+    def write_prune_entries(self, lease: Lease) -> None:
+        """The entries the set no longer lists removed, once the rules that used them moved."""
+        before, after = self._sides()
+        name = self._object()
+        wanted = next(item for item in after.ipsets if item.name.lower() == name)
+        first = None
+        if self.check:
+            # planned from the set as the step ipset leaves it: old and new entries
+            existing = next((item for item in before.ipsets if item.name.lower() == name), None)
+            first = Snapshot(held_set(existing, wanted).entries)
+        self.keyed(lease, self.entry_endpoints(lease.api, name), wanted.entries, True, f"ipset '{name}' of {self.scope.label}", first)
 
     def write_prune_ipset(self, lease: Lease) -> None:
         # PVE refuses to delete a set that still has entries unless forced

@@ -8,6 +8,11 @@ fixed order (roles/safe_rollout/tasks/apply.yml); each stage here is the whole c
 once that step is done, so the lockout analysis can judge every one of them before the first
 write. Guest and vnet firewalls cannot block a node, so their stages are left out: they change
 nothing the analysis reads.
+
+An IP set that the tree changes gains its new entries in its own stage and loses the ones the
+tree drops only after the datacenter's enable, each set a stage of its own, before the objects
+``prune`` removes (``set_entries``, the order firewall_tree writes in): rules that move from
+the old entries to the new ones find the admin in the set all the way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, replace
 from .._compiler.normalise import normalise_file
 from .._model.inventory import Inventory
 from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, IPSet, SecurityGroup
+from .set_entries import dropped_entries, held_set, trimmed_set
 from .tree import DesiredFile, Tree, apply_file, apply_tree
 
 
@@ -60,6 +66,20 @@ def _one_object(desired: DesiredFile, item: IPSet | Alias | SecurityGroup) -> De
     return DesiredFile(FirewallFile(kind, groups=(item,)), frozenset({"groups"}))
 
 
+def _with_set(config: ClusterConfig, ipset: IPSet) -> ClusterConfig:
+    """The datacenter's IP set of that name replaced by ``ipset``."""
+    ipsets = tuple(ipset if item.name.lower() == ipset.name.lower() else item for item in config.cluster.ipsets)
+    return replace(config, cluster=replace(config.cluster, ipsets=ipsets))
+
+
+def _added(config: ClusterConfig, desired: DesiredFile, item: IPSet, rules_state: str) -> ClusterConfig:
+    """The datacenter once one IP set's added and changed entries are written (none removed)."""
+    old = next((ipset for ipset in config.cluster.ipsets if ipset.name.lower() == item.name.lower()), None)
+    written = _with_cluster(config, _one_object(desired, item), rules_state)
+    new = next(ipset for ipset in written.cluster.ipsets if ipset.name.lower() == item.name.lower())
+    return _with_set(written, held_set(old, new))
+
+
 def rollout_stages(config: ClusterConfig, tree: Tree, inventory: Inventory, rules_state: str = "overridden", prune: bool = False) -> list[Stage]:
     """Every configuration the role passes through that can decide node access, in its order;
     the last one is the end state (``apply_tree``). Node stages keep the tree's node order: a
@@ -83,7 +103,10 @@ def rollout_stages(config: ClusterConfig, tree: Tree, inventory: Inventory, rule
         )
         for what, items in listed:
             for item in items:
-                current = step(f"datacenter {what} {item.name}", _with_cluster(current, _one_object(cluster, item), rules_state))
+                if isinstance(item, IPSet):
+                    current = step(f"datacenter {what} {item.name}", _added(current, cluster, item, rules_state))
+                else:
+                    current = step(f"datacenter {what} {item.name}", _with_cluster(current, _one_object(cluster, item), rules_state))
     for node, desired in tree.hosts.items():
         current = step(f"node {node} options", _with_host(current, node, _part(desired, {"options"}), rules_state))
         current = step(f"node {node} rules", _with_host(current, node, _part(desired, {"rules"}), rules_state))
@@ -92,5 +115,9 @@ def rollout_stages(config: ClusterConfig, tree: Tree, inventory: Inventory, rule
         current = step("datacenter options", _with_cluster(current, _part(cluster, {"options"}, without_enable=True), rules_state))
         current = step("datacenter enable", _with_cluster(current, _part(cluster, {"options"}, only_enable=True), rules_state))
     end = apply_tree(config, tree, inventory, rules_state, prune)
+    for wanted in end.cluster.ipsets if cluster is not None and "ipsets" in cluster.parts else ():
+        held = next((ipset for ipset in current.cluster.ipsets if ipset.name.lower() == wanted.name.lower()), None)
+        if held is not None and dropped_entries(held, wanted):
+            current = step(f"datacenter IP set {wanted.name} dropped entries removed", _with_set(current, trimmed_set(held, wanted)))
     step("objects the tree does not list removed", replace(end, guests=current.guests, vnets=current.vnets))
     return stages

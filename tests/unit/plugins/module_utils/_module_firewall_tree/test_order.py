@@ -142,3 +142,36 @@ def test_stage_config_takes_only_the_selected_parts() -> None:
     kept = stage_config(after(), before(), ["sets", "groups"])
     assert kept.cluster.ipsets == (SET,) and kept.cluster.groups == (GROUP,)
     assert stage_config(after(), before(), ["prune"]).cluster.ipsets == ()
+
+
+def with_admins(*cidrs: str, rules: tuple[Rule, ...] = ()) -> ClusterConfig:
+    """The datacenter with the IP set admins of these entries (and these rules)."""
+    admins = IPSet("admins", None, tuple(IPSetEntry(cidr) for cidr in cidrs))
+    return ClusterConfig(FirewallFile(FileKind.CLUSTER, ipsets=(admins,), rules=rules), {}, {}, {})
+
+
+def test_a_changed_set_gains_its_entries_with_the_sets_and_loses_the_dropped_ones_last() -> None:
+    old = with_admins("192.0.2.0/24", "203.0.113.1", rules=(Rule("in", "ACCEPT", source="+admins"),))
+    new = with_admins("198.51.100.0/24", "203.0.113.1", rules=(Rule("in", "ACCEPT", source="+admins", dport="8006", proto="tcp"),))
+    steps = plan_steps(old, new)
+    assert [(step.id, PHASES[step.phase]) for step in steps] == [
+        ("cluster ipset admins", "ipsets"),
+        ("cluster rules", "cluster_rules"),
+        ("cluster prune_entries admins", "prune_entries"),
+    ]
+    assert waits_for(steps, "cluster prune_entries admins", "cluster rules")
+    # every stage but prune: the set holds the old and the new entries
+    held = [entry.cidr for entry in stage_config(old, new, [stage for stage in STAGES if stage != "prune"]).cluster.ipsets[0].entries]
+    assert held == ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.1"]
+    assert stage_config(old, new, STAGES) == new
+    # prune alone takes out what the tree drops, even where the new entries are not written yet
+    assert [entry.cidr for entry in stage_config(old, new, ["prune"]).cluster.ipsets[0].entries] == ["203.0.113.1"]
+    sets_only = stage_config(old, new, ["sets"])
+    assert [step.id for step in plan_steps(old, sets_only)] == ["cluster ipset admins"]
+    assert [step.id for step in plan_steps(sets_only, stage_config(sets_only, new, ["prune"]))] == ["cluster prune_entries admins"]
+
+
+def test_a_set_that_only_drops_entries_is_written_in_the_prune_phase_only() -> None:
+    steps = plan_steps(with_admins("192.0.2.1", "192.0.2.2"), with_admins("192.0.2.1"))
+    assert [(step.id, PHASES[step.phase]) for step in steps] == [("cluster prune_entries admins", "prune_entries")]
+    assert PHASES.index("enable") < PHASES.index("prune_entries") < PHASES.index("prune_groups")

@@ -75,3 +75,49 @@ def test_the_last_stage_is_the_end_state() -> None:
     config, parsed, stages = stages_of(tree)
     assert [stage.label for stage in stages] == ["datacenter enable"]
     assert stages[-1].config.cluster == apply_tree(config, parsed, NODES).cluster
+
+
+OFFICE = f"""[OPTIONS]
+enable: 1
+policy_in: DROP
+
+[RULES]
+IN ACCEPT -source +office -p tcp -dport 8006,22
+
+[IPSET office]
+{ADMIN}
+"""
+
+
+def office_stages(tree_data: dict):  # type: ignore[no-untyped-def,type-arg]
+    config = config_from_texts(OFFICE, inventory=NODES).config
+    tree, errors = tree_from_user(tree_data)
+    assert errors == []
+    return config, tree, rollout_stages(config, tree, NODES)
+
+
+def test_a_set_holds_its_old_and_new_entries_until_the_rules_have_moved() -> None:
+    """office drops the admin for other hosts, a new set takes the admin over: written at once,
+    office would cut the admin off before the rule using the new set is there."""
+    rules = [{"type": "in", "action": "ACCEPT", "source": source, "proto": "tcp", "dport": "8006,22"} for source in ("+office", "+ops")]
+    tree = {"cluster": {"ipsets": [{"name": "office", "entries": ["192.0.2.99"]}, {"name": "ops", "entries": [ADMIN]}], "rules": rules}}
+    config, parsed, stages = office_stages(tree)
+    assert [stage.label for stage in stages] == [
+        "datacenter IP set office",
+        "datacenter IP set ops",
+        "datacenter rules",
+        "datacenter IP set office dropped entries removed",
+    ]
+    office = [[entry.cidr for entry in stage.config.cluster.ipsets[0].entries] for stage in stages]
+    assert office == [["192.0.2.99", ADMIN]] * 3 + [["192.0.2.99"]]
+    assert all(kept(stage.config) for stage in stages)
+    assert stages[-1].config.cluster == apply_tree(config, parsed, NODES).cluster
+
+
+def test_dropping_the_entries_the_rules_still_use_is_the_stage_that_cuts_access() -> None:
+    tree = {"cluster": {"ipsets": [{"name": "office", "entries": ["192.0.2.99"]}]}}
+    _config, _tree, stages = office_stages(tree)
+    assert [(stage.label, kept(stage.config)) for stage in stages] == [
+        ("datacenter IP set office", True),
+        ("datacenter IP set office dropped entries removed", False),
+    ]
