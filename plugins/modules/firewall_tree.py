@@ -20,7 +20,13 @@ description:
     this controller would lose access to a node, unless O(allow_lockout) is set.
   - Writes in the safe order - aliases and IP sets, security groups, the guests', nodes' and
     vnets' options, NIC flags and rules, the datacenter's rules, its options, its C(enable) last,
-    then the removals of O(prune). A write that later ones depend on finishes before them.
+    then the removals. A write that later ones depend on finishes before them.
+  - Adds before it removes. An IP set that exists before and after gets its new entries (and
+    the changed comments and C(nomatch) of the others) with the IP sets, and loses the entries
+    the tree drops only with the removals, after the datacenter's C(enable) and before the
+    objects O(prune) removes. Rules that move from the old entries to the new ones always find
+    one of them; M(pve.firewall.firewall_simulate) judges the stages of a rollout in the same order.
+    An alias whose address changes changes with the IP sets, at once.
   - Files that do not depend on each other are written at the same time, through at most
     O(parallel) kept-alive connections; PVE locks each file while it writes it, so one file is
     never written by two steps at once. The entries of an IP set and the aliases of a file,
@@ -67,6 +73,8 @@ options:
       - Remove the IP sets, aliases and security groups that a firewall of the tree does not
         list (only where the tree has that part). Removals come last, after the rules that used
         them are gone; one still used by a rule the tree keeps fails the task before any write.
+      - The entries the tree drops from an IP set it lists are removed whatever this option says
+        (the tree says the set is exactly its list), in the stage V(prune).
     type: bool
     default: false
   exact_options:
@@ -83,10 +91,15 @@ options:
       - The stages of the safe order to apply in this call; default all of them. A rollout that
         verifies access between stages (the P(pve.firewall.safe_rollout#role) role) applies one or a few
         stages per task.
-      - V(sets) the IP sets and aliases of every level, V(groups) the security groups,
+      - V(sets) the IP sets and aliases of every level (an IP set that exists gains its new
+        entries and keeps those the tree drops), V(groups) the security groups,
         V(guests) the guests' options, NIC flags and rules, V(nodes) and V(vnets) theirs,
         V(cluster_rules), V(cluster_options) (all but C(enable)), V(enable), and V(prune)
-        the removals (with O(prune)).
+        the removals - the entries the tree drops from the IP sets it lists (whatever O(prune)),
+        then the objects O(prune) removes.
+      - A call whose stages leave out V(prune) leaves the dropped entries in their IP sets; the
+        last call of a rollout, with V(prune), removes them. The default, every stage, makes the
+        cluster hold exactly the tree in one call, and a rerun changes nothing.
       - The whole tree is validated whatever the stages.
     type: list
     elements: str
@@ -143,13 +156,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 commands:
-  description: The API calls made, or in check mode planned, in the safe order (steps of different files ran at the same time).
+  description:
+    - The API calls made, or in check mode planned, in the safe order (steps of different files ran at the same time).
+    - An IP set that changes shows two writes, the POSTs of its new entries among the first calls and the DELETEs of its dropped ones among the last.
   returned: always
   type: list
   elements: str
   sample: ["POST /cluster/firewall/aliases name=admin cidr=192.0.2.10", "PUT /nodes/pve1/firewall/options enable=1"]
 files:
-  description: Per firewall that changes (C(cluster), C(node pve1), C(vm 100), C(vnet vnet1)) where PVE keeps it, the parts written and how many calls.
+  description:
+    - Per firewall that changes (C(cluster), C(node pve1), C(vm 100), C(vnet vnet1)) where PVE keeps it, the parts written and how many calls.
+    - An IP set whose entries the tree drops has two parts, C(ipset NAME) and C(prune_entries NAME).
   returned: always
   type: dict
   sample: {"vm 100": {"path": "/etc/pve/firewall/100.fw", "parts": ["options", "rules"], "commands": 3}}

@@ -11,8 +11,8 @@ Steps fall into phases, the safe order of the rollout (roles/safe_rollout):
 3. the guests', nodes' and vnets' own options, NIC flags and rules;
 4. the datacenter's rules, 5. its options, 6. its ``enable``;
 7. the entries the tree drops from the IP sets it lists (add before remove: until here a set
-   holds its old and its new entries, so rules that move from one to the other never find
-   neither);
+   holds its old and its new entries, so rules that move from one to the other always find
+   one of them);
 8. removals the tree asks for with ``prune``: groups, then IP sets, then aliases (each only
    once nothing refers to it any more).
 

@@ -298,3 +298,45 @@ def test_prune_removes_unlisted_objects_last(cluster: ModuleRunner) -> None:
     assert len(deletes) == 2 and deletes[-1] == len(writes) - 1
     assert [item["name"] for item in cluster.api().get("/cluster/firewall/ipset")] == ["management"]
     cluster.unchanged(MODULE, tree=smaller, prune=True)
+
+
+def admin_set_tree(entries: list[str], ports: str) -> dict[str, Any]:
+    """The datacenter's admins set and a rule that lets its members in on ``ports``."""
+    rule = {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": ports, "source": "+admins"}
+    return {"cluster": {"ipsets": [{"name": "admins", "entries": entries}], "rules": [rule]}}
+
+
+def admins(runner: ModuleRunner) -> list[str]:
+    return [entry["cidr"] for entry in runner.api().get("/cluster/firewall/ipset/admins")]
+
+
+def test_a_changed_ip_set_gains_its_new_entries_before_the_rules_and_loses_the_dropped_ones_after(cluster: ModuleRunner) -> None:
+    cluster.ok(MODULE, tree=admin_set_tree(["192.0.2.0/24", "203.0.113.1"], "8006"))
+    moved = admin_set_tree(["198.51.100.0/24", "203.0.113.1"], "8006,22")
+    planned = cluster.run(MODULE, check=True, diff=True, tree=moved)
+    assert planned["files"]["cluster"]["parts"] == ["ipset admins", "rules", "prune_entries admins"]
+    assert "192.0.2.0/24" in planned["diff"]["before"] and "192.0.2.0/24" not in planned["diff"]["after"]
+    seq = cluster.seq()
+    done = cluster.ok(MODULE, tree=moved)  # prune off: the tree still says the set is exactly its list
+    assert done["commands"] == planned["commands"]
+    writes = cluster.writes_since(seq)
+    adds = [index for index, entry in enumerate(writes) if entry["method"] == "POST" and entry["path"] == "/cluster/firewall/ipset/admins"]
+    rules = [index for index, entry in enumerate(writes) if entry["path"].startswith("/cluster/firewall/rules")]
+    drops = [index for index, entry in enumerate(writes) if entry["method"] == "DELETE" and entry["path"].startswith("/cluster/firewall/ipset/admins/")]
+    assert len(adds) == 1 and rules and len(drops) == 1, writes
+    assert max(adds) < min(rules) and max(rules) < min(drops), writes
+    assert admins(cluster) == ["198.51.100.0/24", "203.0.113.1"]
+    cluster.unchanged(MODULE, tree=moved)
+
+
+def test_stages_without_prune_keep_the_dropped_entries_for_the_last_call(cluster: ModuleRunner) -> None:
+    cluster.ok(MODULE, tree=admin_set_tree(["192.0.2.0/24"], "8006"))
+    moved = admin_set_tree(["198.51.100.0/24"], "8006,22")
+    cluster.ok(MODULE, tree=moved, stages=["sets", "groups", "guests", "nodes", "vnets", "cluster_rules", "cluster_options", "enable"])
+    assert admins(cluster) == ["192.0.2.0/24", "198.51.100.0/24"]  # old and new until the prune stage
+    seq = cluster.seq()
+    pruned = cluster.ok(MODULE, tree=moved, stages=["prune"])
+    assert pruned["files"]["cluster"]["parts"] == ["prune_entries admins"]
+    assert [entry["method"] for entry in cluster.writes_since(seq)] == ["DELETE"]
+    assert admins(cluster) == ["198.51.100.0/24"]
+    cluster.unchanged(MODULE, tree=moved)
