@@ -157,6 +157,71 @@ def test_a_tree_that_cuts_access_on_the_way_is_refused_before_any_write(guarded:
     assert guarded.writes_since(seq) == []
 
 
+# The seed's admin set office gives its entries to other admins, and a new set ops takes the
+# controller over: written at once, office would drop the controller before the rule using ops
+# is there. Added before removed, office holds both until the rules have moved.
+MOVED_ADMIN_TREE = {
+    "cluster": {
+        "options": {"enable": True, "policy_in": "DROP"},
+        "ipsets": [{"name": "office", "entries": ["198.51.100.0/24"]}, {"name": "ops", "entries": [CONTROLLER]}],
+        "rules": [{"type": "in", "action": "ACCEPT", "source": source, "proto": "tcp", "dport": "8006,22"} for source in ("+office", "+ops")],
+    }
+}
+
+
+@contextmanager
+def judged_all_along(runner: ModuleRunner) -> Iterator[list[str]]:
+    """Every verdict on the controller's access to pve1's API while the block runs."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.1):
+            seen.append(runner.control.judge(CONTROLLER, "pve1", 8006)["action"])
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_an_admin_set_whose_entries_are_replaced_while_the_rules_move_is_applied_without_a_lockout(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """The preflight judges every stage (the set with old and new entries until the last one)
+    and lets it through; the set's new entries go before the datacenter rules, its dropped ones
+    after them, and the controller is never cut off."""
+    seed(guarded)
+    seq = guarded.seq()
+    with judged_all_along(guarded) as verdicts:
+        completed = rollout(guarded, tmp_path, safe_rollout_tree=MOVED_ADMIN_TREE)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert verdicts and set(verdicts) == {"ACCEPT"}, verdicts
+    writes = guarded.writes_since(seq)
+    office = "/cluster/firewall/ipset/office"
+    adds = [index for index, entry in enumerate(writes) if entry["method"] == "POST" and entry["path"] == office]
+    rules = [index for index, entry in enumerate(writes) if entry["path"].startswith("/cluster/firewall/rules")]
+    drops = [index for index, entry in enumerate(writes) if entry["method"] == "DELETE" and entry["path"].startswith(office + "/")]
+    assert adds and rules and len(drops) == 1, writes
+    assert max(adds) < min(rules) and max(rules) < min(drops), writes
+    assert [entry["cidr"] for entry in guarded.api().get(office)] == ["198.51.100.0/24"]
+    assert guarded.control.judge(CONTROLLER, "pve1", 8006)["action"] == "ACCEPT"
+
+
+def test_dropping_the_admin_from_the_set_the_rules_keep_using_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """No order keeps the controller: the stage that drops its entry cuts it off, and so does
+    the end state."""
+    seed(guarded)
+    seq = guarded.seq()
+    tree = {"cluster": {"ipsets": [{"name": "office", "entries": ["198.51.100.0/24"]}]}}
+    completed = rollout(guarded, tmp_path, safe_rollout_tree=tree)
+    assert completed.returncode != 0
+    assert "the lockout check failed" in completed.stdout, completed.stdout[-3000:]
+    assert "datacenter IP set office dropped entries removed" in completed.stdout, completed.stdout[-3000:]
+    assert guarded.writes_since(seq) == []
+
+
 def test_hardened_defaults_with_an_admin_set_no_rule_uses_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
     """An admin set of its own name (not management) and no admin rules: nothing lets the
     controller in under the DROP policy, and the rollout stops before its first write."""
