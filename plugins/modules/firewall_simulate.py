@@ -258,7 +258,10 @@ options:
           - With O(changes), also check every configuration a rollout of the tree passes
             through, in the order role P(pve.firewall.safe_rollout#role) writes it (datacenter IP
             sets, aliases and groups one by one, each node's options then rules, the datacenter's
-            rules, options and enable, then what O(changes_prune) removes).
+            rules, options and enable, the entries the tree drops from each datacenter IP set,
+            then what O(changes_prune) removes).
+          - An IP set holds its old and its new entries from its own stage until the one that
+            drops entries (add before remove), as M(pve.firewall.firewall_tree) writes it.
           - The first stage that cuts an access off makes the check fail, even when the end
             state keeps it; RV(lockout.stages) lists every stage with its verdict.
         type: bool
