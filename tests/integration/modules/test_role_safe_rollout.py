@@ -267,6 +267,18 @@ def test_a_forced_bad_change_reverts_by_itself_and_the_snapshot_is_restored(guar
     assert yaml.safe_load(snapshots[0].read_text())["guests"]["201"]["nic_firewall"] == {"net0": False}
 
 
+def test_a_change_of_only_nic_flags_is_snapshotted_first(guarded: ModuleRunner, tmp_path: Path) -> None:
+    """NIC flags live in guest configs, not in a .fw file: a tree that changes only those is a
+    change all the same, with a snapshot to restore them from."""
+    seed(guarded)
+    completed = rollout(guarded, tmp_path, safe_rollout_tree={"guests": {"201": {"nic_firewall": True}}})
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "0 firewall(s) change: none; NIC firewall flags of guests 201; node access stays as it is" in completed.stdout, completed.stdout[-3000:]
+    assert gathered(guarded)["guests"]["201"]["nic_firewall"] == {"net0": True}
+    snapshots = list((tmp_path / "snapshots").glob("firewall-*.yml"))
+    assert len(snapshots) == 1 and yaml.safe_load(snapshots[0].read_text())["guests"]["201"]["nic_firewall"] == {"net0": False}
+
+
 def test_a_good_change_is_applied_verified_and_confirmed_and_a_rerun_writes_nothing(guarded: ModuleRunner, tmp_path: Path) -> None:
     seed(guarded)
     completed = rollout(guarded, tmp_path, safe_rollout_tree=ADMIN_TREE)
