@@ -1,4 +1,5 @@
-"""Writes to several firewall files at once, through a bounded pool of kept-alive connections.
+"""Writes to several firewall files at once, through a bounded pool of kept-alive connections;
+and the independent reads of a whole-cluster gather, at once over the same pool (``fan_out``).
 
 PVE takes a lock per file for each write (``PVE::Firewall::lock_clusterfw_conf``,
 ``lock_vmfw_conf``, ``lock_hostfw_conf``, ``lock_vnetfw_conf`` in PVE::Firewall and
@@ -70,6 +71,44 @@ class ConnectionPool:
     def give_back(self, apis: Sequence[FirewallApi]) -> None:
         with self._lock:
             self._idle.extend(apis)
+
+    def fan_out(self, reads: Sequence[Callable[[FirewallApi], Any]]) -> list[Any]:
+        """Run independent reads over up to ``size`` connections at once; the results in the
+        order of ``reads``. After a failure no read starts; the first error is raised once the
+        reads under way have ended (a ``FanOut`` of the service layer)."""
+        if not reads:
+            return []
+        apis = self.take(min(len(reads), self.size))
+        if not apis:
+            raise RuntimeError("fan_out needs an idle connection of the pool")
+        results: list[Any] = [None] * len(reads)
+        errors: list[BaseException] = []
+        pending = iter(range(len(reads)))
+        lock = threading.Lock()
+
+        def worker(api: FirewallApi) -> None:
+            while True:
+                with lock:
+                    index = None if errors else next(pending, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = reads[index](api)
+                except BaseException as error:  # pylint: disable=broad-exception-caught  # raised below, in the caller's thread
+                    with lock:
+                        errors.append(error)
+                    return
+
+        threads = [threading.Thread(target=worker, args=(api,), daemon=True) for api in apis[1:]]
+        for thread in threads:
+            thread.start()
+        worker(apis[0])
+        for thread in threads:
+            thread.join()
+        self.give_back(apis)
+        if errors:
+            raise errors[0]
+        return results
 
     def close(self) -> None:
         """Close the connections this pool opened (the given one stays with its owner)."""

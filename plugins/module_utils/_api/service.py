@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar, Union
 
 from .._compiler.api_mapping import ApiCall, alias_from_api, group_from_api, ipset_entry_from_api, ipset_from_api, options_from_api, rule_from_api
@@ -27,6 +28,9 @@ Params = dict[str, Union[str, int]]  # noqa: UP007
 LEVELS = LEVEL_NAMES
 GROUPS_PATH = "/cluster/firewall/groups"
 FILE_PARTS = ("options", "rules", "aliases", "ipsets", "groups")
+# Runs independent reads, each given a client, and returns their results in order: one after
+# the other on this client (FirewallApi.each), or over a pool of connections at once.
+FanOut = Callable[[Sequence[Callable[["FirewallApi"], Any]]], "list[Any]"]
 
 
 class ScopeError(PveFirewallError, ValueError):
@@ -378,17 +382,18 @@ class FirewallApi:
     def cluster_status(self) -> list[dict[str, Any]]:
         return list(self.get("/cluster/status") or [])
 
-    def node_addresses(self, status: list[dict[str, Any]] | None = None) -> dict[str, Node]:
-        """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
-        nodes: dict[str, Node] = {}
-        for item in self.cluster_status() if status is None else status:
-            if item.get("type") != "node" or not item.get("ip"):
-                continue
-            name = str(item["name"])
-            nodes[name] = Node(name, str(item["ip"]), self._local_network(name, str(item["ip"])))
-        return nodes
+    def each(self, reads: Sequence[Callable[[FirewallApi], Any]]) -> list[Any]:
+        """The reads one after the other on this client (the sequential ``FanOut``)."""
+        return [read(self) for read in reads]
 
-    def _local_network(self, node: str, address: str) -> str | None:
+    def node_addresses(self, status: list[dict[str, Any]] | None = None, fan_out: FanOut | None = None) -> dict[str, Node]:
+        """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
+        entries = self.cluster_status() if status is None else status
+        listed = [(str(item["name"]), str(item["ip"])) for item in entries if item.get("type") == "node" and item.get("ip")]
+        networks = (fan_out or self.each)([partial(FirewallApi.local_network, node=name, address=address) for name, address in listed])
+        return {name: Node(name, address, network) for (name, address), network in zip(listed, networks)}
+
+    def local_network(self, node: str, address: str) -> str | None:
         """The network of the interface holding the node's address (PVE's local_network)."""
         try:
             interfaces = self.interfaces(node)
@@ -404,21 +409,31 @@ class FirewallApi:
                     return str(network.network)
         return None
 
-    def inventory(self) -> Inventory:
-        guests = {vmid: self.guest_config(vmid, guest_type, node) for vmid, guest_type, node in self.guests()}
-        return Inventory(self.node_addresses(), guests)
+    def inventory(self, fan_out: FanOut | None = None) -> Inventory:
+        """The nodes and guests; ``fan_out`` runs the per-guest and per-node reads."""
+        listed = self.guests()
+        configs = (fan_out or self.each)([partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in listed])
+        return Inventory(self.node_addresses(fan_out=fan_out), {guest.vmid: guest for guest in configs})
 
-    def gather(self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool = True) -> ClusterConfig:
+    def gather(self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool = True, fan_out: FanOut | None = None) -> ClusterConfig:
         """The whole cluster's firewall configuration, read through the API (vnets unless
-        ``vnets`` is False: their rules filter forwarded traffic only)."""
-        cluster = self.read_file(Scope("cluster"))
-        hosts = {node: self.read_file(Scope("node", node)) for node in (self.node_names() if nodes is None else nodes)}
-        guests = {}
-        for vmid, guest in sorted(inventory.guests.items()):
-            level = ScopeLevel.of_guest_type(guest.type)
-            guests[vmid] = GuestFirewall(vmid, level.rule_level, self.read_file(Scope(level.value, guest.node, vmid)))
-        vnet_files = {vnet: self.read_file(Scope("vnet", vnet=vnet)) for vnet in self.vnet_names()} if vnets else {}
-        return ClusterConfig(cluster, hosts, guests, vnet_files)
+        ``vnets`` is False: their rules filter forwarded traffic only); ``fan_out`` runs the
+        reads of the files."""
+        node_names = self.node_names() if nodes is None else list(nodes)
+        vnet_names = self.vnet_names() if vnets else []
+        guests = sorted(inventory.guests.items())
+        guest_levels = [ScopeLevel.of_guest_type(guest.type) for _vmid, guest in guests]
+        scopes = [
+            Scope("cluster"),
+            *(Scope("node", node) for node in node_names),
+            *(Scope(level.value, guest.node, vmid) for (vmid, guest), level in zip(guests, guest_levels)),
+            *(Scope("vnet", vnet=vnet) for vnet in vnet_names),
+        ]
+        files = iter((fan_out or self.each)([partial(FirewallApi.read_file, scope=scope) for scope in scopes]))
+        cluster = next(files)
+        hosts = {node: next(files) for node in node_names}
+        guest_files = {vmid: GuestFirewall(vmid, level.rule_level, next(files)) for (vmid, _guest), level in zip(guests, guest_levels)}
+        return ClusterConfig(cluster, hosts, guest_files, {vnet: next(files) for vnet in vnet_names})
 
 
 def _subnet(raw: Mapping[str, Any]) -> Subnet:

@@ -106,12 +106,17 @@ class FirewallTree:
         tree, stages = self.checked_input()
         self.access.validate()
         with connect(self.module) as api:
-            return self.apply(api, tree, stages)
+            pool = ConnectionPool(api, int(self.params["parallel"]))
+            try:
+                return self.apply(api, pool, tree, stages)
+            finally:
+                pool.close()
 
-    def apply(self, api: FirewallApi, tree: Tree, stages: tuple[str, ...]) -> dict[str, Any]:
+    def apply(self, api: FirewallApi, pool: ConnectionPool, tree: Tree, stages: tuple[str, ...]) -> dict[str, Any]:
         params = self.params
-        inventory = api.inventory()
-        before = canonical(api.gather(inventory))
+        # the one gather: its reads of different files go at once, over the pool the writes use
+        inventory = api.inventory(fan_out=pool.fan_out)
+        before = canonical(api.gather(inventory, fan_out=pool.fan_out))
         unknown = unknown_objects(tree, inventory, tuple(sorted(before.vnets)))
         full = apply_tree(before, tree, inventory, params["rules_state"], params["prune"])
         if params["exact_options"]:
@@ -137,7 +142,7 @@ class FirewallTree:
             auto_revert=bool(params["auto_revert"]),
             check_mode=bool(self.module.check_mode),
         )
-        calls = self.carry_out(api, steps, context)
+        calls = self.carry_out(api, pool, steps, context)
         self.report.record([call for step in steps for call in calls.get(step.id, ())], _file_text(changes, "before"), _file_text(changes, "after"))
         return self.report.result(files=self.summaries(steps, calls, changes), stages=list(stages), nics=nics)
 
@@ -154,16 +159,12 @@ class FirewallTree:
             found[f"vm {vmid}"] = found[f"ct {vmid}"] = rules
         return found
 
-    def carry_out(self, api: FirewallApi, steps: tuple[Step, ...], context: RunContext) -> dict[str, tuple[ApiCall, ...]]:
+    def carry_out(self, api: FirewallApi, pool: ConnectionPool, steps: tuple[Step, ...], context: RunContext) -> dict[str, tuple[ApiCall, ...]]:
         writers = {step.id: StepWriter(context, step) for step in steps}
         if context.check_mode:
             lease = Lease(api, ConnectionPool(api, 1))
             return {step.id: writers[step.id].run(lease) for step in steps}
-        pool = ConnectionPool(api, int(self.params["parallel"]))
-        try:
-            outcome = run_jobs([Job(step.id, step.lock, writers[step.id].run, step.after) for step in steps], pool)
-        finally:
-            pool.close()
+        outcome = run_jobs([Job(step.id, step.lock, writers[step.id].run, step.after) for step in steps], pool)
         if not outcome.failures:
             self.report.values["most_at_once"] = outcome.most_at_once
             return outcome.results

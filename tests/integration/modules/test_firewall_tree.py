@@ -185,6 +185,32 @@ def test_one_connection_writes_one_step_after_the_other(cluster: ModuleRunner) -
     assert not any(overlaps(a, b) for index, a in enumerate(writes) for b in writes[index + 1 :])
 
 
+def test_the_gather_reads_different_files_at_the_same_time(cluster: ModuleRunner) -> None:
+    cluster.ok(MODULE, tree=tree())
+    cluster.control.settings(latency=0.05)
+    seq = cluster.seq()
+    cluster.unchanged(MODULE, tree=tree(), parallel=4)
+    reads = cluster.requests_since(seq)
+    cluster.control.settings(latency=0)
+    assert reads and all(entry["method"] == "GET" for entry in reads)
+    # reads of different files overlapped (the files of a whole cluster, read at once)
+    files = [entry for entry in reads if "/firewall/" in entry["path"]]
+    assert any(file_of(a["path"]) != file_of(b["path"]) and overlaps(a, b) for index, a in enumerate(files) for b in files[index + 1 :])
+    seq = cluster.seq()
+    cluster.unchanged(MODULE, tree=tree(), parallel=1)
+    alone = cluster.requests_since(seq)
+    assert len(alone) == len(reads)  # the same reads, one after the other
+    assert not any(overlaps(a, b) for index, a in enumerate(alone) for b in alone[index + 1 :])
+
+
+def test_a_failed_read_of_the_gather_fails_the_task_before_any_write(cluster: ModuleRunner) -> None:
+    cluster.control.arm_fault(action="error", nth=1, on="read", status=500, message="injected read failure", path="/nodes/pve1/qemu/100/firewall/rules")
+    seq = cluster.seq()
+    failed = cluster.run(MODULE, tree=tree(), parallel=4)
+    assert failed["failed"] is True and "injected read failure" in failed["msg"], failed
+    assert cluster.writes_since(seq) == []
+
+
 def test_a_large_ip_set_is_spread_over_idle_connections(cluster: ModuleRunner) -> None:
     cluster.control.settings(latency=0.02)
     entries = [f"10.{index // 250}.{index % 250}.1" for index in range(60)]
