@@ -81,32 +81,43 @@ def rollout(runner: ModuleRunner, work: Path, role: str = "pve.firewall.safe_rol
 
 
 @contextmanager
+def every(seconds: float, look: Callable[[], None]) -> Iterator[None]:
+    """Call ``look`` every ``seconds`` in a thread of its own while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            look()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextmanager
 def revert_clock_while_locked_out(runner: ModuleRunner) -> Iterator[list[float]]:
     """Advance the emulator's clock by 61 s whenever the controller has been locked out of
     pve1's API for a moment: PVE's auto-revert, without waiting a minute."""
     advanced: list[float] = []
-    stop = threading.Event()
+    locked_since: list[float] = []
 
-    def watch() -> None:
-        locked_since = None
-        while not stop.wait(0.3):
-            action = runner.control.judge(CONTROLLER, "pve1", 8006)["action"]
-            if action == "ACCEPT":
-                locked_since = None
-            elif locked_since is None:
-                locked_since = time.monotonic()
-            elif time.monotonic() - locked_since > 1.5:
-                runner.control.advance_clock(61)
-                advanced.append(61)
-                locked_since = None
+    def look() -> None:
+        action = runner.control.judge(CONTROLLER, "pve1", 8006)["action"]
+        if action == "ACCEPT":
+            locked_since.clear()
+        elif not locked_since:
+            locked_since.append(time.monotonic())
+        elif time.monotonic() - locked_since[0] > 1.5:
+            runner.control.advance_clock(61)
+            advanced.append(61)
+            locked_since.clear()
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
+    with every(0.3, look):
         yield advanced
-    finally:
-        stop.set()
-        thread.join()
 
 
 def gathered(runner: ModuleRunner) -> dict[str, Any]:
@@ -173,19 +184,8 @@ MOVED_ADMIN_TREE = {
 def judged_all_along(runner: ModuleRunner) -> Iterator[list[str]]:
     """Every verdict on the controller's access to pve1's API while the block runs."""
     seen: list[str] = []
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(0.1):
-            seen.append(runner.control.judge(CONTROLLER, "pve1", 8006)["action"])
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
+    with every(0.1, lambda: seen.append(runner.control.judge(CONTROLLER, "pve1", 8006)["action"])):
         yield seen
-    finally:
-        stop.set()
-        thread.join()
 
 
 def test_an_admin_set_whose_entries_are_replaced_while_the_rules_move_is_applied_without_a_lockout(guarded: ModuleRunner, tmp_path: Path) -> None:
