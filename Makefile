@@ -278,6 +278,11 @@ bench-exec-paths: venv collection  ## one task's wall and CPU time on the contro
 	$(call header,bench-exec-paths,python tests/bench/bench_exec_paths.py $(BENCH_EXEC_ARGS))
 	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_exec_paths.py $(BENCH_EXEC_ARGS)
 
+.PHONY: bench-tree
+bench-tree: venv collection  ## one firewall_tree task against the per-object tasks it replaces, at 0 and 20 ms (tests/bench/bench_tree.py; BENCH_TREE_ARGS='--runs 1')
+	$(call header,bench-tree,python tests/bench/bench_tree.py $(BENCH_TREE_ARGS))
+	PYTHONPATH=$(BUILD) $(PY) tests/bench/bench_tree.py $(BENCH_TREE_ARGS)
+
 .PHONY: bench-emulator
 bench-emulator: venv collection  ## requests per second the PVE API emulator serves (tests/bench/bench_emulator.py)
 	$(call header,bench-emulator,python tests/bench/bench_emulator.py)
