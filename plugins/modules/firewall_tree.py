@@ -106,8 +106,9 @@ options:
     choices: [sets, groups, guests, nodes, vnets, cluster_rules, cluster_options, enable, prune]
   parallel:
     description:
-      - How many files may be written at the same time, each through a connection of its own
-        (1 to 16). V(1) writes one step after the other.
+      - How many files may be read or written at the same time, each through a connection of
+        its own (1 to 16); the one read of the cluster before the first write uses the same
+        connections. V(1) reads and writes one after the other.
     type: int
     default: 4
   auto_revert:
