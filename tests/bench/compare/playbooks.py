@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .spec import Cluster, Entry, Rule, Scenario, guest_of, list_keys
+from .spec import Alias, Cluster, Entry, Group, IPSet, Rule, Scenario, guest_of, list_keys
 
 OURS = "pve.firewall"
 OURS_TREE = "pve.firewall.firewall_tree"  # pve.firewall again, the whole state in one task
@@ -28,6 +28,22 @@ def _ours_entry(entry: Entry) -> Any:
     if entry.comment is None:
         return ("!" if entry.nomatch else "") + entry.cidr
     return {"cidr": entry.cidr, "nomatch": entry.nomatch, "comment": entry.comment}
+
+
+def _with_comment(item: dict[str, Any], comment: str | None) -> dict[str, Any]:
+    return {**item, "comment": comment} if comment else item
+
+
+def _ours_alias(name: str, alias: Alias) -> dict[str, Any]:
+    return _with_comment({"name": name, "cidr": alias.cidr}, alias.comment)
+
+
+def _ours_ipset(name: str, ipset: IPSet) -> dict[str, Any]:
+    return _with_comment({"name": name, "entries": [_ours_entry(entry) for entry in ipset.entries]}, ipset.comment)
+
+
+def _ours_group_rules(group: Group) -> list[dict[str, Any]]:
+    return [_ours_rule(rule) for rule in group.rules]
 
 
 def _ours_scope(key: str) -> dict[str, Any]:
@@ -51,19 +67,11 @@ def ours_tasks(scenario: Scenario) -> list[dict[str, Any]]:
     after = scenario.after
     tasks: list[dict[str, Any]] = []
     for name, alias in after.aliases.items():
-        args = {"name": name, "cidr": alias.cidr}
-        if alias.comment:
-            args["comment"] = alias.comment
-        tasks.append({"name": f"alias {name}", "pve.firewall.alias": args})
+        tasks.append({"name": f"alias {name}", "pve.firewall.alias": _ours_alias(name, alias)})
     for name, ipset in after.ipsets.items():
-        args = {"name": name, "entries": [_ours_entry(entry) for entry in ipset.entries]}
-        if ipset.comment:
-            args["comment"] = ipset.comment
-        tasks.append({"name": f"ipset {name}", "pve.firewall.ipset": args})
+        tasks.append({"name": f"ipset {name}", "pve.firewall.ipset": _ours_ipset(name, ipset)})
     for name, group in after.groups.items():
-        args = {"name": name, "state": "overridden", "rules": [_ours_rule(rule) for rule in group.rules]}
-        if group.comment:
-            args["comment"] = group.comment
+        args = _with_comment({"name": name, "state": "overridden", "rules": _ours_group_rules(group)}, group.comment)
         tasks.append({"name": f"security_group {name}", "pve.firewall.security_group": args})
     for key in _ordered_keys(list(after.rules)):
         args = {**_ours_scope(key), "state": "overridden", "rules": [_ours_rule(rule) for rule in after.rules[key]]}
@@ -79,19 +87,11 @@ def ours_tree_tasks(scenario: Scenario) -> list[dict[str, Any]]:
     after = scenario.after
     cluster: dict[str, Any] = {}
     if after.aliases:
-        cluster["aliases"] = [
-            {"name": name, "cidr": alias.cidr, **({"comment": alias.comment} if alias.comment else {})} for name, alias in after.aliases.items()
-        ]
+        cluster["aliases"] = [_ours_alias(name, alias) for name, alias in after.aliases.items()]
     if after.ipsets:
-        cluster["ipsets"] = [
-            {"name": name, "entries": [_ours_entry(entry) for entry in ipset.entries], **({"comment": ipset.comment} if ipset.comment else {})}
-            for name, ipset in after.ipsets.items()
-        ]
+        cluster["ipsets"] = [_ours_ipset(name, ipset) for name, ipset in after.ipsets.items()]
     if after.groups:
-        cluster["groups"] = [
-            {"name": name, "rules": [_ours_rule(rule) for rule in group.rules], **({"comment": group.comment} if group.comment else {})}
-            for name, group in after.groups.items()
-        ]
+        cluster["groups"] = [_with_comment({"name": name, "rules": _ours_group_rules(group)}, group.comment) for name, group in after.groups.items()]
     tree: dict[str, Any] = {"cluster": cluster, "nodes": {}, "guests": {}}
 
     def firewall(key: str) -> dict[str, Any]:
