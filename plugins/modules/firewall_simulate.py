@@ -256,12 +256,14 @@ options:
       stages:
         description:
           - With O(changes), also check every configuration a rollout of the tree passes
-            through, in the order role P(pve.firewall.safe_rollout#role) writes it (datacenter IP
-            sets, aliases and groups one by one, each node's options then rules, the datacenter's
-            rules, options and enable, the entries the tree drops from each datacenter IP set,
-            then what O(changes_prune) removes).
+            through, step by step in the order M(pve.firewall.firewall_tree) and role
+            P(pve.firewall.safe_rollout#role) write it (the datacenter's aliases, its IP sets and
+            groups one by one, each node's options then rules, the datacenter's rules, options
+            and enable, the entries the tree drops from each datacenter IP set, then each object
+            O(changes_prune) removes).
           - An IP set holds its old and its new entries from its own stage until the one that
-            drops entries (add before remove), as M(pve.firewall.firewall_tree) writes it.
+            drops entries (add before remove); a set that rules only deny loses its dropped
+            entries first, in a stage just before its own.
           - The first stage that cuts an access off makes the check fail, even when the end
             state keeps it; RV(lockout.stages) lists every stage with its verdict.
         type: bool
@@ -489,7 +491,7 @@ lockout:
       returned: when O(lockout_check.stages) is set and O(changes) is given
       type: list
       elements: dict
-      sample: [{"stage": "security group admin", "ok": false, "summary": "lockout check: 4 of 6 accesses kept; ..."}]
+      sample: [{"stage": "datacenter security group admin", "ok": false, "summary": "lockout check: 4 of 6 accesses kept; ..."}]
 """
 
 from typing import Any

@@ -16,8 +16,10 @@ description:
   - Reads the whole cluster once, validates the whole tree against it (every problem named by
     its place in the tree, such as C(tree.guests.100 rules[2])) and refuses a file that would
     exceed pmxcfs' 1 MiB limit, all before the first write.
-  - Runs the lockout analysis on the whole change before the first write and refuses it when
-    this controller would lose access to a node, unless O(allow_lockout) is set.
+  - Runs the lockout analysis before the first write on every configuration the writes pass
+    through - after each step of the datacenter's and the nodes' files, in the order the steps
+    run - and refuses the whole change at the first step after which this controller would lose
+    access to a node, unless O(allow_lockout) is set.
   - Writes in the safe order - aliases and IP sets, security groups, the guests', nodes' and
     vnets' options, NIC flags and rules, the datacenter's rules, its options, its C(enable) last,
     then the removals. A write that later ones depend on finishes before them.
@@ -25,7 +27,10 @@ description:
     the changed comments and C(nomatch) of the others) with the IP sets, and loses the entries
     the tree drops only with the removals, after the datacenter's C(enable) and before the
     objects O(prune) removes. Rules that move from the old entries to the new ones always find
-    one of them; M(pve.firewall.firewall_simulate) judges the stages of a rollout in the same order.
+    one of them. A datacenter IP set that rules only deny (C(blacklist), or a set every rule
+    naming it drops or rejects) goes the other way - its dropped entries leave first - so a DROP
+    rule the same tree adds never meets an entry on its way out.
+    M(pve.firewall.firewall_simulate) judges the steps of a rollout in the same order.
     An alias whose address changes changes with the IP sets, at once.
   - Files that do not depend on each other are written at the same time, through at most
     O(parallel) kept-alive connections; PVE locks each file while it writes it, so one file is
@@ -186,7 +191,10 @@ most_at_once:
   returned: when something was written
   type: int
 lockout:
-  description: The lockout analysis of the whole change, when it can decide node access.
+  description:
+    - The lockout analysis of the steps, when the change can decide node access - the report of
+      the first step that loses an access, or else of the last one (the end state).
+    - C(step) names that step, C(steps_judged) says how many steps were judged.
   returned: when the change touches the datacenter's or a node's firewall while the firewall is on
   type: dict
 errors:
@@ -206,11 +214,11 @@ not_started:
   elements: str
 """
 
-from ..module_utils._module_firewall_tree.order import STAGES
 from ..module_utils._module_firewall_tree.runner import FirewallTree
 from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
+from ..module_utils._plan.tree_steps import STAGES
 
 SPEC = ModuleSpec(
     argument_spec=argument_spec(

@@ -21,8 +21,8 @@ from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analys
 from .._engine.sdn import may_name_sdn_sets
 from .._engine.verdict import Environment, VerdictError
 from .._model.errors import PveFirewallError
-from .._model.inventory import Inventory
-from .._model.objects import OptionValue
+from .._model.inventory import Inventory, Node
+from .._model.objects import ClusterConfig, OptionValue
 from .._plan.config_change import ConfigChange, with_options
 from .service import FirewallApi, Scope, serving_node
 from .transport import PveApiError, PveTransport
@@ -35,9 +35,11 @@ AUTO_REVERT_ENABLE = 2  # any value > 1 makes PVE store a timestamp and revert a
 class LockoutRefused(PveFirewallError):
     """The change would cut the operator off; carries the report."""
 
-    def __init__(self, report: LockoutReport) -> None:
-        super().__init__(f"refused: {report.summary()} (set allow_lockout to apply it anyway)")
+    def __init__(self, report: LockoutReport, stage: str | None = None) -> None:
+        where = f"on the way, after the step '{stage}': " if stage else ""
+        super().__init__(f"refused: {where}{report.summary()} (set allow_lockout to apply it anyway)")
         self.report = report
+        self.stage = stage
 
 
 class AccessCheckError(PveFirewallError):
@@ -75,29 +77,49 @@ class AccessView:
     ports: tuple[int, ...] = DEFAULT_PORTS
 
 
-def analyse_access(api: FirewallApi, change: ConfigChange, view: AccessView) -> LockoutReport:
-    """The lockout report of the cluster as ``change`` would make it. Reads the datacenter's and
-    every node's file, the cluster status and the nodes' networks: guest and vnet rules cannot
-    block a node, so they are not read."""
+@dataclass(frozen=True)
+class Gathered:
+    """What a caller already read: the nodes with their addresses and networks, and the
+    datacenter's and nodes' files. The analysis then reads only the cluster status."""
+
+    nodes: Mapping[str, Node]
+    config: ClusterConfig
+
+
+def analyse_access(api: FirewallApi, change: ConfigChange, view: AccessView, gathered: Gathered | None = None) -> LockoutReport:
+    """The lockout report of the cluster as ``change`` would make it."""
+    return analyse_stages(api, [change], view, gathered)[0]
+
+
+def analyse_stages(api: FirewallApi, changes: Sequence[ConfigChange], view: AccessView, gathered: Gathered | None = None) -> list[LockoutReport]:
+    """The lockout report of each configuration ``changes`` make, in their order, up to the
+    first that loses an access. Reads (unless ``gathered``) the datacenter's and every node's
+    file, the cluster status and the nodes' networks: guest and vnet rules cannot block a node,
+    so they are not read."""
     status = api.cluster_status()
-    nodes = api.node_addresses(status)
+    nodes = dict(gathered.nodes) if gathered is not None else api.node_addresses(status)
     local = api.transport.local_address()
     clients = view.clients or ((local,) if local else ())
     if not clients:
         raise AccessCheckError("cannot tell this client's address; give lockout_clients")
-    config = api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)
+    config = gathered.config if gathered is not None else api.gather(Inventory(nodes, {}), nodes=sorted(nodes), vnets=False)
     serving = serving_node(status)
     node_addresses = {serving: api.transport.peer_address() or nodes[serving].address} if serving in nodes else {}
     operator = OperatorView(tuple(clients), node_addresses, tuple(view.ports))
-    changed = change(config)
+    configs = [change(config) for change in changes]
     # a host or datacenter rule may name an SDN set: read what the sets are made of, else the
     # engine leaves such a rule out and may judge access wrongly
-    sdn = api.sdn() if may_name_sdn_sets(config) or may_name_sdn_sets(changed) else None
+    sdn = api.sdn() if any(may_name_sdn_sets(each) for each in (config, *configs)) else None
     environment = Environment(Inventory(nodes, {}, sdn=sdn))
+    reports: list[LockoutReport] = []
     try:
-        return analyse_lockout(changed, environment, operator)
+        for changed in configs:
+            reports.append(analyse_lockout(changed, environment, operator))
+            if not reports[-1].ok:
+                break
     except VerdictError as error:
         raise AccessCheckError(f"lockout analysis: {error}") from None
+    return reports
 
 
 def options_change(scope: Scope, after: Mapping[str, OptionValue]) -> ConfigChange:

@@ -12,12 +12,16 @@ from .._compiler.api_mapping import ApiCall
 from .._compiler.fw_format import render_fw
 from .._compiler.normalise import normalise_file
 from .._model.errors import FieldError, PveFirewallError, raise_if_errors
-from .._model.objects import ClusterConfig, FirewallFile, GuestFirewall
+from .._model.inventory import Inventory
+from .._model.objects import ClusterConfig, FirewallFile
 from .._module_kit.access import AccessGuard
 from .._module_kit.report import ModuleContext, Report
 from .._module_kit.runner import connect
-from .._plan.tree import Tree, apply_tree, file_changes, nic_flag_changes, touches_node_access, tree_from_user, tree_problems, unknown_objects
-from .order import STAGES, Step, plan_steps, stage_config
+from .._plan.config_change import ConfigChange
+from .._plan.rollout_stages import Stage, step_stages
+from .._plan.set_entries import deny_sets
+from .._plan.tree import Tree, apply_tree, canonical_config, file_changes, nic_flag_changes, touches_node_access, tree_from_user, tree_problems, unknown_objects
+from .._plan.tree_steps import STAGES, Step, plan_steps, stage_config
 from .writes import RunContext, StepFailed, StepWriter
 
 
@@ -41,16 +45,6 @@ class TreeWriteFailed(PveFirewallError):
             ],
             "not_started": self.not_started,
         }
-
-
-def canonical(config: ClusterConfig) -> ClusterConfig:
-    """Every file as PVE keeps it, so that equal parts compare equal."""
-    return ClusterConfig(
-        normalise_file(config.cluster),
-        {node: normalise_file(fw) for node, fw in config.hosts.items()},
-        {vmid: GuestFirewall(vmid, guest.level, normalise_file(guest.file)) for vmid, guest in config.guests.items()},
-        {vnet: normalise_file(fw) for vnet, fw in config.vnets.items()},
-    )
 
 
 def exact_options(config: ClusterConfig, tree: Tree) -> ClusterConfig:
@@ -116,20 +110,22 @@ class FirewallTree:
         params = self.params
         # the one gather: its reads of different files go at once, over the pool the writes use
         inventory = api.inventory(fan_out=pool.fan_out)
-        before = canonical(api.gather(inventory, fan_out=pool.fan_out))
+        before = canonical_config(api.gather(inventory, fan_out=pool.fan_out))
         unknown = unknown_objects(tree, inventory, tuple(sorted(before.vnets)))
         full = apply_tree(before, tree, inventory, params["rules_state"], params["prune"])
         if params["exact_options"]:
             full = exact_options(full, tree)
         # every problem at once: the objects the cluster lacks and what the tree gets wrong
         raise_if_errors([*unknown, *tree_problems(tree, before, full)])
-        target = canonical(stage_config(before, full, stages))
+        # the sets rules only deny, judged on the whole change: every call of a rollout agrees
+        deny = deny_sets(before, full)
+        target = canonical_config(stage_config(before, full, stages, deny))
         nics = nic_flag_changes(inventory, tree) if "guests" in stages else []
         joint = bool(params["exact_options"]) and {"cluster_options", "enable"} <= set(stages)
-        steps = plan_steps(before, target, nics, joint_enable=joint)
+        steps = plan_steps(before, target, nics, joint_enable=joint, deny=deny)
         changes = file_changes(before, target)
         if touches_node_access(changes) and (_enabled(before) or _enabled(target)):
-            self.access.check(api, lambda config: replace(config, cluster=target.cluster, hosts={**config.hosts, **target.hosts}))
+            self.judge_steps(api, inventory, before, target, steps, joint)
         context = RunContext(
             before=before,
             after=target,
@@ -145,6 +141,17 @@ class FirewallTree:
         calls = self.carry_out(api, pool, steps, context)
         self.report.record([call for step in steps for call in calls.get(step.id, ())], _file_text(changes, "before"), _file_text(changes, "after"))
         return self.report.result(files=self.summaries(steps, calls, changes), stages=list(stages), nics=nics)
+
+    def judge_steps(self, api: FirewallApi, inventory: Inventory, before: ClusterConfig, target: ClusterConfig, steps: tuple[Step, ...], joint: bool) -> None:
+        """The lockout analysis of every configuration the writes pass through, from what the
+        gather read: a step that cuts an access off refuses the whole call before any write."""
+        from .._api.access_guard import Gathered  # pylint: disable=import-outside-toplevel
+
+        def overlay(stage: Stage) -> ConfigChange:
+            return lambda config: replace(config, cluster=stage.config.cluster, hosts={**config.hosts, **stage.config.hosts})
+
+        stages = step_stages(before, target, steps, joint_enable=joint)
+        self.access.check_steps(api, [(stage.label, overlay(stage)) for stage in stages], Gathered(inventory.nodes, before))
 
     @staticmethod
     def desired_rules(tree: Tree) -> dict[str, tuple[Any, ...]]:

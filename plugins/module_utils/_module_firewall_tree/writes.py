@@ -32,8 +32,8 @@ from .._model.errors import PveFirewallError
 from .._model.inventory import Inventory
 from .._model.objects import Alias, ClusterConfig, FirewallFile, IPSetEntry, OptionValue, Rule
 from .._plan.rule_states import merged
-from .._plan.set_entries import held_set
-from .order import FileRef, Step
+from .._plan.set_entries import held_set, trimmed_set
+from .._plan.tree_steps import PHASES, FileRef, Step
 
 CLUSTER = Scope("cluster")
 # Answers to a keyed write that mean another writer got there first (re-planned after).
@@ -233,16 +233,25 @@ class StepWriter:
         self.keyed(lease, self.entry_endpoints(api, name), wanted.entries, False, f"ipset '{name}' of {scope.label}", first)
 
     def write_prune_entries(self, lease: Lease) -> None:
-        """The entries the set no longer lists removed, once the rules that used them moved."""
+        """The entries the set no longer lists removed: once the rules that used them moved, or
+        for a set rules only deny, first (before its step ipset adds the new ones)."""
         before, after = self._sides()
         name = self._object()
         wanted = next(item for item in after.ipsets if item.name.lower() == name)
+        existing = next((item for item in before.ipsets if item.name.lower() == name), None)
         first = None
-        if self.check:
-            # planned from the set as the step ipset leaves it: old and new entries
-            existing = next((item for item in before.ipsets if item.name.lower() == name), None)
-            first = Snapshot(held_set(existing, wanted).entries)
-        self.keyed(lease, self.entry_endpoints(lease.api, name), wanted.entries, True, f"ipset '{name}' of {self.scope.label}", first)
+        if self.step.phase < PHASES.index("prune_entries"):
+            if existing is None:
+                raise StepFailed(self.step, "planned for an IP set missing before the change", self.done)
+            # the set as it is without the dropped entries; the step ipset adds the new ones
+            desired = trimmed_set(existing, wanted).entries
+            first = self._first(Snapshot(existing.entries))
+        else:
+            desired = wanted.entries
+            if self.check:
+                # planned from the set as the step ipset leaves it: old and new entries
+                first = Snapshot(held_set(existing, wanted).entries)
+        self.keyed(lease, self.entry_endpoints(lease.api, name), desired, True, f"ipset '{name}' of {self.scope.label}", first)
 
     def write_prune_ipset(self, lease: Lease) -> None:
         # PVE refuses to delete a set that still has entries unless forced

@@ -16,6 +16,7 @@ loads it.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._api.service import FirewallApi, Scope
@@ -23,6 +24,7 @@ from .._model.errors import FieldError, raise_if_errors
 from .report import Report
 
 if TYPE_CHECKING:
+    from .._api.access_guard import Gathered
     from .._plan.config_change import ConfigChange
 
 # The management ports: _engine.lockout.DEFAULT_PORTS, spelt out so that building the argument
@@ -86,6 +88,21 @@ class AccessGuard:
         self.report.values["lockout"] = report_dict(report)
         if not report.ok and not self.allow:
             raise LockoutRefused(report)
+
+    def check_steps(self, api: FirewallApi, steps: Sequence[tuple[str, ConfigChange]], gathered: Gathered | None = None) -> None:
+        """``check`` for every configuration a change passes through, in the order it is
+        written: refused (before any write) at the first step after which a client would not
+        reach a node; the report of that step, or of the last, goes into the result."""
+        from .._api.access_guard import AccessView, LockoutRefused, analyse_stages, report_dict  # pylint: disable=import-outside-toplevel
+
+        if not steps:
+            return
+        reports = analyse_stages(api, [change for _label, change in steps], AccessView(*self.validate()), gathered)
+        failing = reports[-1] if not reports[-1].ok else None
+        label = steps[len(reports) - 1][0]
+        self.report.values["lockout"] = {**report_dict(reports[-1]), "steps_judged": len(reports), "step": label}
+        if failing is not None and not self.allow:
+            raise LockoutRefused(failing, label if len(reports) < len(steps) else None)
 
     def check_if_filtering(self, api: FirewallApi, change: ConfigChange) -> None:
         """``check``, unless the datacenter firewall is off (the change cannot lock anyone out)."""

@@ -1,123 +1,132 @@
-"""The configurations a rollout passes through, stage by stage, in the order the safe_rollout
-role writes them.
+"""The configurations a change passes through, step by step, in the order firewall_tree
+writes it (``tree_steps``).
 
 A tree whose end state keeps the operator's access can still cut it off on the way: a group's
 new DROP rule lands before the datacenter rules that should precede its jump are rewritten, or
-an IP set loses the admin before the rules move to another set. The role applies a tree in a
-fixed order (roles/safe_rollout/tasks/apply.yml); each stage here is the whole configuration
-once that step is done, so the lockout analysis can judge every one of them before the first
-write. Guest and vnet firewalls cannot block a node, so their stages are left out: they change
-nothing the analysis reads.
+an IP set loses the admin before the rules move to another set. Each stage here is the whole
+configuration once one step of the datacenter or of a node is written, so the lockout analysis
+can judge every one of them before the first write: firewall_tree judges the steps of its own
+call, and firewall_simulate (the safe_rollout role's preflight) the steps of the whole rollout,
+which writes the same steps in the same order over several calls. Guest and vnet firewalls
+cannot block a node, so their steps are left out: they change nothing the analysis reads.
 
-An IP set that the tree changes gains its new entries in its own stage and loses the ones the
-tree drops only after the datacenter's enable, each set a stage of its own, before the objects
-``prune`` removes (``set_entries``, the order firewall_tree writes in): rules that move from
-the old entries to the new ones find the admin in the set all the way.
+Steps of one phase in different files may run at once, but a node's access depends only on the
+datacenter's file and its own, and the datacenter's steps of one phase are one file's, written
+in their listed order: judging the steps in their listed order covers every interleaving.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from .._compiler.normalise import normalise_file
 from .._model.inventory import Inventory
-from .._model.objects import Alias, ClusterConfig, FileKind, FirewallFile, IPSet, SecurityGroup
-from .set_entries import dropped_entries, held_set, trimmed_set
-from .tree import DesiredFile, Tree, apply_file, apply_tree
+from .._model.objects import ClusterConfig, FileKind, FirewallFile, IPSet, SecurityGroup
+from .set_entries import held_set, trimmed_set
+from .tree import Tree, apply_tree, canonical_config
+from .tree_steps import Step, plan_steps, union_by_name
+
+# The levels whose files decide whether a node accepts new connections.
+ACCESS_LEVELS = ("cluster", "node")
 
 
 @dataclass(frozen=True)
 class Stage:
-    """The configuration after one step of the rollout."""
+    """The configuration after one step."""
 
     label: str
     config: ClusterConfig
 
 
-def _part(desired: DesiredFile, parts: set[str], *, without_enable: bool = False, only_enable: bool = False) -> DesiredFile:
-    """The parts of one desired file that a step writes (options split around ``enable``)."""
-    fw = desired.file
-    options = dict(fw.options)
-    if without_enable:
-        options.pop("enable", None)
-    if only_enable:
-        options = {key: value for key, value in options.items() if key == "enable"}
-    file = replace(fw, options=options) if "options" in parts else FirewallFile(fw.kind, rules=fw.rules, ipsets=fw.ipsets, aliases=fw.aliases, groups=fw.groups)
-    return DesiredFile(file, frozenset(desired.parts & parts))
+def stage_label(step: Step) -> str:
+    """The step as the reports name it: ``datacenter IP set office``, ``node pve1 rules``."""
+    where = "datacenter" if step.file.level == "cluster" else step.file.label
+    what = {
+        "ipset": f"IP set {step.name}",
+        "group": f"security group {step.name}",
+        "prune_entries": f"IP set {step.name} dropped entries removed",
+        "prune_group": f"security group {step.name} removed",
+        "prune_ipset": f"IP set {step.name} removed",
+        "prune_alias": "aliases the tree does not list removed",
+        "nics": "NIC firewall flags",
+    }.get(step.part, step.part)
+    return f"{where} {what}"
 
 
-def _with_cluster(config: ClusterConfig, desired: DesiredFile, rules_state: str) -> ClusterConfig:
-    return replace(config, cluster=apply_file(config.cluster, desired, rules_state))
+Named = TypeVar("Named", IPSet, SecurityGroup)
 
 
-def _with_host(config: ClusterConfig, node: str, desired: DesiredFile, rules_state: str) -> ClusterConfig:
-    hosts = dict(config.hosts)
-    hosts[node] = apply_file(hosts[node], desired, rules_state)
-    return replace(config, hosts=hosts)
+def _named(items: Sequence[Named], name: str) -> Named | None:
+    return next((item for item in items if item.name.lower() == name), None)
 
 
-def _one_object(desired: DesiredFile, item: IPSet | Alias | SecurityGroup) -> DesiredFile:
-    """The desired file with only ``item`` in it: one task of the role's loops."""
-    kind = desired.file.kind
-    if isinstance(item, IPSet):
-        return DesiredFile(FirewallFile(kind, ipsets=(item,)), frozenset({"ipsets"}))
-    if isinstance(item, Alias):
-        return DesiredFile(FirewallFile(kind, aliases=(item,)), frozenset({"aliases"}))
-    return DesiredFile(FirewallFile(kind, groups=(item,)), frozenset({"groups"}))
+def _listed(items: Sequence[Named], name: str) -> Named:
+    """The object a step writes, which the file after the change holds (``plan_steps``)."""
+    found = _named(items, name)
+    if found is None:
+        raise KeyError(f"a step writes {name!r}, which the configuration after the change lacks")
+    return found
 
 
-def _with_set(config: ClusterConfig, ipset: IPSet) -> ClusterConfig:
-    """The datacenter's IP set of that name replaced by ``ipset``."""
-    ipsets = tuple(ipset if item.name.lower() == ipset.name.lower() else item for item in config.cluster.ipsets)
-    return replace(config, cluster=replace(config.cluster, ipsets=ipsets))
+def _step_written(current: FirewallFile, after: FirewallFile, step: Step, joint_enable: bool) -> FirewallFile:
+    """``current`` once ``step`` has written its part of ``after`` (as ``StepWriter`` does)."""
+    part, name = step.part, step.name or ""
+    apart = current.kind == FileKind.CLUSTER and not joint_enable
+    if part == "aliases":
+        return replace(current, aliases=union_by_name(current.aliases, after.aliases))
+    if part == "ipset":
+        return replace(current, ipsets=union_by_name(current.ipsets, (held_set(_named(current.ipsets, name), _listed(after.ipsets, name)),)))
+    if part == "prune_entries":
+        return replace(current, ipsets=union_by_name(current.ipsets, (trimmed_set(_listed(current.ipsets, name), _listed(after.ipsets, name)),)))
+    if part == "group":
+        return replace(current, groups=union_by_name(current.groups, (_listed(after.groups, name),)))
+    if part == "prune_group":
+        return replace(current, groups=tuple(group for group in current.groups if group.name.lower() != name))
+    if part == "prune_ipset":
+        return replace(current, ipsets=tuple(ipset for ipset in current.ipsets if ipset.name.lower() != name))
+    if part == "prune_alias":
+        listed = {alias.name.lower() for alias in after.aliases}
+        return replace(current, aliases=tuple(alias for alias in current.aliases if alias.name.lower() in listed))
+    if part == "rules":
+        return replace(current, rules=after.rules)
+    if part == "options":
+        options = {key: value for key, value in after.options.items() if key != "enable" or not apart}
+        if apart and "enable" in current.options:
+            options["enable"] = current.options["enable"]
+        return replace(current, options=options)
+    if part == "enable":
+        options = {key: value for key, value in current.options.items() if key != "enable"}
+        if "enable" in after.options:
+            options["enable"] = after.options["enable"]
+        return replace(current, options=options)
+    return current  # nics: the guest's config, not its firewall
 
 
-def _added(config: ClusterConfig, desired: DesiredFile, item: IPSet, rules_state: str) -> ClusterConfig:
-    """The datacenter once one IP set's added and changed entries are written (none removed)."""
-    old = next((ipset for ipset in config.cluster.ipsets if ipset.name.lower() == item.name.lower()), None)
-    written = _with_cluster(config, _one_object(desired, item), rules_state)
-    new = next(ipset for ipset in written.cluster.ipsets if ipset.name.lower() == item.name.lower())
-    return _with_set(written, held_set(old, new))
+def step_stages(before: ClusterConfig, after: ClusterConfig, steps: tuple[Step, ...], *, joint_enable: bool = False) -> list[Stage]:
+    """The configuration after each step of the datacenter and the nodes in ``steps`` (planned
+    from ``before`` to ``after`` by ``plan_steps``), in their order; the last one holds the
+    datacenter and the nodes as ``after`` does."""
+    stages: list[Stage] = []
+    current = before
+    for step in steps:
+        if step.file.level not in ACCESS_LEVELS:
+            continue
+        if step.file.level == "cluster":
+            current = replace(current, cluster=_step_written(current.cluster, after.cluster, step, joint_enable))
+        else:
+            node = step.file.name
+            old = current.hosts.get(node, FirewallFile(FileKind.HOST))
+            current = replace(current, hosts={**current.hosts, node: _step_written(old, after.hosts[node], step, joint_enable)})
+        stages.append(Stage(stage_label(step), current))
+    return stages
 
 
 def rollout_stages(config: ClusterConfig, tree: Tree, inventory: Inventory, rules_state: str = "overridden", prune: bool = False) -> list[Stage]:
-    """Every configuration the role passes through that can decide node access, in its order;
-    the last one is the end state (``apply_tree``). Node stages keep the tree's node order: a
-    node's own rules and options decide only its own access, so their order does not matter."""
-    stages: list[Stage] = []
+    """Every configuration a rollout of ``tree`` passes through that can decide node access, in
+    the order it writes them; the last one is the end state (``apply_tree``, canonical)."""
     # A node without a host.fw yet reads as an empty one (as PVE does), so creating it is no step.
-    config = replace(config, hosts={**{node: normalise_file(FirewallFile(FileKind.HOST)) for node in tree.hosts}, **config.hosts})
-
-    def step(label: str, after: ClusterConfig) -> ClusterConfig:
-        if after != (stages[-1].config if stages else config):
-            stages.append(Stage(label, after))
-        return after
-
-    current = config
-    cluster = tree.cluster
-    if cluster is not None:
-        listed = (
-            ("IP set", cluster.file.ipsets if "ipsets" in cluster.parts else ()),
-            ("alias", cluster.file.aliases if "aliases" in cluster.parts else ()),
-            ("security group", cluster.file.groups if "groups" in cluster.parts else ()),
-        )
-        for what, items in listed:
-            for item in items:
-                if isinstance(item, IPSet):
-                    current = step(f"datacenter {what} {item.name}", _added(current, cluster, item, rules_state))
-                else:
-                    current = step(f"datacenter {what} {item.name}", _with_cluster(current, _one_object(cluster, item), rules_state))
-    for node, desired in tree.hosts.items():
-        current = step(f"node {node} options", _with_host(current, node, _part(desired, {"options"}), rules_state))
-        current = step(f"node {node} rules", _with_host(current, node, _part(desired, {"rules"}), rules_state))
-    if cluster is not None:
-        current = step("datacenter rules", _with_cluster(current, _part(cluster, {"rules"}), rules_state))
-        current = step("datacenter options", _with_cluster(current, _part(cluster, {"options"}, without_enable=True), rules_state))
-        current = step("datacenter enable", _with_cluster(current, _part(cluster, {"options"}, only_enable=True), rules_state))
-    end = apply_tree(config, tree, inventory, rules_state, prune)
-    for wanted in end.cluster.ipsets if cluster is not None and "ipsets" in cluster.parts else ():
-        held = next((ipset for ipset in current.cluster.ipsets if ipset.name.lower() == wanted.name.lower()), None)
-        if held is not None and dropped_entries(held, wanted):
-            current = step(f"datacenter IP set {wanted.name} dropped entries removed", _with_set(current, trimmed_set(held, wanted)))
-    step("objects the tree does not list removed", replace(end, guests=current.guests, vnets=current.vnets))
-    return stages
+    config = replace(config, hosts={**{node: FirewallFile(FileKind.HOST) for node in tree.hosts}, **config.hosts})
+    before = canonical_config(config)
+    after = canonical_config(apply_tree(config, tree, inventory, rules_state, prune))
+    return step_stages(before, after, plan_steps(before, after))

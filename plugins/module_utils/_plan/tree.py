@@ -252,6 +252,16 @@ class FileChange:
     after: FirewallFile
 
 
+def canonical_config(config: ClusterConfig) -> ClusterConfig:
+    """Every file as PVE keeps it, so that equal parts compare equal."""
+    return ClusterConfig(
+        normalise_file(config.cluster),
+        {node: normalise_file(fw) for node, fw in config.hosts.items()},
+        {vmid: GuestFirewall(vmid, guest.level, normalise_file(guest.file)) for vmid, guest in config.guests.items()},
+        {vnet: normalise_file(fw) for vnet, fw in config.vnets.items()},
+    )
+
+
 def file_changes(before: ClusterConfig, after: ClusterConfig) -> list[FileChange]:
     """The firewalls that differ, datacenter and nodes first, each in canonical form."""
     pairs: list[tuple[str, str, FirewallFile | None, FirewallFile]] = [("cluster", "/etc/pve/firewall/cluster.fw", before.cluster, after.cluster)]

@@ -245,6 +245,47 @@ def test_the_preflight_judges_every_stage_of_a_rollout(guarded: ModuleRunner) ->
     assert [(stage["stage"], stage["ok"]) for stage in staged["lockout"]["stages"]] == [("datacenter security group admin", False), ("datacenter rules", True)]
 
 
+def test_firewall_tree_on_its_own_refuses_a_tree_that_cuts_the_admin_off_on_the_way(guarded: ModuleRunner) -> None:
+    """Without the role's preflight: the end state keeps the admin, the step that writes the
+    group first does not; refused before any write, naming that step."""
+    open_cluster(guarded, [{"type": "group", "action": "admin"}], groups={"admin": ADMIN_RULES})
+    seq = guarded.seq()
+    result = guarded.run("firewall_tree", tree=HANDOVER_TREE)
+    assert result.get("failed"), result
+    assert "on the way, after the step 'datacenter security group admin'" in result["msg"], result["msg"]
+    assert result["lockout"]["step"] == "datacenter security group admin" and result["lockout"]["ok"] is False
+    assert guarded.writes_since(seq) == []
+    assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+
+
+# A set that holds the admin and that no rule uses yet becomes a deny list: its dropped entries
+# (the admin) must leave before the DROP rule that names it is written. Added first and removed
+# last (the order of a set that rules accept), the DROP rule would meet the admin in the set.
+DENY_TREE = {
+    "cluster": {
+        "ipsets": [{"name": "bad", "entries": ["192.0.2.99"]}],
+        "rules": [{"type": "in", "action": "DROP", "source": "+bad"}, *ADMIN_RULES],
+    }
+}
+
+
+def test_a_set_that_rules_only_deny_loses_its_dropped_entries_before_its_drop_rule_is_written(guarded: ModuleRunner) -> None:
+    open_cluster(guarded, ADMIN_RULES, ipsets={"bad": [ADMIN, "192.0.2.50"]})
+    staged = guarded.ok("firewall_simulate", source="live", changes=DENY_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
+    labels = [stage["stage"] for stage in staged["lockout"]["stages"]]
+    assert labels == ["datacenter IP set bad dropped entries removed", "datacenter IP set bad", "datacenter rules"]
+    seq = guarded.seq()
+    result = guarded.ok("firewall_tree", tree=DENY_TREE)
+    assert result["files"]["cluster"]["parts"] == ["prune_entries bad", "ipset bad", "rules"]
+    assert result["lockout"]["ok"] is True and result["lockout"]["steps_judged"] == 3
+    writes = guarded.writes_since(seq)
+    drops = [index for index, entry in enumerate(writes) if entry["method"] == "DELETE" and entry["path"].startswith("/cluster/firewall/ipset/bad/")]
+    rules = [index for index, entry in enumerate(writes) if entry["path"].startswith("/cluster/firewall/rules")]
+    assert len(drops) == 2 and rules and max(drops) < min(rules), writes
+    assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+    guarded.unchanged("firewall_tree", tree=DENY_TREE)
+
+
 # -- nodes on the nftables backend -------------------------------------------------------------
 # The judge and the guard evaluate a node with host option nftables: 1 as proxmox-firewall
 # filters it (docs/nftables.md): the management ipset is accepted before the rules, and

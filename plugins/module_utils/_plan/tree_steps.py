@@ -6,13 +6,15 @@ names the file PVE locks while writing it, so that two steps of one file never r
 Steps fall into phases, the safe order of the rollout (roles/safe_rollout):
 
 1. aliases, then IP sets (rules and IP set entries refer to them), at every level; an IP
-   set that exists before and after gets only its added and changed entries here;
+   set that exists before and after gets only its added and changed entries here, except a
+   datacenter set that rules only deny (``set_entries.deny_sets``), which first loses the
+   entries the tree drops;
 2. security groups (rules of every level jump to them);
 3. the guests', nodes' and vnets' own options, NIC flags and rules;
 4. the datacenter's rules, 5. its options, 6. its ``enable``;
-7. the entries the tree drops from the IP sets it lists (add before remove: until here a set
-   holds its old and its new entries, so rules that move from one to the other always find
-   one of them);
+7. the entries the tree drops from the other IP sets it lists (add before remove: until here
+   a set holds its old and its new entries, so rules that move from one to the other always
+   find one of them);
 8. removals the tree asks for with ``prune``: groups, then IP sets, then aliases (each only
    once nothing refers to it any more).
 
@@ -32,7 +34,7 @@ from typing import Any
 
 from .._compiler.fw_size import pve_path
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall
-from .._plan.set_entries import dropped_entries, held_set, held_sets, trimmed_sets
+from .set_entries import deny_sets, dropped_entries, held_set, held_sets, trimmed_set, trimmed_sets
 
 # The stages a call may select (option ``stages``), in the safe order.
 STAGES = ("sets", "groups", "guests", "nodes", "vnets", "cluster_rules", "cluster_options", "enable", "prune")
@@ -90,7 +92,7 @@ def _names(items: Iterable[Any]) -> dict[str, Any]:
     return {item.name.lower(): item for item in items}
 
 
-def _union(before: Sequence[Any], after: Sequence[Any]) -> tuple[Any, ...]:
+def union_by_name(before: Sequence[Any], after: Sequence[Any]) -> tuple[Any, ...]:
     """``after``'s objects, and ``before``'s that ``after`` does not list (nothing removed)."""
     wanted = _names(after)
     kept = [wanted.pop(item.name.lower(), item) for item in before]
@@ -103,10 +105,11 @@ def _kept(before: Sequence[Any], after: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(item for item in before if item.name.lower() in listed)
 
 
-def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str]) -> FirewallFile:
+def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str], deny: frozenset[str] = frozenset()) -> FirewallFile:
     """``before`` with the parts a selection writes taken from ``after``. ``sets`` and
-    ``groups`` add and change objects (an IP set only gains entries), ``prune`` removes them
-    and the entries ``after``'s IP sets drop; the datacenter's ``enable`` is a part of its own."""
+    ``groups`` add and change objects (an IP set only gains entries, unless ``deny`` names
+    it: then it becomes as ``after`` has it), ``prune`` removes them and the entries
+    ``after``'s IP sets drop; the datacenter's ``enable`` is a part of its own."""
     options = dict(before.options)
     if "options" in parts and before.kind != FileKind.CLUSTER:
         options = dict(after.options)
@@ -122,9 +125,11 @@ def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str]) -
     if "rules" in parts:
         fw = replace(fw, rules=after.rules)
     if "sets" in parts:
-        fw = replace(fw, ipsets=_union(fw.ipsets, held_sets(fw.ipsets, after.ipsets)), aliases=_union(fw.aliases, after.aliases))
+        exact = tuple(ipset for ipset in after.ipsets if ipset.name.lower() in deny)
+        held = held_sets(fw.ipsets, (ipset for ipset in after.ipsets if ipset.name.lower() not in deny))
+        fw = replace(fw, ipsets=union_by_name(fw.ipsets, (*held, *exact)), aliases=union_by_name(fw.aliases, after.aliases))
     if "groups" in parts:
-        fw = replace(fw, groups=_union(fw.groups, after.groups))
+        fw = replace(fw, groups=union_by_name(fw.groups, after.groups))
     if "prune" in parts:
         ipsets = _kept(trimmed_sets(fw.ipsets, after.ipsets), after.ipsets)
         fw = replace(fw, ipsets=ipsets, aliases=_kept(fw.aliases, after.aliases), groups=_kept(fw.groups, after.groups))
@@ -152,11 +157,12 @@ def stage_parts(stages: Iterable[str]) -> dict[str, frozenset[str]]:
     }
 
 
-def stage_config(before: ClusterConfig, after: ClusterConfig, stages: Iterable[str]) -> ClusterConfig:
+def stage_config(before: ClusterConfig, after: ClusterConfig, stages: Iterable[str], deny: frozenset[str] | None = None) -> ClusterConfig:
     """The configuration once the selected stages of the change from ``before`` to ``after``
-    are written (every stage: ``after``, options and all)."""
+    are written (every stage: ``after``, options and all); ``deny``: the datacenter IP sets
+    whose dropped entries leave first (default: ``deny_sets`` of the change)."""
     parts = stage_parts(stages)
-    cluster = _overlay(before.cluster, after.cluster, parts["cluster"])
+    cluster = _overlay(before.cluster, after.cluster, parts["cluster"], deny_sets(before, after) if deny is None else deny)
     hosts = dict(before.hosts)
     for node, fw in after.hosts.items():
         hosts[node] = _overlay(before.hosts.get(node, FirewallFile(FileKind.HOST)), fw, parts["node"])
@@ -170,10 +176,13 @@ def stage_config(before: ClusterConfig, after: ClusterConfig, stages: Iterable[s
     return ClusterConfig(cluster, hosts, guests, vnets)
 
 
-def _file_steps(file: FileRef, before: FirewallFile, after: FirewallFile, *, own_phase: int, joint_enable: bool = False) -> list[Step]:
+def _file_steps(
+    file: FileRef, before: FirewallFile, after: FirewallFile, *, own_phase: int, joint_enable: bool = False, deny: frozenset[str] = frozenset()
+) -> list[Step]:
     """The steps that make ``before`` into ``after``, one file; ``own_phase``: the phase of
     its options and rules (the datacenter's have phases of their own). ``joint_enable``: the
-    datacenter's ``enable`` goes in the PUT of its other options (an exact restore), not after."""
+    datacenter's ``enable`` goes in the PUT of its other options (an exact restore), not after.
+    ``deny``: the IP sets whose dropped entries leave before the others are written."""
     steps: list[Step] = []
 
     def add(part: str, phase: str, name: str | None = None) -> None:
@@ -185,8 +194,12 @@ def _file_steps(file: FileRef, before: FirewallFile, after: FirewallFile, *, own
         add("aliases", "aliases")
     old_sets = _names(before.ipsets)
     for key, ipset in _names(after.ipsets).items():
+        old = old_sets.get(key)
+        if key in deny and old is not None and dropped_entries(old, ipset):
+            add("prune_entries", "ipsets", key)  # a set rules only deny: dropped entries first
+            old = trimmed_set(old, ipset)
         # added and changed entries now, dropped ones in the phase prune_entries
-        if key not in old_sets or held_set(old_sets[key], ipset) != old_sets[key]:
+        if old is None or held_set(old, ipset) != old:
             add("ipset", "ipsets", key)
     old_groups = _names(before.groups)
     for key, group in _names(after.groups).items():
@@ -204,7 +217,7 @@ def _file_steps(file: FileRef, before: FirewallFile, after: FirewallFile, *, own
         add("enable", "enable")
     new_groups, new_sets = _names(after.groups), _names(after.ipsets)
     for key, ipset in new_sets.items():
-        if key in old_sets and dropped_entries(old_sets[key], ipset):
+        if key not in deny and key in old_sets and dropped_entries(old_sets[key], ipset):
             add("prune_entries", "prune_entries", key)
     for key in old_groups:
         if key not in new_groups:
@@ -237,14 +250,24 @@ def _ordered(steps: list[Step]) -> tuple[Step, ...]:
 
 
 def plan_steps(
-    before: ClusterConfig, after: ClusterConfig, nics: Sequence[int] = (), levels: Mapping[int, str] | None = None, *, joint_enable: bool = False
+    before: ClusterConfig,
+    after: ClusterConfig,
+    nics: Sequence[int] = (),
+    levels: Mapping[int, str] | None = None,
+    *,
+    joint_enable: bool = False,
+    deny: frozenset[str] | None = None,
 ) -> tuple[Step, ...]:
     """Every step from ``before`` to ``after`` (both in canonical form) in the safe order;
     ``nics``: the guests whose NIC flags change; ``levels``: vm or ct of each guest;
-    ``joint_enable``: the datacenter's enable written with its other options."""
+    ``joint_enable``: the datacenter's enable written with its other options; ``deny``: the
+    datacenter IP sets whose dropped entries leave first (default: ``deny_sets`` of the
+    change; a call that applies some stages gives those of the whole tree)."""
     found: list[Step] = []
     files = PHASES.index("files")
-    found += _file_steps(FileRef("cluster"), before.cluster, after.cluster, own_phase=files, joint_enable=joint_enable)
+    if deny is None:
+        deny = deny_sets(before, after)
+    found += _file_steps(FileRef("cluster"), before.cluster, after.cluster, own_phase=files, joint_enable=joint_enable, deny=deny)
     for vmid, guest in sorted(after.guests.items()):
         old = before.guests.get(vmid)
         ref = FileRef(guest.level.value, str(vmid))

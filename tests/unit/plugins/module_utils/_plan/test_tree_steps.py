@@ -14,7 +14,7 @@ from ansible_collections.pve.firewall.plugins.module_utils._model.objects import
     Rule,
     SecurityGroup,
 )
-from ansible_collections.pve.firewall.plugins.module_utils._module_firewall_tree.order import PHASES, STAGES, Step, plan_steps, stage_config
+from ansible_collections.pve.firewall.plugins.module_utils._plan.tree_steps import PHASES, STAGES, Step, plan_steps, stage_config
 
 ACCEPT = Rule("in", "ACCEPT", macro="SSH")
 SET = IPSet("admins", None, (IPSetEntry("192.0.2.1"),))
@@ -175,3 +175,39 @@ def test_a_set_that_only_drops_entries_is_written_in_the_prune_phase_only() -> N
     steps = plan_steps(with_admins("192.0.2.1", "192.0.2.2"), with_admins("192.0.2.1"))
     assert [(step.id, PHASES[step.phase]) for step in steps] == [("cluster prune_entries admins", "prune_entries")]
     assert PHASES.index("enable") < PHASES.index("prune_entries") < PHASES.index("prune_groups")
+
+
+# -- a set that rules only deny loses its dropped entries first ----------------------------------
+
+OLD_BAD = IPSet("bad", None, (IPSetEntry("192.0.2.1"), IPSetEntry("192.0.2.50")))
+NEW_BAD = IPSet("bad", None, (IPSetEntry("192.0.2.99"),))
+
+
+def with_bad(ipset: IPSet, *rules: Rule) -> ClusterConfig:
+    config = before()
+    return ClusterConfig(FirewallFile(FileKind.CLUSTER, ipsets=(ipset,), rules=rules), config.hosts, config.guests, config.vnets)
+
+
+def cluster_parts(steps: tuple[Step, ...]) -> list[str]:
+    return [f"{step.part} {step.name}" if step.name else step.part for step in steps if step.file.level == "cluster"]
+
+
+def test_a_set_only_drop_rules_use_loses_its_dropped_entries_before_it_gains_the_new_ones() -> None:
+    steps = plan_steps(with_bad(OLD_BAD), with_bad(NEW_BAD, Rule("in", "DROP", source="+bad"), ACCEPT))
+    assert cluster_parts(steps) == ["prune_entries bad", "ipset bad", "rules"]
+    assert by_id(steps)["cluster prune_entries bad"].phase == PHASES.index("ipsets")
+    assert waits_for(steps, "cluster ipset bad", "cluster prune_entries bad")
+
+
+def test_a_set_an_accept_rule_uses_anywhere_keeps_its_old_entries_until_the_rules_moved() -> None:
+    for rules in ((Rule("in", "DROP", source="+bad"), Rule("in", "ACCEPT", dest="+bad")), (Rule("in", "ACCEPT", source="+dc/bad"),)):
+        steps = plan_steps(with_bad(OLD_BAD, *rules), with_bad(NEW_BAD, Rule("in", "DROP", source="+bad")))
+        assert cluster_parts(steps) == ["ipset bad", "rules", "prune_entries bad"], rules
+
+
+def test_the_deny_order_holds_for_the_stages_a_call_selects() -> None:
+    """A call of the role that writes only the sets stage writes a deny set exactly."""
+    old, new = with_bad(OLD_BAD), with_bad(NEW_BAD, Rule("in", "DROP", source="+bad"))
+    assert stage_config(old, new, ["sets"]).cluster.ipsets == (NEW_BAD,)
+    accepted = with_bad(NEW_BAD, Rule("in", "ACCEPT", source="+bad"))
+    assert sorted(entry.cidr for entry in stage_config(old, accepted, ["sets"]).cluster.ipsets[0].entries) == ["192.0.2.1", "192.0.2.50", "192.0.2.99"]
