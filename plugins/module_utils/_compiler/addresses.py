@@ -211,6 +211,7 @@ def _is_ascii_digits(text: str) -> bool:
 IP_OR_CIDR_MESSAGE = "value does not look like a valid IP address or CIDR network"
 
 
+@lru_cache(maxsize=65536)  # pure, immutable results; the same IP set entries are read again per analysis
 def parse_ip_or_cidr(text: str) -> IPNetwork:
     """An alias or ipset value as PVE's .fw parser reads it (FW parse_ip_or_cidr): host bits
     are tolerated and cleared."""
