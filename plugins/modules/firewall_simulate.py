@@ -258,8 +258,8 @@ options:
           - With O(changes), also check every configuration a rollout of the tree passes
             through, step by step in the order M(pve.firewall.firewall_tree) and role
             P(pve.firewall.safe_rollout#role) write it (the datacenter's aliases, its IP sets and
-            groups one by one, each node's options then rules, the datacenter's rules, options
-            and enable, the entries the tree drops from each datacenter IP set, then each object
+            groups one by one, each node's options then rules, the datacenter's rules, the groups
+            the change only narrows, the datacenter's options and enable, the entries the tree drops from each datacenter IP set, then each object
             O(changes_prune) removes).
           - An IP set holds its old and its new entries from its own stage until the one that
             drops entries (add before remove); a set that rules only deny loses its dropped

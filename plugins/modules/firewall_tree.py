@@ -22,7 +22,9 @@ description:
     access to a node, unless O(allow_lockout) is set.
   - Writes in the safe order - aliases and IP sets, security groups, the guests', nodes' and
     vnets' options, NIC flags and rules, the datacenter's rules, its options, its C(enable) last,
-    then the removals. A write that later ones depend on finishes before them.
+    then the removals. A write that later ones depend on finishes before them. A group that the
+    change only narrows (ACCEPT rules out, DROP or REJECT rules in), jumped to by no new file,
+    follows the datacenter's rules instead, so rules that take over from it are there first.
   - Adds before it removes. An IP set that exists before and after gets its new entries (and
     the changed comments and C(nomatch) of the others) with the IP sets, and loses the entries
     the tree drops only with the removals, after the datacenter's C(enable) and before the

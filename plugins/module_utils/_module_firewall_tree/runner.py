@@ -18,6 +18,7 @@ from .._module_kit.access import AccessGuard
 from .._module_kit.report import ModuleContext, Report
 from .._module_kit.runner import connect
 from .._plan.config_change import ConfigChange
+from .._plan.group_changes import late_groups
 from .._plan.rollout_stages import Stage, step_stages
 from .._plan.set_entries import deny_sets
 from .._plan.tree import Tree, apply_tree, canonical_config, file_changes, nic_flag_changes, touches_node_access, tree_from_user, tree_problems, unknown_objects
@@ -117,12 +118,13 @@ class FirewallTree:
             full = exact_options(full, tree)
         # every problem at once: the objects the cluster lacks and what the tree gets wrong
         raise_if_errors([*unknown, *tree_problems(tree, before, full)])
-        # the sets rules only deny, judged on the whole change: every call of a rollout agrees
-        deny = deny_sets(before, full)
-        target = canonical_config(stage_config(before, full, stages, deny))
+        # the sets rules only deny and the groups the change only narrows, judged on the whole
+        # change: every call of a rollout agrees on the order
+        deny, late = deny_sets(before, full), late_groups(before, full)
+        target = canonical_config(stage_config(before, full, stages, deny, late))
         nics = nic_flag_changes(inventory, tree) if "guests" in stages else []
         joint = bool(params["exact_options"]) and {"cluster_options", "enable"} <= set(stages)
-        steps = plan_steps(before, target, nics, joint_enable=joint, deny=deny)
+        steps = plan_steps(before, target, nics, joint_enable=joint, deny=deny, late=late)
         changes = file_changes(before, target)
         if touches_node_access(changes) and (_enabled(before) or _enabled(target)):
             self.judge_steps(api, inventory, before, target, steps, joint)

@@ -9,9 +9,11 @@ Steps fall into phases, the safe order of the rollout (roles/safe_rollout):
    set that exists before and after gets only its added and changed entries here, except a
    datacenter set that rules only deny (``set_entries.deny_sets``), which first loses the
    entries the tree drops;
-2. security groups (rules of every level jump to them);
+2. security groups (rules of every level jump to them), except those the change only narrows
+   (``group_changes.late_groups``), which follow the datacenter's rules;
 3. the guests', nodes' and vnets' own options, NIC flags and rules;
-4. the datacenter's rules, 5. its options, 6. its ``enable``;
+4. the datacenter's rules, then the groups the change only narrows, 5. its options, 6. its
+   ``enable``;
 7. the entries the tree drops from the other IP sets it lists (add before remove: until here
    a set holds its old and its new entries, so rules that move from one to the other always
    find one of them);
@@ -34,6 +36,7 @@ from typing import Any
 
 from .._compiler.fw_size import pve_path
 from .._model.objects import ClusterConfig, FileKind, FirewallFile, GuestFirewall
+from .group_changes import late_groups
 from .set_entries import deny_sets, dropped_entries, held_set, held_sets, trimmed_set, trimmed_sets
 
 # The stages a call may select (option ``stages``), in the safe order.
@@ -44,6 +47,7 @@ PHASES = (
     "groups",
     "files",
     "cluster_rules",
+    "late_groups",
     "cluster_options",
     "enable",
     "prune_entries",
@@ -105,11 +109,14 @@ def _kept(before: Sequence[Any], after: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(item for item in before if item.name.lower() in listed)
 
 
-def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str], deny: frozenset[str] = frozenset()) -> FirewallFile:
+def _overlay(
+    before: FirewallFile, after: FirewallFile, parts: frozenset[str], deny: frozenset[str] = frozenset(), late: frozenset[str] = frozenset()
+) -> FirewallFile:
     """``before`` with the parts a selection writes taken from ``after``. ``sets`` and
     ``groups`` add and change objects (an IP set only gains entries, unless ``deny`` names
-    it: then it becomes as ``after`` has it), ``prune`` removes them and the entries
-    ``after``'s IP sets drop; the datacenter's ``enable`` is a part of its own."""
+    it: then it becomes as ``after`` has it; ``late_groups`` writes the groups ``late``
+    names, ``groups`` the others), ``prune`` removes them and the entries ``after``'s IP sets
+    drop; the datacenter's ``enable`` is a part of its own."""
     options = dict(before.options)
     if "options" in parts and before.kind != FileKind.CLUSTER:
         options = dict(after.options)
@@ -129,7 +136,9 @@ def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str], d
         held = held_sets(fw.ipsets, (ipset for ipset in after.ipsets if ipset.name.lower() not in deny))
         fw = replace(fw, ipsets=union_by_name(fw.ipsets, (*held, *exact)), aliases=union_by_name(fw.aliases, after.aliases))
     if "groups" in parts:
-        fw = replace(fw, groups=union_by_name(fw.groups, after.groups))
+        fw = replace(fw, groups=union_by_name(fw.groups, [group for group in after.groups if group.name.lower() not in late]))
+    if "late_groups" in parts:
+        fw = replace(fw, groups=union_by_name(fw.groups, [group for group in after.groups if group.name.lower() in late]))
     if "prune" in parts:
         ipsets = _kept(trimmed_sets(fw.ipsets, after.ipsets), after.ipsets)
         fw = replace(fw, ipsets=ipsets, aliases=_kept(fw.aliases, after.aliases), groups=_kept(fw.groups, after.groups))
@@ -139,7 +148,11 @@ def _overlay(before: FirewallFile, after: FirewallFile, parts: frozenset[str], d
 def stage_parts(stages: Iterable[str]) -> dict[str, frozenset[str]]:
     """The parts each kind of file gets written by the selected stages."""
     chosen = set(stages)
-    cluster = {part for stage, part in (("cluster_rules", "rules"), ("cluster_options", "options"), ("enable", "enable")) if stage in chosen}
+    cluster = {
+        part
+        for stage, part in (("cluster_rules", "rules"), ("cluster_rules", "late_groups"), ("cluster_options", "options"), ("enable", "enable"))
+        if stage in chosen
+    }
     guest: set[str] = set()
     for stage, parts in (("sets", {"sets"}), ("prune", {"prune"})):
         if stage in chosen:
@@ -157,12 +170,17 @@ def stage_parts(stages: Iterable[str]) -> dict[str, frozenset[str]]:
     }
 
 
-def stage_config(before: ClusterConfig, after: ClusterConfig, stages: Iterable[str], deny: frozenset[str] | None = None) -> ClusterConfig:
+def stage_config(
+    before: ClusterConfig, after: ClusterConfig, stages: Iterable[str], deny: frozenset[str] | None = None, late: frozenset[str] | None = None
+) -> ClusterConfig:
     """The configuration once the selected stages of the change from ``before`` to ``after``
     are written (every stage: ``after``, options and all); ``deny``: the datacenter IP sets
-    whose dropped entries leave first (default: ``deny_sets`` of the change)."""
+    whose dropped entries leave first (default: ``deny_sets`` of the change); ``late``: the
+    groups written with the datacenter's rules (default: ``late_groups`` of the change)."""
     parts = stage_parts(stages)
-    cluster = _overlay(before.cluster, after.cluster, parts["cluster"], deny_sets(before, after) if deny is None else deny)
+    deny = deny_sets(before, after) if deny is None else deny
+    late = late_groups(before, after) if late is None else late
+    cluster = _overlay(before.cluster, after.cluster, parts["cluster"], deny, late)
     hosts = dict(before.hosts)
     for node, fw in after.hosts.items():
         hosts[node] = _overlay(before.hosts.get(node, FirewallFile(FileKind.HOST)), fw, parts["node"])
@@ -177,12 +195,20 @@ def stage_config(before: ClusterConfig, after: ClusterConfig, stages: Iterable[s
 
 
 def _file_steps(
-    file: FileRef, before: FirewallFile, after: FirewallFile, *, own_phase: int, joint_enable: bool = False, deny: frozenset[str] = frozenset()
+    file: FileRef,
+    before: FirewallFile,
+    after: FirewallFile,
+    *,
+    own_phase: int,
+    joint_enable: bool = False,
+    deny: frozenset[str] = frozenset(),
+    late: frozenset[str] = frozenset(),
 ) -> list[Step]:
     """The steps that make ``before`` into ``after``, one file; ``own_phase``: the phase of
     its options and rules (the datacenter's have phases of their own). ``joint_enable``: the
     datacenter's ``enable`` goes in the PUT of its other options (an exact restore), not after.
-    ``deny``: the IP sets whose dropped entries leave before the others are written."""
+    ``deny``: the IP sets whose dropped entries leave before the others are written; ``late``:
+    the groups written after the datacenter's rules."""
     steps: list[Step] = []
 
     def add(part: str, phase: str, name: str | None = None) -> None:
@@ -204,7 +230,7 @@ def _file_steps(
     old_groups = _names(before.groups)
     for key, group in _names(after.groups).items():
         if old_groups.get(key) != group:
-            add("group", "groups", key)
+            add("group", "late_groups" if key in late else "groups", key)
     apart = file.level == "cluster" and not joint_enable  # enable is a step of its own
     options_before = {key: value for key, value in before.options.items() if key != "enable" or not apart}
     options_after = {key: value for key, value in after.options.items() if key != "enable" or not apart}
@@ -257,17 +283,22 @@ def plan_steps(
     *,
     joint_enable: bool = False,
     deny: frozenset[str] | None = None,
+    late: frozenset[str] | None = None,
 ) -> tuple[Step, ...]:
     """Every step from ``before`` to ``after`` (both in canonical form) in the safe order;
     ``nics``: the guests whose NIC flags change; ``levels``: vm or ct of each guest;
     ``joint_enable``: the datacenter's enable written with its other options; ``deny``: the
     datacenter IP sets whose dropped entries leave first (default: ``deny_sets`` of the
-    change; a call that applies some stages gives those of the whole tree)."""
+    change), ``late``: the groups written after the datacenter's rules (default:
+    ``late_groups`` of the change); a call that applies some stages gives those of the whole
+    tree."""
     found: list[Step] = []
     files = PHASES.index("files")
     if deny is None:
         deny = deny_sets(before, after)
-    found += _file_steps(FileRef("cluster"), before.cluster, after.cluster, own_phase=files, joint_enable=joint_enable, deny=deny)
+    if late is None:
+        late = late_groups(before, after)
+    found += _file_steps(FileRef("cluster"), before.cluster, after.cluster, own_phase=files, joint_enable=joint_enable, deny=deny, late=late)
     for vmid, guest in sorted(after.guests.items()):
         old = before.guests.get(vmid)
         ref = FileRef(guest.level.value, str(vmid))

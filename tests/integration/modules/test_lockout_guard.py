@@ -231,18 +231,24 @@ def test_bad_guard_options_fail_before_any_request(guarded: ModuleRunner, module
 
 # -- the stages of a rollout -------------------------------------------------------------------
 
-# The end state keeps the admin (the rules take over from the group), but the role writes the
-# group before the datacenter rules: on the way, the emptied group cuts the admin off.
+# The end state keeps the admin (the rules take over from the group). The group only loses
+# ACCEPT rules, so it is written after the datacenter rules and the admin is kept all the way.
 HANDOVER_TREE = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*ADMIN_RULES, {"type": "group", "action": "admin"}]}}
+# The same, but the group also gains an ACCEPT rule: it may widen, so it goes before the rules
+# that jump to it, and on the way the admin is cut off.
+OTHER_ADMIN = {**API_8006, "source": "192.0.2.77"}
+REPLACED_TREE = {"cluster": {"groups": [{"name": "admin", "rules": [OTHER_ADMIN]}], "rules": [*ADMIN_RULES, {"type": "group", "action": "admin"}]}}
 
 
 def test_the_preflight_judges_every_stage_of_a_rollout(guarded: ModuleRunner) -> None:
     open_cluster(guarded, [{"type": "group", "action": "admin"}], groups={"admin": ADMIN_RULES})
-    end_only = guarded.ok("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True})
+    end_only = guarded.ok("firewall_simulate", source="live", changes=REPLACED_TREE, lockout_check={"fail_on_lockout": True})
     assert end_only["lockout"]["ok"] and "stages" not in end_only["lockout"]
-    staged = guarded.run("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
+    staged = guarded.run("firewall_simulate", source="live", changes=REPLACED_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
     assert staged.get("failed") and "after the stage 'datacenter security group admin'" in staged["msg"], staged["msg"]
     assert [(stage["stage"], stage["ok"]) for stage in staged["lockout"]["stages"]] == [("datacenter security group admin", False), ("datacenter rules", True)]
+    handover = guarded.ok("firewall_simulate", source="live", changes=HANDOVER_TREE, lockout_check={"fail_on_lockout": True, "stages": True})
+    assert [(stage["stage"], stage["ok"]) for stage in handover["lockout"]["stages"]] == [("datacenter rules", True), ("datacenter security group admin", True)]
 
 
 def test_firewall_tree_on_its_own_refuses_a_tree_that_cuts_the_admin_off_on_the_way(guarded: ModuleRunner) -> None:
@@ -250,12 +256,31 @@ def test_firewall_tree_on_its_own_refuses_a_tree_that_cuts_the_admin_off_on_the_
     group first does not; refused before any write, naming that step."""
     open_cluster(guarded, [{"type": "group", "action": "admin"}], groups={"admin": ADMIN_RULES})
     seq = guarded.seq()
-    result = guarded.run("firewall_tree", tree=HANDOVER_TREE)
+    result = guarded.run("firewall_tree", tree=REPLACED_TREE)
     assert result.get("failed"), result
     assert "on the way, after the step 'datacenter security group admin'" in result["msg"], result["msg"]
     assert result["lockout"]["step"] == "datacenter security group admin" and result["lockout"]["ok"] is False
     assert guarded.writes_since(seq) == []
     assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+
+
+def test_a_group_the_change_only_narrows_is_written_after_the_rules_that_take_over(guarded: ModuleRunner) -> None:
+    """In one call and in the role's calls (groups, then the datacenter rules) alike."""
+    for calls in ([None], [["sets", "groups"], ["cluster_rules"]]):
+        guarded.pve.emulator.reset()
+        open_cluster(guarded, [{"type": "group", "action": "admin"}], groups={"admin": ADMIN_RULES})
+        seq = guarded.seq()
+        for stages in calls:
+            result = guarded.ok("firewall_tree", tree=HANDOVER_TREE, **({"stages": stages} if stages else {}))
+            # the groups stage leaves the narrowed group to the datacenter rules' stage
+            assert result["changed"] is (stages != ["sets", "groups"]), result
+            assert not result["changed"] or result["lockout"]["ok"] is True, result
+        writes = guarded.writes_since(seq)
+        rules = [index for index, entry in enumerate(writes) if entry["path"].startswith("/cluster/firewall/rules")]
+        group = [index for index, entry in enumerate(writes) if entry["path"].startswith("/cluster/firewall/groups/admin")]
+        assert rules and len(group) == 2 and max(rules) < min(group), (calls, writes)
+        assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+        guarded.unchanged("firewall_tree", tree=HANDOVER_TREE)
 
 
 # A set that holds the admin and that no rule uses yet becomes a deny list: its dropped entries

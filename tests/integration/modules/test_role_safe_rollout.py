@@ -155,13 +155,15 @@ def test_a_change_that_locks_the_controller_out_is_refused_before_any_write(guar
 
 def test_a_tree_that_cuts_access_on_the_way_is_refused_before_any_write(guarded: ModuleRunner, tmp_path: Path) -> None:
     """The end state keeps the controller (the datacenter rules take over from the group), but
-    the role writes the group first: the preflight judges each stage and refuses."""
+    the group also gains an ACCEPT rule, so it is written before the rules (a group the change
+    only narrows would follow them): the preflight judges each stage and refuses."""
     admin_rules = [{"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": port, "source": CONTROLLER} for port in ("8006", "22")]
     guarded.ok("security_group", name="admin", rules=admin_rules)
     guarded.ok("firewall_rule", rules=[{"type": "group", "action": "admin"}])
     guarded.ok("firewall_options", level="cluster", options={"enable": True, "policy_in": "DROP"})
     seq = guarded.seq()
-    tree = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
+    other = {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "192.0.2.77"}
+    tree = {"cluster": {"groups": [{"name": "admin", "rules": [other]}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
     completed = rollout(guarded, tmp_path, safe_rollout_tree=tree)
     assert completed.returncode != 0
     assert "after the stage 'datacenter security group admin'" in completed.stdout, completed.stdout[-3000:]

@@ -39,9 +39,18 @@ def stages_of(tree_data: dict, **kwargs):  # type: ignore[no-untyped-def,type-ar
     return config, tree, rollout_stages(config, tree, NODES, **kwargs)
 
 
-def test_a_group_emptied_before_the_rules_take_over_cuts_access_on_the_way() -> None:
+def test_a_group_emptied_while_the_rules_take_over_follows_them_and_keeps_access() -> None:
     admin_rules = [{"type": "in", "action": "ACCEPT", "source": ADMIN, "proto": "tcp", "dport": port} for port in ("8006", "22")]
     tree = {"cluster": {"groups": [{"name": "admin", "rules": []}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
+    _config, _parsed, stages = stages_of(tree)
+    assert [(stage.label, kept(stage.config)) for stage in stages] == [("datacenter rules", True), ("datacenter security group admin", True)]
+
+
+def test_a_group_replaced_before_the_rules_take_over_cuts_access_on_the_way() -> None:
+    """The group gains an ACCEPT rule too (it may widen): it goes before the rules."""
+    admin_rules = [{"type": "in", "action": "ACCEPT", "source": ADMIN, "proto": "tcp", "dport": port} for port in ("8006", "22")]
+    other = {"type": "in", "action": "ACCEPT", "source": "192.0.2.77", "proto": "tcp", "dport": "8006"}
+    tree = {"cluster": {"groups": [{"name": "admin", "rules": [other]}], "rules": [*admin_rules, {"type": "group", "action": "admin"}]}}
     config, parsed, stages = stages_of(tree)
     assert [stage.label for stage in stages] == ["datacenter security group admin", "datacenter rules"]
     assert kept(config) and kept(apply_tree(config, parsed, NODES))  # the end state keeps access

@@ -211,3 +211,34 @@ def test_the_deny_order_holds_for_the_stages_a_call_selects() -> None:
     assert stage_config(old, new, ["sets"]).cluster.ipsets == (NEW_BAD,)
     accepted = with_bad(NEW_BAD, Rule("in", "ACCEPT", source="+bad"))
     assert sorted(entry.cidr for entry in stage_config(old, accepted, ["sets"]).cluster.ipsets[0].entries) == ["192.0.2.1", "192.0.2.50", "192.0.2.99"]
+
+
+# -- a group the change only narrows follows the rules --------------------------------------------
+
+ADMIN_GROUP = SecurityGroup("admin", None, (Rule("in", "ACCEPT", source="192.0.2.5", proto="tcp", dport="8006"),))
+JUMP = Rule("group", "admin")
+
+
+def with_group(group: SecurityGroup, *rules: Rule) -> ClusterConfig:
+    config = before()
+    return ClusterConfig(FirewallFile(FileKind.CLUSTER, groups=(group,), rules=rules), config.hosts, config.guests, config.vnets)
+
+
+def test_a_group_that_only_loses_accept_rules_is_written_after_the_datacenter_rules() -> None:
+    old = with_group(ADMIN_GROUP, JUMP)
+    new = with_group(SecurityGroup("admin", None, ()), *ADMIN_GROUP.rules, JUMP)
+    steps = plan_steps(old, new)
+    assert cluster_parts(steps) == ["rules", "group admin"]
+    assert by_id(steps)["cluster group admin"].phase == PHASES.index("late_groups")
+    assert waits_for(steps, "cluster group admin", "cluster rules")
+    # the role's calls: the groups stage leaves it, the datacenter rules' stage writes it
+    assert stage_config(old, new, ["groups"]).cluster.groups == old.cluster.groups
+    assert stage_config(old, new, ["cluster_rules"]).cluster.groups == new.cluster.groups
+
+
+def test_a_group_that_may_widen_or_gains_a_jumping_file_goes_before_the_rules() -> None:
+    widened = SecurityGroup("admin", None, (Rule("in", "ACCEPT", source="192.0.2.77", proto="tcp", dport="8006"),))
+    assert cluster_parts(plan_steps(with_group(ADMIN_GROUP, JUMP), with_group(widened, *ADMIN_GROUP.rules, JUMP))) == ["group admin", "rules"]
+    emptied = SecurityGroup("admin", None, ())
+    # the datacenter did not jump to it before: it must not meet the old rules on the way
+    assert cluster_parts(plan_steps(with_group(ADMIN_GROUP), with_group(emptied, JUMP))) == ["group admin", "rules"]
