@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar, Union
@@ -409,18 +409,24 @@ class FirewallApi:
                     return str(network.network)
         return None
 
-    def inventory(self, fan_out: FanOut | None = None) -> Inventory:
-        """The nodes and guests; ``fan_out`` runs the per-guest and per-node reads."""
+    def inventory(self, fan_out: FanOut | None = None, guests: Collection[int] | None = None) -> Inventory:
+        """The nodes and guests; ``fan_out`` runs the per-guest and per-node reads; ``guests``:
+        the only guests whose config is read (the others are listed as ``unread``)."""
         listed = self.guests()
-        configs = (fan_out or self.each)([partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in listed])
-        return Inventory(self.node_addresses(fan_out=fan_out), {guest.vmid: guest for guest in configs})
+        read = [(vmid, kind, node) for vmid, kind, node in listed if guests is None or vmid in guests]
+        configs = (fan_out or self.each)([partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in read])
+        unread = frozenset(vmid for vmid, _kind, _node in listed) - {vmid for vmid, _kind, _node in read}
+        return Inventory(self.node_addresses(fan_out=fan_out), {guest.vmid: guest for guest in configs}, unread=unread)
 
-    def gather(self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool = True, fan_out: FanOut | None = None) -> ClusterConfig:
-        """The whole cluster's firewall configuration, read through the API (vnets unless
-        ``vnets`` is False: their rules filter forwarded traffic only); ``fan_out`` runs the
-        reads of the files."""
+    def gather(
+        self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool | Iterable[str] = True, fan_out: FanOut | None = None
+    ) -> ClusterConfig:
+        """The whole cluster's firewall configuration, read through the API: the datacenter,
+        the nodes (``nodes``, default all), the guests of ``inventory`` and the vnets (all,
+        none if ``vnets`` is False - their rules filter forwarded traffic only - or the ones
+        named); ``fan_out`` runs the reads of the files."""
         node_names = self.node_names() if nodes is None else list(nodes)
-        vnet_names = self.vnet_names() if vnets else []
+        vnet_names = list(vnets) if not isinstance(vnets, bool) else (self.vnet_names() if vnets else [])
         guests = sorted(inventory.guests.items())
         guest_levels = [ScopeLevel.of_guest_type(guest.type) for _vmid, guest in guests]
         scopes = [

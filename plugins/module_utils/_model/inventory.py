@@ -85,6 +85,11 @@ class Inventory:
     nodes: Mapping[str, Node] = field(default_factory=dict)
     guests: Mapping[int, Guest] = field(default_factory=dict)
     sdn: Sdn | None = None  # None: the SDN configuration is unknown (its +sdn/ sets with it)
+    unread: frozenset[int] = frozenset()  # guests the cluster has whose config was not read
+
+    def has_guest(self, vmid: int) -> bool:
+        """Whether the cluster has the guest (read or not)."""
+        return vmid in self.guests or vmid in self.unread
 
     def guest(self, vmid: int) -> Guest | None:
         return self.guests.get(vmid)

@@ -21,7 +21,18 @@ from .._plan.config_change import ConfigChange
 from .._plan.group_changes import late_groups
 from .._plan.rollout_stages import Stage, step_stages
 from .._plan.set_entries import deny_sets
-from .._plan.tree import Tree, apply_tree, canonical_config, file_changes, nic_flag_changes, touches_node_access, tree_from_user, tree_problems, unknown_objects
+from .._plan.tree import (
+    Tree,
+    apply_tree,
+    canonical_config,
+    file_changes,
+    nic_flag_changes,
+    reaches_every_file,
+    touches_node_access,
+    tree_from_user,
+    tree_problems,
+    unknown_objects,
+)
 from .._plan.tree_steps import STAGES, Step, plan_steps, stage_config
 from .writes import RunContext, StepFailed, StepWriter
 
@@ -109,10 +120,18 @@ class FirewallTree:
 
     def apply(self, api: FirewallApi, pool: ConnectionPool, tree: Tree, stages: tuple[str, ...]) -> dict[str, Any]:
         params = self.params
-        # the one gather: its reads of different files go at once, over the pool the writes use
-        inventory = api.inventory(fan_out=pool.fan_out)
-        before = canonical_config(api.gather(inventory, fan_out=pool.fan_out))
-        unknown = unknown_objects(tree, inventory, tuple(sorted(before.vnets)))
+        # the one gather: its reads of different files go at once, over the pool the writes use;
+        # the whole cluster when the tree can change what other files mean, else the datacenter,
+        # the nodes and what the tree names
+        if reaches_every_file(tree, bool(params["prune"])):
+            inventory = api.inventory(fan_out=pool.fan_out)
+            before = canonical_config(api.gather(inventory, fan_out=pool.fan_out))
+            vnets = tuple(sorted(before.vnets))
+        else:
+            inventory = api.inventory(fan_out=pool.fan_out, guests={*tree.guests, *tree.nic_firewall})
+            vnets = tuple(api.vnet_names()) if tree.vnets else ()
+            before = canonical_config(api.gather(inventory, vnets=[vnet for vnet in tree.vnets if vnet in vnets], fan_out=pool.fan_out))
+        unknown = unknown_objects(tree, inventory, vnets)
         full = apply_tree(before, tree, inventory, params["rules_state"], params["prune"])
         if params["exact_options"]:
             full = exact_options(full, tree)

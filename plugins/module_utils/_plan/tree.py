@@ -180,7 +180,7 @@ def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], lo
     ]
     for vmid in sorted({*tree.guests, *tree.nic_firewall}):
         if vmid not in inventory.guests:
-            known = ", ".join(map(str, sorted(inventory.guests)))
+            known = ", ".join(map(str, sorted({*inventory.guests, *inventory.unread})))
             errors.append(FieldError(f"{location}.guests.{vmid}", "guests", vmid, f"no guest {vmid} in the cluster", known))
             continue
         flags = tree.nic_firewall.get(vmid)
@@ -198,6 +198,18 @@ def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], lo
         if vnet not in vnets
     ]
     return errors
+
+
+def reaches_every_file(tree: Tree, prune: bool) -> bool:
+    """Whether applying ``tree`` can change what a file it does not name means, so that the
+    whole cluster must be read to validate it: the datacenter's IP sets, aliases and groups are
+    named by the rules of every file (a changed alias may break a rule elsewhere, a pruned set
+    may still be used), so a tree that lists them or prunes at the datacenter reaches every
+    file. Other parts change only the file they are in; the datacenter's and the nodes' files
+    are read whatever the tree (rules of every file name the first, the lockout analysis needs
+    both)."""
+    cluster = tree.cluster
+    return cluster is not None and (prune or bool(cluster.parts & {"ipsets", "aliases", "groups"}))
 
 
 def apply_tree(config: ClusterConfig, tree: Tree, inventory: Inventory, rules_state: str = "overridden", prune: bool = False) -> ClusterConfig:

@@ -203,6 +203,47 @@ def test_the_gather_reads_different_files_at_the_same_time(cluster: ModuleRunner
     assert not any(overlaps(a, b) for index, a in enumerate(alone) for b in alone[index + 1 :])
 
 
+def read_files(runner: ModuleRunner, seq: int) -> set[str]:
+    """The guest configs and firewalls, node and vnet firewalls the run read since ``seq``."""
+    return {
+        file_of(entry["path"])
+        for entry in runner.requests_since(seq)
+        if entry["method"] == "GET" and ("/firewall" in entry["path"] or entry["path"].endswith("/config"))
+    }
+
+
+def test_a_tree_of_rules_and_options_reads_the_datacenter_the_nodes_and_what_it_names(cluster: ModuleRunner) -> None:
+    cluster.ok(MODULE, tree=tree())
+    seq = cluster.seq()
+    rules_only = {
+        "cluster": {"rules": tree()["cluster"]["rules"], "options": {"policy_out": "ACCEPT"}},
+        "guests": {"200": {"rules": [{"type": "in", "action": "ACCEPT", "macro": "DNS"}]}},
+        "vnets": {"vnet1": {"options": {"enable": 1}}},
+    }
+    result = cluster.ok(MODULE, tree=rules_only)
+    assert sorted(result["files"]) == ["cluster", "ct 200"]
+    assert read_files(cluster, seq) == {"cluster", "node pve1", "node pve2", "node pve3", "guest 200 config", "guest 200", "vnet vnet1"}
+    assert cluster.unchanged(MODULE, tree=rules_only)["files"] == {}
+    # a guest or vnet the cluster lacks is still named, with every one it has
+    missing = cluster.fails(MODULE, tree={"guests": {"999": {"options": {"enable": 1}}}, "vnets": {"nope": {"options": {"enable": 1}}}})
+    accepted = {error["location"]: error["accepted"] for error in missing["errors"]}
+    assert accepted == {"tree.guests.999": "100, 101, 102, 200, 201", "tree.vnets.nope": "vnet1, vnet2"}, missing["errors"]
+
+
+def test_a_tree_that_lists_datacenter_objects_reads_every_file(cluster: ModuleRunner) -> None:
+    """A datacenter alias, IP set or group may be named by the rules of any file."""
+    cluster.ok(MODULE, tree=tree())
+    for cluster_part in ({"aliases": tree()["cluster"]["aliases"]}, {"ipsets": tree()["cluster"]["ipsets"]}, {"groups": tree()["cluster"]["groups"]}):
+        seq = cluster.seq()
+        cluster.unchanged(MODULE, tree={"cluster": cluster_part})
+        guests = {name for name in read_files(cluster, seq) if name.startswith("guest ") and not name.endswith(" config")}
+        assert guests == {"guest 100", "guest 101", "guest 102", "guest 200", "guest 201"}, cluster_part
+    # and a guest rule that an alias change would break (an IPv6 source, an IPv4 dest) is found
+    cluster.ok(MODULE, tree={"guests": {"200": {"rules": [{"type": "in", "action": "ACCEPT", "source": "backup", "dest": "10.0.0.200"}]}}})
+    broken = cluster.fails(MODULE, tree={"cluster": {"aliases": [{"name": "backup", "cidr": "2001:db8::7"}]}})
+    assert [error["location"] for error in broken["errors"]] == ["ct 200 rules[0]"], broken["errors"]
+
+
 def test_a_failed_read_of_the_gather_fails_the_task_before_any_write(cluster: ModuleRunner) -> None:
     cluster.control.arm_fault(action="error", nth=1, on="read", status=500, message="injected read failure", path="/nodes/pve1/qemu/100/firewall/rules")
     seq = cluster.seq()
