@@ -230,14 +230,22 @@ def test_a_tree_of_rules_and_options_reads_the_datacenter_the_nodes_and_what_it_
     assert accepted == {"tree.guests.999": "100, 101, 102, 200, 201", "tree.vnets.nope": "vnet1, vnet2"}, missing["errors"]
 
 
-def test_a_tree_that_lists_datacenter_objects_reads_every_file(cluster: ModuleRunner) -> None:
-    """A datacenter alias, IP set or group may be named by the rules of any file."""
+def test_a_tree_that_lists_datacenter_aliases_or_groups_or_prunes_reads_every_file(cluster: ModuleRunner) -> None:
+    """A datacenter alias or group may be named by the rules of any file, and so may an object
+    prune removes; a datacenter IP set's entries break no rule that names the set."""
     cluster.ok(MODULE, tree=tree())
-    for cluster_part in ({"aliases": tree()["cluster"]["aliases"]}, {"ipsets": tree()["cluster"]["ipsets"]}, {"groups": tree()["cluster"]["groups"]}):
+    every = {"guest 100", "guest 101", "guest 102", "guest 200", "guest 201"}
+    for cluster_part, prune, reads in (
+        ({"aliases": tree()["cluster"]["aliases"]}, False, every),
+        ({"groups": tree()["cluster"]["groups"]}, False, every),
+        ({"rules": tree()["cluster"]["rules"]}, True, every),
+        ({"ipsets": tree()["cluster"]["ipsets"]}, False, set()),
+    ):
         seq = cluster.seq()
-        cluster.unchanged(MODULE, tree={"cluster": cluster_part})
+        run = cluster.run(MODULE, tree={"cluster": cluster_part}, prune=prune, check=True)
+        assert not run.get("failed"), run
         guests = {name for name in read_files(cluster, seq) if name.startswith("guest ") and not name.endswith(" config")}
-        assert guests == {"guest 100", "guest 101", "guest 102", "guest 200", "guest 201"}, cluster_part
+        assert guests == reads, cluster_part
     # and a guest rule that an alias change would break (an IPv6 source, an IPv4 dest) is found
     cluster.ok(MODULE, tree={"guests": {"200": {"rules": [{"type": "in", "action": "ACCEPT", "source": "backup", "dest": "10.0.0.200"}]}}})
     broken = cluster.fails(MODULE, tree={"cluster": {"aliases": [{"name": "backup", "cidr": "2001:db8::7"}]}})
