@@ -54,6 +54,13 @@ options:
       - A name that is no vnet of the cluster fails the task.
     type: list
     elements: str
+  parallel:
+    description:
+      - How many firewalls are read at the same time, each through a connection of its own
+        (1 to 16). V(1) reads one after the other.
+    type: int
+    default: 4
+    version_added: 0.3.0
   include:
     description:
       - What to return of each firewall read. A level returns only the parts it has
@@ -181,11 +188,14 @@ macros:
   sample: [{macro: SSH, descr: Secure shell traffic}]
 """
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._api.parallel import MAX_CONNECTIONS, ConnectionPool
+from ..module_utils._api.service import FanOut, FirewallApi, Scope
 from ..module_utils._compiler.user_input import file_to_user
-from ..module_utils._model.errors import raise_if_errors
+from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
 from ..module_utils._module_kit.arguments import argument_spec
 from ..module_utils._module_kit.references import unknown_names
@@ -246,7 +256,11 @@ class FirewallInfo:
             for guest in api.resources()
         ]
 
-    def run(self, api: FirewallApi) -> dict[str, Any]:
+    def guest_read(self, api: FirewallApi, guest: dict[str, Any]) -> dict[str, Any]:
+        scope = Scope(guest["level"], guest["node"], guest["vmid"])
+        return {**guest, **self.read(api, scope), **self.nic_flags(api, guest)}
+
+    def run(self, api: FirewallApi, fan_out: FanOut) -> dict[str, Any]:
         params = self.params
         nodes = api.node_names() if "node" in self.levels or params["nodes"] else []
         guests = self.guests(api) if self.levels & set(GUEST_LEVEL_NAMES) or params["vmids"] else []
@@ -256,31 +270,52 @@ class FirewallInfo:
         errors += unknown_names("vnets", "vnet", params["vnets"] or [], vnets)
         raise_if_errors(errors)
 
-        result: dict[str, Any] = {"changed": False}
+        # every firewall to read, as (result key, name, read): the reads go at once over the pool
+        reads: list[tuple[str, str, Callable[[FirewallApi], dict[str, Any]]]] = []
         if "cluster" in self.levels:
-            result["cluster"] = self.read(api, Scope("cluster"))
+            reads.append(("cluster", "", partial(self.read, scope=Scope("cluster"))))
         if "node" in self.levels:
             chosen = [node for node in nodes if params["nodes"] is None or node in params["nodes"]]
-            result["nodes"] = {node: self.read(api, Scope("node", node)) for node in chosen}
+            reads += [("nodes", node, partial(self.read, scope=Scope("node", node))) for node in chosen]
         if self.levels & set(GUEST_LEVEL_NAMES):
-            result["guests"] = {}
-            for guest in guests:
-                if guest["level"] not in self.levels or (params["vmids"] is not None and guest["vmid"] not in params["vmids"]):
-                    continue
-                scope = Scope(guest["level"], guest["node"], guest["vmid"])
-                result["guests"][str(guest["vmid"])] = {**guest, **self.read(api, scope), **self.nic_flags(api, guest)}
+            chosen_guests = [
+                guest
+                for guest in guests
+                if guest["level"] in self.levels and (params["vmids"] is None or guest["vmid"] in params["vmids"])
+            ]
+            reads += [("guests", str(guest["vmid"]), partial(self.guest_read, guest=guest)) for guest in chosen_guests]
         if "vnet" in self.levels:
             chosen = [vnet for vnet in vnets if params["vnets"] is None or vnet in params["vnets"]]
-            result["vnets"] = {vnet: self.read(api, Scope("vnet", vnet=vnet)) for vnet in chosen}
+            reads += [("vnets", vnet, partial(self.read, scope=Scope("vnet", vnet=vnet))) for vnet in chosen]
+
+        result: dict[str, Any] = {"changed": False}
+        if "cluster" in self.levels:
+            result["cluster"] = {}
+        result.update({"nodes": {}} if "node" in self.levels else {})
+        result.update({"guests": {}} if self.levels & set(GUEST_LEVEL_NAMES) else {})
+        result.update({"vnets": {}} if "vnet" in self.levels else {})
+        for (key, name, _read), found in zip(reads, fan_out([read for _key, _name, read in reads])):
+            if key == "cluster":
+                result["cluster"] = found
+            else:
+                result[key][name] = found
         if "macros" in self.include:
             result["macros"] = [{key: value for key, value in item.items() if key != "digest"} for item in api.macros()]
         return result
 
 
 def start(module: ModuleContext) -> Run:
+    parallel = module.params["parallel"]
+    if not 1 <= parallel <= MAX_CONNECTIONS:
+        raise_if_errors([FieldError("parallel", "parallel", parallel, "not a number of connections this module opens", f"1 to {MAX_CONNECTIONS}")])
+
     def work() -> dict[str, Any]:
         with connect(module) as api:
-            return FirewallInfo(module).run(api)
+            pool = ConnectionPool(api, parallel)
+            try:
+                return FirewallInfo(module).run(api, pool.fan_out)
+            finally:
+                pool.close()
 
     return Run(work)
 
@@ -293,6 +328,7 @@ SPEC = ModuleSpec(
             "vmids": {"type": "list", "elements": "int"},
             "vnets": {"type": "list", "elements": "str"},
             "include": {"type": "list", "elements": "str", "choices": PARTS, "default": list(DEFAULT_PARTS)},
+            "parallel": {"type": "int", "default": 4},
         },
         scope=False,
     ),

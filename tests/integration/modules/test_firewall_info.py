@@ -370,6 +370,37 @@ def test_bad_choices_fail(cluster: ModuleRunner) -> None:
     assert result["failed"] is True and "logs" in result["msg"]
 
 
+def overlap(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Two logged requests were served at the same time."""
+    return first["time"] < second["time"] + second["duration_ms"] / 1000 and second["time"] < first["time"] + first["duration_ms"] / 1000
+
+
+def test_firewalls_are_read_at_the_same_time_and_give_what_one_connection_reads(cluster: ModuleRunner) -> None:
+    setup_files(cluster)
+    cluster.control.settings(latency=0.05)
+    try:
+        results, logs = {}, {}
+        for parallel in (4, 1):
+            seq = cluster.seq()
+            results[parallel] = info(cluster, parallel=parallel, include=["options", "rules", "nics"])
+            logs[parallel] = cluster.requests_since(seq)
+    finally:
+        cluster.control.settings(latency=0)
+    assert results[4] == results[1]
+    assert sorted(entry["path"] for entry in logs[4]) == sorted(entry["path"] for entry in logs[1])
+    firewalls = [entry for entry in logs[4] if "/firewall/" in entry["path"]]
+    assert any(overlap(a, b) for index, a in enumerate(firewalls) for b in firewalls[index + 1 :])
+    assert not any(overlap(a, b) for index, a in enumerate(logs[1]) for b in logs[1][index + 1 :])
+
+
+@pytest.mark.parametrize("parallel", [0, 17])
+def test_a_parallel_out_of_range_fails_before_any_request(cluster: ModuleRunner, parallel: int) -> None:
+    seq = cluster.seq()
+    result = cluster.run(MODULE, parallel=parallel)
+    assert result["failed"] is True and "parallel" in result["msg"] and "1 to 16" in result["msg"], result["msg"]
+    assert cluster.requests_since(seq) == []
+
+
 # --------------------------------------------------------------------------------------------
 # round trips: the output is the input of the other modules
 
