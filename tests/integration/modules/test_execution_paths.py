@@ -65,7 +65,8 @@ def scenario(cluster: ModuleRunner) -> list[dict[str, Any]]:
         {"name": "group in check mode", "pve.firewall.security_group": {"name": "web", "rules": ["IN HTTPS(ACCEPT)"]}, **check},
         {"name": "guest options warn", "pve.firewall.firewall_options": {"level": "vm", "vmid": 100, "options": {"enable": True}}, **diff},
         {"name": "datacenter options", "pve.firewall.firewall_options": {"level": "cluster", "options": {"enable": True}}, **diff},
-        {"name": "info", "pve.firewall.firewall_info": {"levels": ["cluster", "vm"], "include": ["options", "rules", "aliases", "ipsets"]}},
+        # parallel 1: the two paths' requests are compared in their order
+        {"name": "info", "pve.firewall.firewall_info": {"levels": ["cluster", "vm"], "include": ["options", "rules", "aliases", "ipsets"], "parallel": 1}},
         {"name": "audit", "pve.firewall.firewall_audit": {}},
         {"name": "logs", "pve.firewall.firewall_log_info": {"nodes": ["pve1"], "limit": 50}},
         {"name": "simulate", "pve.firewall.firewall_simulate": {"cluster_fw": CLUSTER_FW, "packets": [OUTSIDER_TO_GUI]}},
