@@ -36,6 +36,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / ".build"))
 
+from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout import OperatorView, analyse_lockout  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._plan.rollout_stages import step_stages  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._plan.tree import apply_tree, canonical_config, tree_from_user  # noqa: E402
+from ansible_collections.pve.firewall.plugins.module_utils._plan.tree_steps import plan_steps  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator, start_in_process  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.modules import module_connection, run_module  # noqa: E402
 from ansible_collections.pve.firewall.tests.emulator.topology import topology_from_data  # noqa: E402
@@ -56,18 +63,6 @@ def rule(port: int, **extra: Any) -> dict[str, Any]:
     return {"type": "in", "action": "ACCEPT", "proto": "tcp", "dport": str(port), **extra}
 
 
-CHANGES = (
-    Change("datacenter rule added", "firewall_rule", lambda run: {"level": "cluster", "state": "merged", "rules": [rule(40000 + run)]}),
-    Change("node rule added", "firewall_rule", lambda run: {"level": "node", "node": "pve2", "state": "merged", "rules": [rule(41000 + run)]}),
-    Change("datacenter IP set entry added", "ipset", lambda run: {"level": "cluster", "name": "set0", "entries": [f"10.99.{run}.1"], "purge": False}),
-    Change("security group rule added", "security_group", lambda run: {"name": "group0", "state": "merged", "rules": [rule(42000 + run)]}),
-    Change("no-op rerun (datacenter rules)", "firewall_rule", lambda run: {"level": "cluster", "state": "merged", "rules": [rule(8006, source=ADMIN)]}),
-    Change("guest rule added (no guard)", "firewall_rule", lambda run: {"level": "vm", "vmid": 100, "state": "merged", "rules": [rule(43000 + run)]}),
-    Change("tree: one datacenter rule", "firewall_tree", lambda run: {"tree": {"cluster": {"rules": [rule(44000 + run)]}}, "rules_state": "merged"}),
-    Change("tree: sets, groups, rules", "firewall_tree", lambda run: wide_tree(run)),
-)
-
-
 def set_entries(index: int) -> list[str]:
     """The entries seed() gives the IP set ``set<index>``."""
     return [f"10.{index}.{entry // 250}.{entry % 250 + 1}" for entry in range(200)]
@@ -81,6 +76,18 @@ def wide_tree(run: int) -> dict[str, Any]:
     groups = [{"name": f"group{index}", "rules": [rule(20000 + 10 * index + number) for number in range(5)] + [rule(45000 + run)]} for index in range(4)]
     nodes = {node: {"rules": [rule(46000 + run)]} for node in NODES}
     return {"tree": {"cluster": {"ipsets": ipsets, "groups": groups, "rules": [rule(47000 + run)]}, "nodes": nodes}, "rules_state": "merged"}
+
+
+CHANGES = (
+    Change("datacenter rule added", "firewall_rule", lambda run: {"level": "cluster", "state": "merged", "rules": [rule(40000 + run)]}),
+    Change("node rule added", "firewall_rule", lambda run: {"level": "node", "node": "pve2", "state": "merged", "rules": [rule(41000 + run)]}),
+    Change("datacenter IP set entry added", "ipset", lambda run: {"level": "cluster", "name": "set0", "entries": [f"10.99.{run}.1"], "purge": False}),
+    Change("security group rule added", "security_group", lambda run: {"name": "group0", "state": "merged", "rules": [rule(42000 + run)]}),
+    Change("no-op rerun (datacenter rules)", "firewall_rule", lambda run: {"level": "cluster", "state": "merged", "rules": [rule(8006, source=ADMIN)]}),
+    Change("guest rule added (no guard)", "firewall_rule", lambda run: {"level": "vm", "vmid": 100, "state": "merged", "rules": [rule(43000 + run)]}),
+    Change("tree: one datacenter rule", "firewall_tree", lambda run: {"tree": {"cluster": {"rules": [rule(44000 + run)]}}, "rules_state": "merged"}),
+    Change("tree: sets, groups, rules", "firewall_tree", wide_tree),
+)
 
 
 def topology() -> dict[str, Any]:
@@ -128,15 +135,6 @@ def measure(running: RunningEmulator, change: Change, run: int) -> tuple[int, in
 
 def judge_cost(running: RunningEmulator, runs: int) -> None:
     """The compute time of firewall_tree's step judge on the wider tree (no requests)."""
-    # imported here: the module code under test, loaded as the modules load it
-    from ansible_collections.pve.firewall.plugins.module_utils._compiler.fw_dir import config_from_texts  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._engine.lockout import OperatorView, analyse_lockout  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._engine.verdict import Environment  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._model.inventory import Inventory, Node  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._plan.rollout_stages import step_stages  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._plan.tree import apply_tree, canonical_config, tree_from_user  # pylint: disable=import-outside-toplevel
-    from ansible_collections.pve.firewall.plugins.module_utils._plan.tree_steps import plan_steps  # pylint: disable=import-outside-toplevel
-
     control = running.control
     inventory = Inventory({node: Node(node, f"192.0.2.{11 + index}", "192.0.2.0/24") for index, node in enumerate(NODES)})
     hosts = {node: control.read_file(f"nodes/{node}/host.fw") or "" for node in NODES}

@@ -23,9 +23,11 @@ def config(cluster_rules: tuple[Rule, ...] = (), *, group_rules: tuple[Rule, ...
         {},
     )
 
+
 def test_blacklist_is_denied_and_management_accepted_by_pve_itself() -> None:
     assert deny_sets(config()) == frozenset({"blacklist"})
     assert "management" not in deny_sets(config((Rule("in", "DROP", source="+management"),)))
+
 
 def test_a_set_is_denied_only_when_every_rule_naming_it_drops_or_rejects_it() -> None:
     dropped = config((Rule("in", "DROP", source="+bad"), Rule("out", "REJECT", dest="+dc/bad")))
@@ -34,6 +36,7 @@ def test_a_set_is_denied_only_when_every_rule_naming_it_drops_or_rejects_it() ->
     assert "bad" not in deny_sets(config((Rule("in", "DROP", source="+bad"),), group_rules=(Rule("in", "ACCEPT", source="+bad"),)))
     assert "bad" not in deny_sets(config((Rule("in", "DROP", source="+bad"),), guest_rules=(Rule("in", "ACCEPT", source="+bad"),)))
     assert "blacklist" not in deny_sets(config((Rule("in", "ACCEPT", source="+blacklist"),)))
+
 
 def test_a_guest_set_of_the_same_name_is_not_the_datacenter_set() -> None:
     assert "bad" not in deny_sets(config(guest_rules=(Rule("in", "DROP", source="+guest/bad"),)))
