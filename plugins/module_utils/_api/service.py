@@ -271,9 +271,6 @@ class FirewallApi:
         data = self.get(scope.ipsets_path(name)) or []
         return Snapshot(tuple(ipset_entry_from_api(item) for item in data), _digest(data))
 
-    def read_ipsets(self, scope: Scope) -> tuple[IPSet, ...]:
-        return tuple(IPSet(ipset.name, ipset.comment, self.read_entries(scope, ipset.name).items) for ipset in self.list_ipsets(scope).items)
-
     # -- aliases -----------------------------------------------------------------------------
 
     def read_aliases(self, scope: Scope) -> Snapshot[tuple[Alias, ...]]:
@@ -285,10 +282,6 @@ class FirewallApi:
     def list_groups(self) -> Snapshot[tuple[SecurityGroup, ...]]:
         data = self.get(GROUPS_PATH) or []
         return Snapshot(tuple(group_from_api(item) for item in data), _digest(data))
-
-    def read_groups(self) -> tuple[SecurityGroup, ...]:
-        cluster = Scope("cluster")
-        return tuple(SecurityGroup(group.name, group.comment, self.read_rules(cluster.rules_path(group.name)).items) for group in self.list_groups().items)
 
     # -- refs and macros ---------------------------------------------------------------------
 
@@ -311,18 +304,46 @@ class FirewallApi:
     def read_file(self, scope: Scope, parts: Iterable[str] | None = None) -> FirewallFile:
         """Everything one level holds, as the compiler's file model; with ``parts`` (of
         options, rules, aliases, ipsets, groups) only those are read, the rest stays empty."""
+        return self.read_files([scope], parts)[0]
+
+    def read_files(self, scopes: Sequence[Scope], parts: Iterable[str] | None = None, fan_out: FanOut | None = None) -> list[FirewallFile]:
+        """The files of ``scopes``, as ``read_file`` reads each, in two rounds of reads that
+        ``fan_out`` runs at once: every list of every file (options, rules, aliases, IP sets,
+        groups), then the entries of every IP set and the rules of every group."""
         wanted = frozenset(FILE_PARTS if parts is None else parts)
-        options = self.read_options(scope).items if "options" in wanted else {}
-        rules = self.read_rules(scope.rules_path()).items if "rules" in wanted else ()
-        aliases: tuple[Alias, ...] = ()
-        ipsets: tuple[IPSet, ...] = ()
-        groups: tuple[SecurityGroup, ...] = ()
-        if scope.has_sets:
-            aliases = self.read_aliases(scope).items if "aliases" in wanted else ()
-            ipsets = self.read_ipsets(scope) if "ipsets" in wanted else ()
-        if scope.level == "cluster" and "groups" in wanted:
-            groups = self.read_groups()
-        return FirewallFile(scope.file_kind, options, aliases, ipsets, rules, groups)
+        run = fan_out or self.each
+        lists: list[tuple[int, str, Callable[[FirewallApi], Snapshot[Any]]]] = []
+        for index, scope in enumerate(scopes):
+            if "options" in wanted:
+                lists.append((index, "options", partial(FirewallApi.read_options, scope=scope)))
+            if "rules" in wanted:
+                lists.append((index, "rules", partial(FirewallApi.read_rules, path=scope.rules_path())))
+            if scope.has_sets and "aliases" in wanted:
+                lists.append((index, "aliases", partial(FirewallApi.read_aliases, scope=scope)))
+            if scope.has_sets and "ipsets" in wanted:
+                lists.append((index, "ipsets", partial(FirewallApi.list_ipsets, scope=scope)))
+            if scope.level == "cluster" and "groups" in wanted:
+                lists.append((index, "groups", FirewallApi.list_groups))
+        found: list[dict[str, Any]] = [{} for _scope in scopes]
+        for (index, part, _read), snapshot in zip(lists, run([read for _index, _part, read in lists])):
+            found[index][part] = snapshot.items
+        cluster = Scope("cluster")
+        members: list[tuple[int, str, str, Callable[[FirewallApi], Snapshot[Any]]]] = []
+        for index, scope in enumerate(scopes):
+            members += [(index, "ipsets", item.name, partial(FirewallApi.read_entries, scope=scope, name=item.name)) for item in found[index].get("ipsets", ())]
+            members += [
+                (index, "groups", item.name, partial(FirewallApi.read_rules, path=cluster.rules_path(item.name))) for item in found[index].get("groups", ())
+            ]
+        filled: dict[tuple[int, str, str], Any] = {}
+        for (index, part, name, _read), snapshot in zip(members, run([read for *_key, read in members])):
+            filled[(index, part, name)] = snapshot.items
+        files = []
+        for index, scope in enumerate(scopes):
+            parts_of = found[index]
+            ipsets = tuple(IPSet(item.name, item.comment, filled[(index, "ipsets", item.name)]) for item in parts_of.get("ipsets", ()))
+            groups = tuple(SecurityGroup(item.name, item.comment, filled[(index, "groups", item.name)]) for item in parts_of.get("groups", ()))
+            files.append(FirewallFile(scope.file_kind, parts_of.get("options", {}), parts_of.get("aliases", ()), ipsets, parts_of.get("rules", ()), groups))
+        return files
 
     # -- inventory -----------------------------------------------------------------------
 
@@ -388,8 +409,7 @@ class FirewallApi:
 
     def node_addresses(self, status: list[dict[str, Any]] | None = None, fan_out: FanOut | None = None) -> dict[str, Node]:
         """Nodes with the address /cluster/status gives (read unless given) and the network it lies in."""
-        entries = self.cluster_status() if status is None else status
-        listed = [(str(item["name"]), str(item["ip"])) for item in entries if item.get("type") == "node" and item.get("ip")]
+        listed = _status_nodes(self.cluster_status() if status is None else status)
         networks = (fan_out or self.each)([partial(FirewallApi.local_network, node=name, address=address) for name, address in listed])
         return {name: Node(name, address, network) for (name, address), network in zip(listed, networks)}
 
@@ -412,11 +432,22 @@ class FirewallApi:
     def inventory(self, fan_out: FanOut | None = None, guests: Collection[int] | None = None) -> Inventory:
         """The nodes and guests; ``fan_out`` runs the per-guest and per-node reads; ``guests``:
         the only guests whose config is read (the others are listed as ``unread``)."""
-        listed = self.guests()
+        run = fan_out or self.each
+        # two rounds: the guest list and the cluster status, then each guest's config and each
+        # node's network
+        listed, status = run([FirewallApi.guests, FirewallApi.cluster_status])
         read = [(vmid, kind, node) for vmid, kind, node in listed if guests is None or vmid in guests]
-        configs = (fan_out or self.each)([partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in read])
+        nodes = _status_nodes(status)
+        found = run(
+            [
+                *(partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in read),
+                *(partial(FirewallApi.local_network, node=name, address=address) for name, address in nodes),
+            ]
+        )
+        configs, networks = found[: len(read)], found[len(read) :]
         unread = frozenset(vmid for vmid, _kind, _node in listed) - {vmid for vmid, _kind, _node in read}
-        return Inventory(self.node_addresses(fan_out=fan_out), {guest.vmid: guest for guest in configs}, unread=unread)
+        addresses = {name: Node(name, address, network) for (name, address), network in zip(nodes, networks)}
+        return Inventory(addresses, {guest.vmid: guest for guest in configs}, unread=unread)
 
     def gather(
         self, inventory: Inventory, *, nodes: Iterable[str] | None = None, vnets: bool | Iterable[str] = True, fan_out: FanOut | None = None
@@ -425,8 +456,15 @@ class FirewallApi:
         the nodes (``nodes``, default all), the guests of ``inventory`` and the vnets (all,
         none if ``vnets`` is False - their rules filter forwarded traffic only - or the ones
         named); ``fan_out`` runs the reads of the files."""
-        node_names = self.node_names() if nodes is None else list(nodes)
-        vnet_names = list(vnets) if not isinstance(vnets, bool) else (self.vnet_names() if vnets else [])
+        # the node and vnet lists at once when both are to be read
+        listings: list[Callable[[FirewallApi], list[str]]] = []
+        if nodes is None:
+            listings.append(FirewallApi.node_names)
+        if vnets is True:
+            listings.append(FirewallApi.vnet_names)
+        listed = iter((fan_out or self.each)(listings))
+        node_names = next(listed) if nodes is None else list(nodes)
+        vnet_names = list(vnets) if not isinstance(vnets, bool) else (next(listed) if vnets else [])
         guests = sorted(inventory.guests.items())
         guest_levels = [ScopeLevel.of_guest_type(guest.type) for _vmid, guest in guests]
         scopes = [
@@ -435,11 +473,16 @@ class FirewallApi:
             *(Scope(level.value, guest.node, vmid) for (vmid, guest), level in zip(guests, guest_levels)),
             *(Scope("vnet", vnet=vnet) for vnet in vnet_names),
         ]
-        files = iter((fan_out or self.each)([partial(FirewallApi.read_file, scope=scope) for scope in scopes]))
+        files = iter(self.read_files(scopes, fan_out=fan_out))
         cluster = next(files)
         hosts = {node: next(files) for node in node_names}
         guest_files = {vmid: GuestFirewall(vmid, level.rule_level, next(files)) for (vmid, _guest), level in zip(guests, guest_levels)}
         return ClusterConfig(cluster, hosts, guest_files, {vnet: next(files) for vnet in vnet_names})
+
+
+def _status_nodes(status: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(name, address) of each node /cluster/status lists with an address."""
+    return [(str(item["name"]), str(item["ip"])) for item in status if item.get("type") == "node" and item.get("ip")]
 
 
 def _subnet(raw: Mapping[str, Any]) -> Subnet:
