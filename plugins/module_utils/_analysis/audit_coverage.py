@@ -11,11 +11,11 @@ PVE fills itself (its content is more than the configuration says) are not compa
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from .._compiler.addresses import AddressError, AliasRef, IPSetRef, parse_address_spec
+from .._compiler.addresses import IPSetRef, address_refs
 from .._compiler.fw_format import rule_text
 from .._engine.addrset import AddressSet
 from .._engine.matchers import CompiledRule, RuleContext, SetLibrary, Template, compile_rule, references
@@ -184,20 +184,6 @@ def deciders(atoms: tuple[Atom, ...], earlier: Mapping[AtomKey, list[tuple[int, 
             return []
         found.add(decider)
     return sorted(found)
-
-
-def address_refs(rule: Rule) -> Iterator[tuple[str, IPSetRef | AliasRef]]:
-    """(field, reference) of each ipset or alias reference a rule's addresses make."""
-    for field_name in ("source", "dest"):
-        text = getattr(rule, field_name)
-        if not text:
-            continue
-        try:
-            spec = parse_address_spec(text.strip())
-        except AddressError:
-            continue
-        if isinstance(spec, (IPSetRef, AliasRef)):
-            yield field_name, spec
 
 
 def _filled_by_pve(rule: Rule) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from .._compiler.addresses import AddressError, AliasRef, IPSetRef, is_alias_reference, parse_address_spec
+from .._compiler.addresses import AddressError, AliasRef, IPSetRef, address_refs, is_alias_reference, parse_address_spec
 from .._model.objects import FirewallFile, Rule
 from .audit_context import AuditContext, count, guest_ident
-from .audit_coverage import GUEST_FILTER_SET, SPECIAL_CLUSTER_SETS, RuleList, address_refs
+from .audit_coverage import GUEST_FILTER_SET, SPECIAL_CLUSTER_SETS, RuleList
 from .audit_findings import AuditObject, Issue
 
 _BUILTIN_ALIAS = "local_network"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
 
 from .._model.errors import PveFirewallError
+from .._model.objects import Rule
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]  # noqa: UP007
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]  # noqa: UP007
@@ -281,3 +283,17 @@ def canonical_ipset_cidr(text: str) -> str:
 
 def is_alias_reference(text: str) -> bool:
     return _ALIAS_REF_RE.fullmatch(text) is not None
+
+
+def address_refs(rule: Rule) -> Iterator[tuple[str, IPSetRef | AliasRef]]:
+    """(field, reference) of each ipset or alias reference a rule's addresses make."""
+    for field_name in ("source", "dest"):
+        text = getattr(rule, field_name)
+        if not text:
+            continue
+        try:
+            spec = parse_address_spec(text.strip())
+        except AddressError:
+            continue
+        if isinstance(spec, (IPSetRef, AliasRef)):
+            yield field_name, spec

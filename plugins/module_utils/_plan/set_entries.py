@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from .._compiler.addresses import AddressError, IPSetRef, parse_address_spec
+from .._compiler.addresses import IPSetRef, address_refs
 from .._compiler.normalise import normalise_entries
 from .._model.objects import ClusterConfig, FirewallFile, IPSet, IPSetEntry, Rule
 
@@ -67,15 +67,7 @@ def trimmed_sets(current: Iterable[IPSet], wanted: Iterable[IPSet]) -> tuple[IPS
 
 def _datacenter_sets_named(rule: Rule) -> Iterable[str]:
     """The datacenter IP sets a rule's addresses name (``+name`` or ``+dc/name``)."""
-    for text in (rule.source, rule.dest):
-        if not text:
-            continue
-        try:
-            spec = parse_address_spec(text.strip())
-        except AddressError:
-            continue
-        if isinstance(spec, IPSetRef) and spec.scope in (None, "dc"):
-            yield spec.name.lower()
+    return (ref.name.lower() for _field, ref in address_refs(rule) if isinstance(ref, IPSetRef) and ref.scope in (None, "dc"))
 
 
 def _files(config: ClusterConfig) -> Iterable[FirewallFile]:
