@@ -16,9 +16,9 @@ description:
   - Reads the cluster once, validates the whole tree against it (every problem named by
     its place in the tree, such as C(tree.guests.100 rules[2])) and refuses a file that would
     exceed pmxcfs' 1 MiB limit, all before the first write. It reads every file when the tree
-    lists the datacenter's aliases or groups (the rules of any file may name them) or prunes at
-    the datacenter; otherwise the datacenter's and the nodes' files and the guests and vnets the
-    tree names.
+    lists the datacenter's IP sets, aliases or groups (the rules of any file may name them) or
+    prunes at the datacenter; otherwise the datacenter's and the nodes' files and the guests and
+    vnets the tree names.
   - Runs the lockout analysis before the first write on every configuration the writes pass
     through - after each step of the datacenter's and the nodes' files, in the order the steps
     run - and refuses the whole change at the first step after which this controller would lose

@@ -202,16 +202,16 @@ def unknown_objects(tree: Tree, inventory: Inventory, vnets: tuple[str, ...], lo
 
 def reaches_every_file(tree: Tree, prune: bool) -> bool:
     """Whether applying ``tree`` can change what a file it does not name means, so that the
-    whole cluster must be read to validate it. The rules of every file may name the
-    datacenter's aliases and groups: a changed alias may mix address families in a rule
-    elsewhere, a changed group's rules land in every guest that jumps to it, so a tree that
-    lists them reaches every file, and so does pruning at the datacenter (a removed object may
-    still be named). A datacenter IP set's entries break no rule that names the set (PVE keeps
-    a set per address family), and other parts change only the file they are in; the
-    datacenter's and the nodes' files are read whatever the tree (rules of every file name the
-    first, the lockout analysis needs both)."""
+    whole cluster must be read to plan and validate it. The rules of every file may name the
+    datacenter's IP sets, aliases and groups: a changed alias may mix address families in a
+    rule elsewhere, a changed group's rules land in every guest that jumps to it, the order of
+    an IP set's writes depends on every rule that names it (``set_entries.deny_sets``), and a
+    pruned object may still be named. A tree that lists them or prunes at the datacenter
+    reaches every file; other parts change only the file they are in. The datacenter's and
+    the nodes' files are read whatever the tree (rules of every file name the first, the
+    lockout analysis needs both)."""
     cluster = tree.cluster
-    return cluster is not None and (prune or bool(cluster.parts & {"aliases", "groups"}))
+    return cluster is not None and (prune or bool(cluster.parts & {"ipsets", "aliases", "groups"}))
 
 
 def apply_tree(config: ClusterConfig, tree: Tree, inventory: Inventory, rules_state: str = "overridden", prune: bool = False) -> ClusterConfig:

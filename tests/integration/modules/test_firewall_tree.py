@@ -230,16 +230,17 @@ def test_a_tree_of_rules_and_options_reads_the_datacenter_the_nodes_and_what_it_
     assert accepted == {"tree.guests.999": "100, 101, 102, 200, 201", "tree.vnets.nope": "vnet1, vnet2"}, missing["errors"]
 
 
-def test_a_tree_that_lists_datacenter_aliases_or_groups_or_prunes_reads_every_file(cluster: ModuleRunner) -> None:
-    """A datacenter alias or group may be named by the rules of any file, and so may an object
-    prune removes; a datacenter IP set's entries break no rule that names the set."""
+def test_a_tree_that_lists_datacenter_objects_or_prunes_reads_every_file(cluster: ModuleRunner) -> None:
+    """A datacenter alias, IP set or group may be named by the rules of any file, and so may
+    an object prune removes."""
     cluster.ok(MODULE, tree=tree())
     every = {"guest 100", "guest 101", "guest 102", "guest 200", "guest 201"}
     for cluster_part, prune, reads in (
         ({"aliases": tree()["cluster"]["aliases"]}, False, every),
         ({"groups": tree()["cluster"]["groups"]}, False, every),
         ({"rules": tree()["cluster"]["rules"]}, True, every),
-        ({"ipsets": tree()["cluster"]["ipsets"]}, False, set()),
+        ({"ipsets": tree()["cluster"]["ipsets"]}, False, every),
+        ({"options": {"policy_out": "ACCEPT"}}, False, set()),
     ):
         seq = cluster.seq()
         run = cluster.run(MODULE, tree={"cluster": cluster_part}, prune=prune, check=True)
