@@ -1,14 +1,22 @@
-"""Plans for an ordered rule list that never take away a rule that stays.
+"""Plans for an ordered rule list that never take away a rule that stays, and never let a new
+rule that may deny act from a place it is only passing through.
 
 The planner finds the fewest writes; for that it may rewrite (or delete) a wanted rule and
 add it again later. Until then the rule is missing from the list PVE compiles. Here such a
 plan is replaced by one that changes only rules that go, adds the missing ones, then moves.
+
+PVE inserts every new rule at position 0 (its POST ignores ``pos``); a plan that moves rules
+after writing them has the new rules above the ones they should follow until the moves are
+done, and PVE may compile the list in between. A new DROP or REJECT rule, or a jump to a
+security group, above the ACCEPT rules it belongs below can cut the operator off for that
+moment. Such a rule is written disabled, moved, and enabled at its place: one write more.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .._compiler.api_mapping import ApiCall, rule_call
 from .._model.list_operations import CreateItem, DeleteItem, ListOperation, MoveItem, UpdateItem, apply_list_operation
@@ -65,7 +73,34 @@ def _order_ops(items: list[Rule], desired: Sequence[Rule]) -> list[ListOperation
     return ops
 
 
+def _may_deny(rule: Rule) -> bool:
+    """Whether an enabled ``rule`` may drop or reject traffic (a group may hold such rules)."""
+    return rule.enable and (rule.type.lower() == "group" or rule.action.upper() in ("DROP", "REJECT"))
+
+
 def plan_rules(current: Sequence[Rule], desired: Sequence[Rule]) -> tuple[ListOperation[Rule], ...]:
+    """A plan that keeps the rules that stay (``keeping_plan``) and, when it moves rules, writes
+    the new rules that may deny disabled, moves them, then enables them where they belong."""
+    current, desired = tuple(current), tuple(desired)
+    plan = keeping_plan(current, desired)
+    if not any(isinstance(op, MoveItem) for op in plan):
+        return plan
+    written = Counter(op.item if isinstance(op, CreateItem) else op.after for op in plan if isinstance(op, (CreateItem, UpdateItem)))
+    staged = Counter({rule: count for rule, count in written.items() if _may_deny(rule)})
+    if not staged:
+        return plan
+    quiet = []
+    for rule in desired:
+        if staged[rule] > 0:
+            staged[rule] -= 1
+            quiet.append(replace(rule, enable=False))
+        else:
+            quiet.append(rule)
+    enabled = tuple(UpdateItem(pos, rule, wanted) for pos, (rule, wanted) in enumerate(zip(quiet, desired)) if rule != wanted)
+    return (*keeping_plan(current, tuple(quiet)), *enabled)
+
+
+def keeping_plan(current: Sequence[Rule], desired: Sequence[Rule]) -> tuple[ListOperation[Rule], ...]:
     """The planner's plan, unless it takes away (rewrites or deletes) a rule that stays.
 
     For fewer writes the planner may rewrite (or delete) a wanted rule and add it again later.

@@ -149,6 +149,24 @@ def test_nothing_is_analysed_while_the_datacenter_firewall_is_off(guarded: Modul
     assert paths.count("/cluster/firewall/options") == 1 and "/cluster/status" not in paths
 
 
+def test_a_drop_rule_added_below_the_admin_rules_is_moved_into_place_disabled(guarded: ModuleRunner) -> None:
+    """PVE puts a new rule on top; a DROP rule there would cut the admin off until moved below
+    the admin rules, and PVE may compile the list in between: it goes in disabled, is moved,
+    then enabled."""
+    open_cluster(guarded, ADMIN_RULES)
+    drop_all = {"type": "in", "action": "DROP"}
+    result = guarded.ok("firewall_rule", state="overridden", rules=[*ADMIN_RULES, drop_all])
+    commands = result["commands"]
+    assert len(commands) == 3, commands
+    assert commands[0].startswith("POST /cluster/firewall/rules") and "enable=0" in commands[0], commands
+    assert commands[1] == "PUT /cluster/firewall/rules/0 moveto=3", commands
+    assert commands[2] == "PUT /cluster/firewall/rules/2 enable=1", commands
+    rules = guarded.api().get("/cluster/firewall/rules")
+    assert [(rule["action"], rule.get("enable")) for rule in rules] == [("ACCEPT", 1), ("ACCEPT", 1), ("DROP", 1)]
+    assert reach(guarded) == "open" and reach(guarded, "ssh") == "open"
+    guarded.unchanged("firewall_rule", state="overridden", rules=[*ADMIN_RULES, drop_all])
+
+
 # -- security_group ----------------------------------------------------------------------------
 
 
