@@ -113,9 +113,10 @@ def test_diff_shows_each_changed_file_as_fw_text(cluster: ModuleRunner) -> None:
     changed = copy.deepcopy(tree())
     changed["guests"]["200"]["rules"].append({"type": "in", "action": "DROP", "macro": "Telnet"})
     result = cluster.run(MODULE, check=True, diff=True, tree=changed)
-    # a rule added at the end: PVE inserts at the top, then it moves (two calls)
-    assert result["files"] == {"ct 200": {"path": "/etc/pve/firewall/200.fw", "parts": ["rules"], "commands": 2}}
-    assert len(result["commands"]) == 2
+    # a DROP rule added at the end: PVE inserts at the top, so it goes in disabled, moves, and
+    # is enabled in its place (three calls)
+    assert result["files"] == {"ct 200": {"path": "/etc/pve/firewall/200.fw", "parts": ["rules"], "commands": 3}}
+    assert len(result["commands"]) == 3 and "enable=0" in result["commands"][0] and result["commands"][2].endswith("enable=1"), result["commands"]
     before, after = result["diff"]["before"], result["diff"]["after"]
     assert before.startswith("# /etc/pve/firewall/200.fw\n") and after.startswith("# /etc/pve/firewall/200.fw\n")
     assert "Telnet(DROP)" in after and "Telnet" not in before
