@@ -102,9 +102,10 @@ options:
         verifies access between stages (the P(pve.firewall.safe_rollout#role) role) applies one or a few
         stages per task.
       - V(sets) the IP sets and aliases of every level (an IP set that exists gains its new
-        entries and keeps those the tree drops), V(groups) the security groups,
-        V(guests) the guests' options, NIC flags and rules, V(nodes) and V(vnets) theirs,
-        V(cluster_rules), V(cluster_options) (all but C(enable)), V(enable), and V(prune)
+        entries and keeps those the tree drops; a datacenter set that rules only deny loses
+        them first), V(groups) the security groups, V(guests) the guests' options, NIC flags
+        and rules, V(nodes) and V(vnets) theirs, V(cluster_rules) (then the groups the change
+        only narrows), V(cluster_options) (all but C(enable)), V(enable), and V(prune)
         the removals - the entries the tree drops from the IP sets it lists (whatever O(prune)),
         then the objects O(prune) removes.
       - A call whose stages leave out V(prune) leaves the dropped entries in their IP sets; the
