@@ -99,6 +99,13 @@ options:
       - unused-group
       - macro-available
       - ipset-candidate
+  parallel:
+    description:
+      - How many firewalls are read at the same time, each through a connection of its own
+        (1 to 16). V(1) reads one after the other.
+    type: int
+    default: 4
+    version_added: 0.3.0
   skip_checks:
     description:
       - Checks not to run, taken away from O(checks).
@@ -238,6 +245,7 @@ counts:
 """
 
 import time
+from functools import partial
 from typing import Any
 
 from ..module_utils._analysis.audit import (
@@ -253,12 +261,13 @@ from ..module_utils._analysis.audit import (
     severity_rank,
     summary_lines,
 )
-from ..module_utils._api.service import FirewallApi, Scope
+from ..module_utils._api.service import FanOut, FirewallApi, Scope
 from ..module_utils._api.transport import PveApiError
 from ..module_utils._model.errors import FieldError, raise_if_errors
 from ..module_utils._model.inventory import Guest, Inventory
 from ..module_utils._model.objects import ClusterConfig, FirewallFile
 from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.connections import PARALLEL_ARG, connection_pool, parallel_problems
 from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.report import ModuleContext
 from ..module_utils._module_kit.runner import ModuleFailure, ModuleSpec, Run, connect, run_module
@@ -281,7 +290,7 @@ class FirewallAudit:
         self.levels = frozenset(self.params["levels"])
         self.checks = frozenset(self.params["checks"] or CHECK_CODES) - frozenset(self.params["skip_checks"])
 
-    def run(self, api: FirewallApi) -> dict[str, Any]:
+    def run(self, api: FirewallApi, fan_out: FanOut) -> dict[str, Any]:
         params = self.params
         nodes = api.node_names()
         guests = api.guests()
@@ -298,15 +307,16 @@ class FirewallAudit:
         )
         whole = "cluster" in self.levels
         audited = {vmid for vmid, guest_type, _node in guests if GUEST_LEVELS[guest_type] in self.levels and (scope.vmids is None or vmid in scope.vmids)}
+        # the configs of the audited guests at once; the others are only placed
+        read = [(vmid, guest_type, node) for vmid, guest_type, node in guests if vmid in audited]
+        configs = {
+            guest.vmid: guest for guest in fan_out([partial(FirewallApi.guest_config, vmid=vmid, guest_type=kind, node=node) for vmid, kind, node in read])
+        }
         inventory = Inventory(
-            guests={
-                vmid: api.guest_config(vmid, guest_type, node) if vmid in audited else Guest(vmid, guest_type, node)
-                for vmid, guest_type, node in guests
-                if whole or vmid in audited
-            }
+            guests={vmid: configs[vmid] if vmid in audited else Guest(vmid, guest_type, node) for vmid, guest_type, node in guests if whole or vmid in audited}
         )
         hosts = nodes if whole else [node for node in nodes if "node" in self.levels and (scope.nodes is None or node in scope.nodes)]
-        config = api.gather(inventory, nodes=hosts, vnets=whole or "vnet" in self.levels)
+        config = api.gather(inventory, nodes=hosts, vnets=whole or "vnet" in self.levels, fan_out=fan_out)
         facts = AuditFacts(
             inventory,
             node_names=tuple(nodes),
@@ -364,8 +374,9 @@ class FirewallAudit:
 
 def start(module: ModuleContext) -> Run:
     def work() -> dict[str, Any]:
-        with connect(module) as api:
-            return FirewallAudit(module).run(api)
+        raise_if_errors(parallel_problems(module.params))
+        with connect(module) as api, connection_pool(api, module.params) as pool:
+            return FirewallAudit(module).run(api, pool.fan_out)
 
     return Run(work)
 
@@ -379,6 +390,7 @@ SPEC = ModuleSpec(
             "checks": {"type": "list", "elements": "str", "choices": CHECK_CODES},
             "skip_checks": {"type": "list", "elements": "str", "choices": CHECK_CODES, "default": []},
             "max_rules_per_guest": {"type": "int", "default": 20},
+            "parallel": PARALLEL_ARG,
             "min_severity": {"type": "str", "choices": list(SEVERITIES), "default": "info"},
             "fail_on": {"type": "str", "choices": list(SEVERITIES)},
         },

@@ -192,12 +192,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from ..module_utils._api.parallel import MAX_CONNECTIONS, ConnectionPool
 from ..module_utils._api.service import FanOut, FirewallApi, Scope
 from ..module_utils._compiler.user_input import file_to_user
-from ..module_utils._model.errors import FieldError, raise_if_errors
+from ..module_utils._model.errors import raise_if_errors
 from ..module_utils._model.levels import GUEST_LEVEL_NAMES, LEVEL_NAMES
 from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.connections import PARALLEL_ARG, connection_pool, parallel_problems
 from ..module_utils._module_kit.references import unknown_names
 from ..module_utils._module_kit.report import ModuleContext
 from ..module_utils._module_kit.runner import ModuleSpec, Run, connect, run_module
@@ -278,11 +278,7 @@ class FirewallInfo:
             chosen = [node for node in nodes if params["nodes"] is None or node in params["nodes"]]
             reads += [("nodes", node, partial(self.read, scope=Scope("node", node))) for node in chosen]
         if self.levels & set(GUEST_LEVEL_NAMES):
-            chosen_guests = [
-                guest
-                for guest in guests
-                if guest["level"] in self.levels and (params["vmids"] is None or guest["vmid"] in params["vmids"])
-            ]
+            chosen_guests = [guest for guest in guests if guest["level"] in self.levels and (params["vmids"] is None or guest["vmid"] in params["vmids"])]
             reads += [("guests", str(guest["vmid"]), partial(self.guest_read, guest=guest)) for guest in chosen_guests]
         if "vnet" in self.levels:
             chosen = [vnet for vnet in vnets if params["vnets"] is None or vnet in params["vnets"]]
@@ -305,17 +301,11 @@ class FirewallInfo:
 
 
 def start(module: ModuleContext) -> Run:
-    parallel = module.params["parallel"]
-    if not 1 <= parallel <= MAX_CONNECTIONS:
-        raise_if_errors([FieldError("parallel", "parallel", parallel, "not a number of connections this module opens", f"1 to {MAX_CONNECTIONS}")])
+    raise_if_errors(parallel_problems(module.params))
 
     def work() -> dict[str, Any]:
-        with connect(module) as api:
-            pool = ConnectionPool(api, parallel)
-            try:
-                return FirewallInfo(module).run(api, pool.fan_out)
-            finally:
-                pool.close()
+        with connect(module) as api, connection_pool(api, module.params) as pool:
+            return FirewallInfo(module).run(api, pool.fan_out)
 
     return Run(work)
 
@@ -328,7 +318,7 @@ SPEC = ModuleSpec(
             "vmids": {"type": "list", "elements": "int"},
             "vnets": {"type": "list", "elements": "str"},
             "include": {"type": "list", "elements": "str", "choices": PARTS, "default": list(DEFAULT_PARTS)},
-            "parallel": {"type": "int", "default": 4},
+            "parallel": PARALLEL_ARG,
         },
         scope=False,
     ),

@@ -120,6 +120,13 @@ options:
         later.
       - Defaults to the current time.
     type: float
+  parallel:
+    description:
+      - With O(source=live), how many firewalls are read at the same time, each through a
+        connection of its own (1 to 16). V(1) reads one after the other.
+    type: int
+    default: 4
+    version_added: 0.3.0
   packets:
     description: The packets to evaluate, each the first packet of a new connection.
     type: list
@@ -497,6 +504,7 @@ lockout:
 from typing import Any
 
 from ..module_utils._module_kit.arguments import argument_spec as with_connection
+from ..module_utils._module_kit.connections import PARALLEL_ARG
 from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
 from ..module_utils._module_simulate.loading import TEXT_OPTIONS
 from ..module_utils._module_simulate.runner import run
@@ -541,6 +549,7 @@ def argument_spec() -> dict[str, Any]:
         "inventory": {"type": "dict"},
         "corosync_conf": {"type": "str"},
         "now": {"type": "float"},
+        "parallel": PARALLEL_ARG,
         "packets": {"type": "list", "elements": "dict", "default": [], "options": packet},
         "changes": {"type": "dict"},
         "changes_rules_state": {"type": "str", "default": "overridden", "choices": ["overridden", "merged"]},

@@ -223,6 +223,7 @@ not_started:
 from ..module_utils._module_firewall_tree.runner import FirewallTree
 from ..module_utils._module_kit.access import ACCESS_ARGS
 from ..module_utils._module_kit.arguments import argument_spec
+from ..module_utils._module_kit.connections import PARALLEL_ARG
 from ..module_utils._module_kit.runner import ModuleSpec, Run, run_module
 from ..module_utils._plan.tree_steps import STAGES
 
@@ -235,7 +236,7 @@ SPEC = ModuleSpec(
             "prune": {"type": "bool", "default": False},
             "exact_options": {"type": "bool", "default": False},
             "stages": {"type": "list", "elements": "str", "choices": list(STAGES)},
-            "parallel": {"type": "int", "default": 4},
+            "parallel": PARALLEL_ARG,
             "auto_revert": {"type": "bool", "default": True},
         },
         scope=False,

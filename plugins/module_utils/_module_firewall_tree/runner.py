@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .._api.parallel import MAX_CONNECTIONS, ConnectionPool, Job, Lease, run_jobs
+from .._api.parallel import ConnectionPool, Job, Lease, run_jobs
 from .._api.service import FirewallApi
 from .._compiler.api_mapping import ApiCall
 from .._compiler.fw_format import render_fw
@@ -15,6 +15,7 @@ from .._model.errors import FieldError, PveFirewallError, raise_if_errors
 from .._model.inventory import Inventory
 from .._model.objects import ClusterConfig, FirewallFile
 from .._module_kit.access import AccessGuard
+from .._module_kit.connections import connection_pool, parallel_problems
 from .._module_kit.report import ModuleContext, Report
 from .._module_kit.runner import connect
 from .._plan.config_change import ConfigChange
@@ -102,21 +103,15 @@ class FirewallTree:
             for index, stage in enumerate(stages)
             if stage not in STAGES
         ]
-        parallel = self.params["parallel"]
-        if not 1 <= parallel <= MAX_CONNECTIONS:
-            errors.append(FieldError("parallel", "parallel", parallel, "not a number of connections this module opens", f"1 to {MAX_CONNECTIONS}"))
+        errors += parallel_problems(self.params)
         raise_if_errors(errors)
         return tree, tuple(stage for stage in STAGES if stage in stages)
 
     def run(self) -> dict[str, Any]:
         tree, stages = self.checked_input()
         self.access.validate()
-        with connect(self.module) as api:
-            pool = ConnectionPool(api, int(self.params["parallel"]))
-            try:
-                return self.apply(api, pool, tree, stages)
-            finally:
-                pool.close()
+        with connect(self.module) as api, connection_pool(api, self.params) as pool:
+            return self.apply(api, pool, tree, stages)
 
     def apply(self, api: FirewallApi, pool: ConnectionPool, tree: Tree, stages: tuple[str, ...]) -> dict[str, Any]:
         params = self.params

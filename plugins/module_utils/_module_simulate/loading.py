@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._api.service import FirewallApi
+from .._api.service import FanOut, FirewallApi
 from .._compiler.config_validation import validate_config
 from .._compiler.fw_dir import LoadedConfig, config_from_texts, load_fw_dir
 from .._compiler.inventory_input import inventory_from_user
@@ -40,20 +40,20 @@ class Loaded:
     warnings: tuple[str, ...] = ()
 
 
-def load(params: Mapping[str, Any], api: FirewallApi | None) -> Loaded:
+def load(params: Mapping[str, Any], api: FirewallApi | None, fan_out: FanOut | None = None) -> Loaded:
     """The inventory and configuration the parameters name; ``api`` is the connection with
-    source live, else None."""
-    inventory = load_inventory(params["inventory"], api)
-    loaded = _configuration(params, inventory, api)
+    source live, else None; ``fan_out`` runs its reads of different files at once."""
+    inventory = load_inventory(params["inventory"], api, fan_out)
+    loaded = _configuration(params, inventory, api, fan_out)
     ignored = tuple(f"PVE ignores this: {error}" for error in validate_config(loaded.config))
     return Loaded(loaded.config, inventory, loaded.warnings + ignored)
 
 
-def load_inventory(data: Mapping[str, Any] | None, api: FirewallApi | None) -> Inventory:
+def load_inventory(data: Mapping[str, Any] | None, api: FirewallApi | None, fan_out: FanOut | None = None) -> Inventory:
     """The given inventory (its ``sdn`` key: what the +sdn/ sets are generated from), else the
     cluster's with source live, else PVE's test environment."""
     if data is None:
-        return test_suite_env.INVENTORY if api is None else api.inventory()
+        return test_suite_env.INVENTORY if api is None else api.inventory(fan_out=fan_out)
     rest = {key: value for key, value in data.items() if key != "sdn"}
     sdn, sdn_errors = sdn_from_data(data.get("sdn"), "sdn")
     inventory, errors = inventory_from_user(rest)
@@ -85,9 +85,9 @@ def load_corosync(params: Mapping[str, Any], inventory: Inventory, api: Firewall
     return Corosync(nodes, "knet")
 
 
-def _configuration(params: Mapping[str, Any], inventory: Inventory, api: FirewallApi | None) -> LoadedConfig:
+def _configuration(params: Mapping[str, Any], inventory: Inventory, api: FirewallApi | None, fan_out: FanOut | None = None) -> LoadedConfig:
     if api is not None:
-        return LoadedConfig(_live(api))
+        return LoadedConfig(_live(api, fan_out))
     if params["fw_dir"]:
         try:
             return load_fw_dir(params["fw_dir"], inventory)
@@ -98,11 +98,11 @@ def _configuration(params: Mapping[str, Any], inventory: Inventory, api: Firewal
     return _texts(params, inventory)
 
 
-def _live(api: FirewallApi) -> ClusterConfig:
+def _live(api: FirewallApi, fan_out: FanOut | None = None) -> ClusterConfig:
     """Every firewall of the cluster. Guests are read where the cluster runs them, also when
     the simulated inventory is the user's."""
     guests = {vmid: Guest(vmid, guest_type, node) for vmid, guest_type, node in api.guests()}
-    return api.gather(Inventory(guests=guests))
+    return api.gather(Inventory(guests=guests), fan_out=fan_out)
 
 
 def _texts(params: Mapping[str, Any], inventory: Inventory) -> LoadedConfig:

@@ -7,8 +7,10 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from .._api.service import FirewallApi
+from .._api.service import FanOut, FirewallApi
 from .._engine.verdict import Environment, VerdictEngine
+from .._model.errors import raise_if_errors
+from .._module_kit.connections import connection_pool, parallel_problems
 from .._module_kit.runner import ModuleFailure, connect
 from .changes import apply_changes
 from .errors import SimulationError
@@ -37,14 +39,16 @@ def _simulate_from_source(module: AnsibleModule) -> tuple[dict[str, Any], tuple[
     given = [option for option in FILE_SOURCES if module.params[option] is not None]
     if given:
         raise SimulationError(f"source=live reads the configuration from the cluster; {', '.join(given)} cannot be given with it")
-    with connect(module) as api:
-        return simulate(module, api)
+    raise_if_errors(parallel_problems(module.params))
+    with connect(module) as api, connection_pool(api, module.params) as pool:
+        return simulate(module, api, pool.fan_out)
 
 
-def simulate(module: AnsibleModule, api: FirewallApi | None) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The result and the warnings; ``api`` is the connection with source live, else None."""
+def simulate(module: AnsibleModule, api: FirewallApi | None, fan_out: FanOut | None = None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The result and the warnings; ``api`` is the connection with source live, else None;
+    ``fan_out`` runs its reads of different files at once."""
     params = module.params
-    loaded = load(params, api)
+    loaded = load(params, api, fan_out)
     config, inventory = loaded.config, loaded.inventory
     applied = None
     if params["changes"] is not None:

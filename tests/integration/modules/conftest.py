@@ -112,6 +112,16 @@ class ModuleRunner:
         return [entry for entry in self.requests_since(seq) if entry["method"] != "GET"]
 
 
+def overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    """Two logged requests were served at the same time (each entry: start and duration)."""
+    return first["time"] < second["time"] + second["duration_ms"] / 1000 and second["time"] < first["time"] + first["duration_ms"] / 1000
+
+
+def any_overlap(logged: list[dict[str, Any]]) -> bool:
+    """Some two of the logged requests were served at the same time."""
+    return any(overlaps(a, b) for index, a in enumerate(logged) for b in logged[index + 1 :])
+
+
 # The levels that hold IP sets and aliases: scope options and the firewall's API base.
 SET_LEVELS: dict[str, tuple[dict[str, Any], str]] = {
     "cluster": ({"level": "cluster"}, "/cluster/firewall"),

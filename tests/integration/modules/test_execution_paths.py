@@ -67,7 +67,7 @@ def scenario(cluster: ModuleRunner) -> list[dict[str, Any]]:
         {"name": "datacenter options", "pve.firewall.firewall_options": {"level": "cluster", "options": {"enable": True}}, **diff},
         # parallel 1: the two paths' requests are compared in their order
         {"name": "info", "pve.firewall.firewall_info": {"levels": ["cluster", "vm"], "include": ["options", "rules", "aliases", "ipsets"], "parallel": 1}},
-        {"name": "audit", "pve.firewall.firewall_audit": {}},
+        {"name": "audit", "pve.firewall.firewall_audit": {"parallel": 1}},
         {"name": "logs", "pve.firewall.firewall_log_info": {"nodes": ["pve1"], "limit": 50}},
         {"name": "simulate", "pve.firewall.firewall_simulate": {"cluster_fw": CLUSTER_FW, "packets": [OUTSIDER_TO_GUI]}},
         {"name": "mutually exclusive", "pve.firewall.firewall_simulate": {"cluster_fw": CLUSTER_FW, "config": {}}, **ignored},

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ModuleRunner, run_examples
+from conftest import ModuleRunner, any_overlap, run_examples
 
 MODULE = "firewall_info"
 
@@ -370,11 +370,6 @@ def test_bad_choices_fail(cluster: ModuleRunner) -> None:
     assert result["failed"] is True and "logs" in result["msg"]
 
 
-def overlap(first: dict[str, Any], second: dict[str, Any]) -> bool:
-    """Two logged requests were served at the same time."""
-    return first["time"] < second["time"] + second["duration_ms"] / 1000 and second["time"] < first["time"] + first["duration_ms"] / 1000
-
-
 def test_firewalls_are_read_at_the_same_time_and_give_what_one_connection_reads(cluster: ModuleRunner) -> None:
     setup_files(cluster)
     cluster.control.settings(latency=0.05)
@@ -389,8 +384,8 @@ def test_firewalls_are_read_at_the_same_time_and_give_what_one_connection_reads(
     assert results[4] == results[1]
     assert sorted(entry["path"] for entry in logs[4]) == sorted(entry["path"] for entry in logs[1])
     firewalls = [entry for entry in logs[4] if "/firewall/" in entry["path"]]
-    assert any(overlap(a, b) for index, a in enumerate(firewalls) for b in firewalls[index + 1 :])
-    assert not any(overlap(a, b) for index, a in enumerate(logs[1]) for b in logs[1][index + 1 :])
+    assert any_overlap(firewalls)
+    assert not any_overlap(logs[1])
 
 
 @pytest.mark.parametrize("parallel", [0, 17])

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ModuleRunner
+from conftest import ModuleRunner, any_overlap, overlaps
 
 from ansible_collections.pve.firewall.tests.emulator.fixtures import RunningEmulator
 from ansible_collections.pve.firewall.tests.emulator.topology import DEFAULT_TOPOLOGY, topology_from_data
@@ -69,13 +69,6 @@ def file_of(path: str) -> str:
     if parts[2] in ("qemu", "lxc"):
         return f"guest {parts[3]}" + (" config" if parts[4] == "config" else "")
     return f"node {parts[1]}"
-
-
-def overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
-    """Two logged requests were served at the same time (each entry: start and duration)."""
-    a_end = first["time"] + first["duration_ms"] / 1000
-    b_end = second["time"] + second["duration_ms"] / 1000
-    return first["time"] < b_end and second["time"] < a_end
 
 
 def test_converges_from_empty_to_what_firewall_info_reads_and_a_rerun_writes_nothing(cluster: ModuleRunner) -> None:
@@ -183,7 +176,7 @@ def test_one_connection_writes_one_step_after_the_other(cluster: ModuleRunner) -
     writes = cluster.writes_since(seq)
     cluster.control.settings(latency=0)
     assert result["most_at_once"] == 1
-    assert not any(overlaps(a, b) for index, a in enumerate(writes) for b in writes[index + 1 :])
+    assert not any_overlap(writes)
 
 
 def test_the_gather_reads_different_files_at_the_same_time(cluster: ModuleRunner) -> None:
@@ -201,7 +194,7 @@ def test_the_gather_reads_different_files_at_the_same_time(cluster: ModuleRunner
     cluster.unchanged(MODULE, tree=tree(), parallel=1)
     alone = cluster.requests_since(seq)
     assert len(alone) == len(reads)  # the same reads, one after the other
-    assert not any(overlaps(a, b) for index, a in enumerate(alone) for b in alone[index + 1 :])
+    assert not any_overlap(alone)
 
 
 def read_files(runner: ModuleRunner, seq: int) -> set[str]:
@@ -271,7 +264,7 @@ def test_a_large_ip_set_is_spread_over_idle_connections(cluster: ModuleRunner) -
     cluster.control.settings(latency=0)
     posts = [entry for entry in writes if entry["path"] == "/cluster/firewall/ipset/big"]
     assert len(posts) == 60
-    assert any(overlaps(a, b) for index, a in enumerate(posts) for b in posts[index + 1 :])
+    assert any_overlap(posts)
     assert len(cluster.api().get("/cluster/firewall/ipset/big")) == 60
     cluster.unchanged(MODULE, tree={"cluster": {"ipsets": [{"name": "big", "entries": entries}]}})
 
