@@ -49,6 +49,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.READ_ONLY
+  - pve.firewall.parallel
 options:
   levels:
     description:
@@ -99,13 +100,6 @@ options:
       - unused-group
       - macro-available
       - ipset-candidate
-  parallel:
-    description:
-      - How many firewalls are read at the same time, each through a connection of its own
-        (1 to 16). V(1) reads one after the other.
-    type: int
-    default: 4
-    version_added: 0.3.0
   skip_checks:
     description:
       - Checks not to run, taken away from O(checks).

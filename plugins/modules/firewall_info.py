@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - pve.firewall.api
   - pve.firewall.api.ACTION_GROUP
   - pve.firewall.api.READ_ONLY
+  - pve.firewall.parallel
 options:
   levels:
     description:
@@ -54,13 +55,6 @@ options:
       - A name that is no vnet of the cluster fails the task.
     type: list
     elements: str
-  parallel:
-    description:
-      - How many firewalls are read at the same time, each through a connection of its own
-        (1 to 16). V(1) reads one after the other.
-    type: int
-    default: 4
-    version_added: 0.3.0
   include:
     description:
       - What to return of each firewall read. A level returns only the parts it has

@@ -22,7 +22,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,6 +120,22 @@ def overlaps(first: dict[str, Any], second: dict[str, Any]) -> bool:
 def any_overlap(logged: list[dict[str, Any]]) -> bool:
     """Some two of the logged requests were served at the same time."""
     return any(overlaps(a, b) for index, a in enumerate(logged) for b in logged[index + 1 :])
+
+
+def with_4_and_1_connections(runner: ModuleRunner, run: Callable[[int], dict[str, Any]], latency: float = 0.05) -> tuple[dict[int, Any], dict[int, Any]]:
+    """``run(parallel)`` with 4 connections, then with 1, each round trip ``latency`` seconds
+    long: the results and the requests of each run, by ``parallel``."""
+    runner.control.settings(latency=latency)
+    results: dict[int, Any] = {}
+    logs: dict[int, Any] = {}
+    try:
+        for parallel in (4, 1):
+            seq = runner.seq()
+            results[parallel] = run(parallel)
+            logs[parallel] = runner.requests_since(seq)
+    finally:
+        runner.control.settings(latency=0)
+    return results, logs
 
 
 # The levels that hold IP sets and aliases: scope options and the firewall's API base.

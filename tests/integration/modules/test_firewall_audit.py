@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ModuleRunner, any_overlap, run_examples
+from conftest import ModuleRunner, any_overlap, run_examples, with_4_and_1_connections
 
 MODULE = "firewall_audit"
 
@@ -341,15 +341,7 @@ def test_examples_run_with_the_environment_only(cluster: ModuleRunner, tmp_path:
 
 def test_files_are_read_at_once_with_the_findings_of_one_connection(cluster: ModuleRunner) -> None:
     cluster.api().post("/nodes/pve1/qemu/100/firewall/rules", type="in", action="ACCEPT", macro="HTTPS", enable=1)
-    cluster.control.settings(latency=0.05)
-    try:
-        results, logs = {}, {}
-        for parallel in (4, 1):
-            seq = cluster.seq()
-            results[parallel] = cluster.ok(MODULE, parallel=parallel)
-            logs[parallel] = cluster.requests_since(seq)
-    finally:
-        cluster.control.settings(latency=0)
+    results, logs = with_4_and_1_connections(cluster, lambda parallel: cluster.ok(MODULE, parallel=parallel))
     assert results[4]["findings"] == results[1]["findings"] and results[4]["findings"]
     assert sorted(entry["path"] for entry in logs[4]) == sorted(entry["path"] for entry in logs[1])
     assert any_overlap(logs[4])

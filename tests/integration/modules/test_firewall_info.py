@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ModuleRunner, any_overlap, run_examples
+from conftest import ModuleRunner, any_overlap, run_examples, with_4_and_1_connections
 
 MODULE = "firewall_info"
 
@@ -372,15 +372,7 @@ def test_bad_choices_fail(cluster: ModuleRunner) -> None:
 
 def test_firewalls_are_read_at_the_same_time_and_give_what_one_connection_reads(cluster: ModuleRunner) -> None:
     setup_files(cluster)
-    cluster.control.settings(latency=0.05)
-    try:
-        results, logs = {}, {}
-        for parallel in (4, 1):
-            seq = cluster.seq()
-            results[parallel] = info(cluster, parallel=parallel, include=["options", "rules", "nics"])
-            logs[parallel] = cluster.requests_since(seq)
-    finally:
-        cluster.control.settings(latency=0)
+    results, logs = with_4_and_1_connections(cluster, lambda parallel: info(cluster, parallel=parallel, include=["options", "rules", "nics"]))
     assert results[4] == results[1]
     assert sorted(entry["path"] for entry in logs[4]) == sorted(entry["path"] for entry in logs[1])
     firewalls = [entry for entry in logs[4] if "/firewall/" in entry["path"]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import ModuleRunner, any_overlap, run_examples
+from conftest import ModuleRunner, any_overlap, run_examples, with_4_and_1_connections
 
 MODULE = "firewall_simulate"
 OUTSIDER = "203.0.113.9"  # no management host: outside the nodes' local network 127.0.0.0/8
@@ -230,15 +230,7 @@ def test_an_nftables_node_is_answered_with_its_chains(cluster: ModuleRunner) -> 
 
 def test_live_reads_go_at_once_and_answer_as_one_connection_does(cluster: ModuleRunner) -> None:
     setup_policy(cluster)
-    cluster.control.settings(latency=0.05)
-    try:
-        results, logs = {}, {}
-        for parallel in (4, 1):
-            seq = cluster.seq()
-            results[parallel] = simulate(cluster, packets=PACKETS, parallel=parallel)
-            logs[parallel] = cluster.requests_since(seq)
-    finally:
-        cluster.control.settings(latency=0)
+    results, logs = with_4_and_1_connections(cluster, lambda parallel: simulate(cluster, packets=PACKETS, parallel=parallel))
     assert results[4]["results"] == results[1]["results"] and results[4]["nodes"] == results[1]["nodes"]
     assert sorted(entry["path"] for entry in logs[4]) == sorted(entry["path"] for entry in logs[1])
     assert any_overlap(logs[4])
