@@ -5,11 +5,13 @@ The planner finds the fewest writes; for that it may rewrite (or delete) a wante
 add it again later. Until then the rule is missing from the list PVE compiles. Here such a
 plan is replaced by one that changes only rules that go, adds the missing ones, then moves.
 
-PVE inserts every new rule at position 0 (its POST ignores ``pos``); a plan that moves rules
-after writing them has the new rules above the ones they should follow until the moves are
-done, and PVE may compile the list in between. A new DROP or REJECT rule, or a jump to a
-security group, above the ACCEPT rules it belongs below can cut the operator off for that
-moment. Such a rule is written disabled, moved, and enabled at its place: one write more.
+PVE inserts every new rule at position 0 (PVE::API2::Firewall::Rules create_rule ``unshift``s
+it and ignores ``pos``); a plan that moves rules after writing them has the new rules above the
+ones they should follow until the moves are done, and PVE may compile the list in between. A
+new DROP or REJECT rule, or a jump to a security group, above the ACCEPT rules it belongs below
+can cut the operator off for that moment. Such a rule is written disabled, moved, and enabled
+at its place: one write more. A disabled rule takes no part in the rule set (PVE::Firewall
+ruleset_generate_vm_rules, enable_host_firewall and generate_group_rules skip it).
 """
 
 from __future__ import annotations
