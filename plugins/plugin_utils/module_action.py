@@ -70,6 +70,14 @@ class ModuleAction(ActionBase):  # type: ignore[misc]  # ActionBase is untyped
     _supports_check_mode = True
     _supports_async = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Ansible's strategy loads the action plugin's class in its own process before it
+        # forks the task's worker; importing the module here makes every worker inherit it
+        # (and what it imports) instead of importing it anew for each task.
+        super().__init_subclass__(**kwargs)
+        if cls.module_name:
+            module_spec(cls.module_name)
+
     def module_path_reason(self) -> str | None:
         """Why this task runs the module as a module (None: it runs on the controller)."""
         switch = os.environ.get(EXECUTION_SWITCH, AUTO).strip().lower() or AUTO

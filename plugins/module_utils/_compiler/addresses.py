@@ -195,6 +195,7 @@ def parse_address_spec(text: str) -> AddressSpec:
     return parse_address_list(text)
 
 
+@lru_cache(maxsize=8192)  # pure; every rule read back is normalised through it
 def canonical_address_spec(text: str) -> str:
     """Canonical text of a valid spec (invalid text is returned unchanged)."""
     try:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -222,3 +224,24 @@ def test_an_unknown_switch_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(EXECUTION_SWITCH, "remote")
     with pytest.raises(AnsibleActionFail, match="PVE_FIREWALL_EXECUTION='remote' is none of auto, module"):
         action().module_path_reason()
+
+
+def test_loading_an_action_plugin_imports_its_module_for_the_workers_to_inherit() -> None:
+    """Ansible's strategy loads the action plugin's class before it forks a task's worker; the
+    module (and what it imports) must be imported then, not again in every worker."""
+    import ansible_collections  # the namespace package this test imports the collection from
+
+    collections_root = Path(next(iter(ansible_collections.__path__))).parent
+    script = (
+        "import importlib, sys\n"
+        "from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder\n"
+        f"_AnsibleCollectionFinder(paths=[{str(collections_root)!r}])._install()\n"
+        "modules = 'ansible_collections.pve.firewall.plugins.modules.'\n"
+        "for name in sys.argv[1:]:\n"
+        "    assert modules + name not in sys.modules, name\n"
+        "    importlib.import_module('ansible_collections.pve.firewall.plugins.action.' + name)\n"
+        "    assert modules + name in sys.modules, name\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, *ACTIONS], capture_output=True, text=True, check=False, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
