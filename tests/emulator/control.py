@@ -4,7 +4,7 @@
 ``GET  /_emulator/status``                 nodes, addresses, ports, TLS CA, clock, settings
 ``GET  /_emulator/schema``                 the emulated API tree with every parameter
 ``GET|DELETE /_emulator/requests``         the request log (``?since=SEQ``) / reset it
-``GET|PUT /_emulator/settings``            ``latency`` (s), ``lock_timeout`` (s), ``judging``
+``GET|PUT /_emulator/settings``            ``latency`` (s, a round trip), ``lock_timeout`` (s), ``judging``
 ``GET|POST|DELETE /_emulator/faults``      the fault plan (see ``knobs.Fault``)
 ``GET|POST|DELETE /_emulator/clock``       ``{"advance": s}`` or ``{"set": epoch}`` / reset
 ``GET|POST|DELETE /_emulator/log/<node>``  firewall log lines (``lines`` or ``entries``)

@@ -171,7 +171,7 @@ class RequestLog:
 class Settings:
     """Scalar knobs: per-request latency, the file lock timeout, whether connections are judged."""
 
-    latency: float = 0.0  # seconds added to every API request
+    latency: float = 0.0  # a round trip: added to every API request and to a new connection's handshakes
     lock_timeout: float = 10.0  # PVE's cfs lock timeout
     judging: bool = True  # lockout simulation on/off
 

@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ssh-port", type=int, default=2222, help="SSH banner port on every node (0: a free one, -1: none)")
     parser.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--no-judge", dest="judge", action="store_false", help="start with the lockout simulation off (also a control setting)")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every API request")
+    parser.add_argument("--latency", type=float, default=0.0, help="a round trip in seconds: added to every API request and per handshake of a new connection")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 

@@ -108,6 +108,11 @@ class ApiServer(_Judged, ThreadingHTTPServer):
         # headers and body go out in separate writes: without this, Nagle's algorithm and
         # the client's delayed ACK add 40 ms to every answer
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        latency = self.emulator.settings.latency
+        if latency and self.node:
+            # A new connection costs round trips before its first request: TCP's handshake,
+            # and TLS's (1.3: one more). Without them parallel connections would come free.
+            time.sleep(latency * (2 if self.tls is not None else 1))
         if self.tls is not None:
             request.settimeout(30)
             try:

@@ -31,11 +31,24 @@ def test_the_request_log_counts_and_lists_requests(api: ApiClient, control: Cont
 
 
 def test_injected_latency_delays_every_api_request(api: ApiClient, control: ControlClient) -> None:
+    api.get("/version")  # a kept-alive connection: the request's own round trip only
     control.settings(latency=0.25)
     started = time.monotonic()
     api.get("/version")
     assert time.monotonic() - started >= 0.25
     control.settings(latency=0)
+
+
+def test_a_new_connection_pays_its_handshakes_round_trips(pve: RunningEmulator, api: ApiClient, control: ControlClient) -> None:
+    handshakes = 2 if pve.ca else 1  # TCP's, and TLS's
+    control.settings(latency=0.2)
+    try:
+        api.close()
+        started = time.monotonic()
+        api.get("/version")
+        assert time.monotonic() - started >= 0.2 * (handshakes + 1)
+    finally:
+        control.settings(latency=0)
 
 
 def test_the_nth_write_fails_with_500_and_is_not_applied(api: ApiClient, control: ControlClient) -> None:
