@@ -49,6 +49,8 @@ from .transport import PveApiError
 
 T = TypeVar("T")
 V = TypeVar("V")
+# Sends order-free calls at once; returns those that wrote and the first error (Lease.spread)
+Spread = Callable[[Sequence[ApiCall], Callable[[FirewallApi, ApiCall], bool]], tuple[list[ApiCall], BaseException | None]]
 MAX_ATTEMPTS = 4
 MAX_STALLED = 8
 # Attempts of a rule list sync in all: bounds runs that keep undoing each other's writes.
@@ -234,6 +236,32 @@ def _apply_keyed(endpoints: KeyedEndpoints[V], current: Mapping[str, V], desired
     return tuple(result[key] for key in sorted(result))
 
 
+def _spread_tail(calls: Sequence[ApiCall], digest: str | None, api: FirewallApi, endpoints: KeyedEndpoints[V], spread: Spread, done: list[ApiCall]) -> bool:
+    """The first call with the digest of the read (the collection is as planned), then the
+    others at once: each names its object, so their order does not matter. A call another
+    writer beat (the object is there, or gone, already) is not written. Whether all wrote."""
+    head, rest = calls[0], calls[1:]
+    api.send(head, digest if head.method in endpoints.digest_methods else None)
+    done.append(head)
+
+    def send(other: FirewallApi, call: ApiCall) -> bool:
+        try:
+            other.send(call)
+        except PveApiError as error:
+            if _is_conflict(error, keyed=True):
+                return False
+            raise
+        return True
+
+    written, error = spread(rest, send)
+    done.extend(written)
+    if isinstance(error, PveApiError):
+        raise SyncError(str(error), done) from None
+    if error is not None:
+        raise error
+    return len(written) == len(rest)
+
+
 def sync_keyed(
     api: FirewallApi,
     endpoints: KeyedEndpoints[V],
@@ -243,8 +271,11 @@ def sync_keyed(
     check_mode: bool,
     label: str,
     first: Snapshot[tuple[V, ...]] | None = None,
+    spread: Spread | None = None,
 ) -> SyncResult[tuple[V, ...]]:
-    """Make a keyed collection hold ``desired_items`` (and nothing else when ``purge``)."""
+    """Make a keyed collection hold ``desired_items`` (and nothing else when ``purge``).
+    ``spread``: sends order-free calls over several connections at once (``Lease.spread``);
+    without it, or for two calls or fewer, they go one after the other on ``api``."""
     desired = {endpoints.key(item): item for item in desired_items}
     snapshot = first or endpoints.read()
     before = snapshot.items
@@ -257,6 +288,20 @@ def sync_keyed(
         after = _apply_keyed(endpoints, current, desired, purge)
         if check_mode or not calls:
             return SyncResult(before, after, tuple(done) + calls, attempt)
+        if spread is not None and len(calls) > 2:
+            try:
+                if _spread_tail(calls, snapshot.digest, api, endpoints, spread, done) and not purge:
+                    return SyncResult(before, after, tuple(done), attempt)  # as below: what others add may stay
+                # read back: another writer may have been first on some, or added what purge removes
+                snapshot = endpoints.read()
+                if not keyed_calls(endpoints, {endpoints.key(item): item for item in snapshot.items}, desired, purge):
+                    return SyncResult(before, after, tuple(done), attempt)
+            except PveApiError as error:
+                if not _is_conflict(error, keyed=True):
+                    raise SyncError(str(error), done) from None
+                snapshot = endpoints.read()
+            tries.interrupted()
+            continue
         try:
             for index, call in enumerate(calls):
                 digest = snapshot.digest if index == 0 and call.method in endpoints.digest_methods else None

@@ -16,7 +16,7 @@ from .._api.access_guard import AUTO_REVERT_ENABLE, enable_with_auto_revert
 from .._api.guest_nics import NicLines, nic_call, planned_lines, read_nic_lines
 from .._api.parallel import Lease
 from .._api.service import GROUPS_PATH, FirewallApi, Scope, Snapshot
-from .._api.sync import KeyedEndpoints, SyncError, keyed_calls, sync_keyed, sync_object, sync_rules
+from .._api.sync import KeyedEndpoints, SyncError, sync_keyed, sync_object, sync_rules
 from .._api.transport import PveApiError
 from .._compiler.api_mapping import (
     ApiCall,
@@ -36,8 +36,6 @@ from .._plan.set_entries import held_set, trimmed_set
 from .._plan.tree_steps import PHASES, FileRef, Step
 
 CLUSTER = Scope("cluster")
-# Answers to a keyed write that mean another writer got there first (re-planned after).
-_KEYED_CONFLICTS = ("already exists", "no such")
 
 
 class StepFailed(PveFirewallError):
@@ -86,11 +84,6 @@ def _file(config: ClusterConfig, ref: FileRef) -> FirewallFile | None:
         return config.vnets.get(ref.name)
     guest = config.guests.get(int(ref.name))
     return guest.file if guest else None
-
-
-def _is_keyed_conflict(error: PveApiError) -> bool:
-    text = " ".join([error.message, *error.errors.values()])
-    return error.is_digest_conflict or (error.status == 400 and any(marker in text for marker in _KEYED_CONFLICTS))
 
 
 class StepWriter:
@@ -143,38 +136,7 @@ class StepWriter:
     # -- keyed collections, order-free writes spread over idle connections ----------------
 
     def keyed(self, lease: Lease, endpoints: KeyedEndpoints[Any], desired: Sequence[Any], purge: bool, label: str, first: Snapshot[Any] | None) -> None:
-        api = lease.api
-        if self.check:
-            outcome = sync_keyed(api, endpoints, desired, purge=purge, check_mode=True, label=label, first=first)
-            self.done.extend(outcome.calls)
-            return
-        snapshot = first or endpoints.read()
-        current = {endpoints.key(item): item for item in snapshot.items}
-        calls = keyed_calls(endpoints, current, {endpoints.key(item): item for item in desired}, purge)
-        if len(calls) > 2:
-            # the first write carries the digest of the read (the collection is as planned),
-            # the others name their object and may go in any order, over several connections
-            head, rest = calls[0], calls[1:]
-            api.send(head, snapshot.digest if head.method in endpoints.digest_methods else None)
-            self.done.append(head)
-
-            def send(other: FirewallApi, call: ApiCall) -> bool:
-                try:
-                    other.send(call)
-                except PveApiError as error:
-                    if _is_keyed_conflict(error):
-                        return False  # another writer was first: the read below re-plans
-                    raise
-                return True
-
-            written, error = lease.spread(rest, send)
-            self.done.extend(written)
-            if error is not None:
-                if isinstance(error, PveApiError):
-                    raise SyncError(str(error), ()) from None
-                raise error
-            snapshot = endpoints.read()  # read back once: the sync below writes only what is missing
-        outcome = sync_keyed(api, endpoints, desired, purge=purge, check_mode=False, label=label, first=snapshot)
+        outcome = sync_keyed(lease.api, endpoints, desired, purge=purge, check_mode=self.check, label=label, first=first, spread=lease.spread)
         self.done.extend(outcome.calls)
 
     # -- the parts ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SET_LEVELS, ModuleRunner, methods, run_examples
+from conftest import SET_LEVELS, ModuleRunner, any_overlap, methods, overlaps, run_examples, with_4_and_1_connections
 
 from ansible_collections.pve.firewall.plugins.module_utils._api.service import FirewallApi
 
@@ -451,7 +451,7 @@ def methods_of(commands: list[str]) -> dict[str, int]:
 
 
 def test_a_failed_write_reports_what_was_done_and_a_rerun_converges(cluster: ModuleRunner) -> None:
-    args = {"name": "web", "entries": ["192.0.2.1", "192.0.2.2", "192.0.2.3"]}
+    args = {"name": "web", "entries": ["192.0.2.1", "192.0.2.2", "192.0.2.3"], "parallel": 1}
     cluster.control.arm_fault(action="error", nth=3, on="write", status=500, message="disk full")
     result = cluster.run(MODULE, **args)
     assert result.get("failed") is True
@@ -460,6 +460,44 @@ def test_a_failed_write_reports_what_was_done_and_a_rerun_converges(cluster: Mod
     rerun = cluster.ok(MODULE, **args)
     assert rerun["commands"] == ["POST /cluster/firewall/ipset/web cidr=192.0.2.2", "POST /cluster/firewall/ipset/web cidr=192.0.2.3"]
     cluster.unchanged(MODULE, **args)
+
+
+def test_a_failed_write_among_parallel_ones_names_every_write_made_and_a_rerun_converges(cluster: ModuleRunner) -> None:
+    wanted = [f"192.0.2.{index}" for index in range(1, 13)]
+    cluster.ok(MODULE, name="web", entries=[])
+    cluster.control.arm_fault(action="error", nth=4, on="write", status=500, message="disk full")
+    result = cluster.run(MODULE, name="web", entries=wanted, parallel=4)
+    assert result.get("failed") is True and "disk full" in result["msg"]
+    made = sorted(command.rsplit("cidr=", 1)[1] for command in result["commands"])
+    assert f"after {len(made)} successful writes" in result["msg"]
+    assert made == sorted(entries(cluster, "cluster", "web"))  # exactly the entries PVE holds
+    rerun = cluster.ok(MODULE, name="web", entries=wanted, parallel=4)
+    assert len(rerun["commands"]) == len(wanted) - len(made)
+    assert sorted(entries(cluster, "cluster", "web")) == sorted(wanted)
+    cluster.unchanged(MODULE, name="web", entries=wanted)
+
+
+def test_entry_writes_go_over_parallel_connections_after_the_first(cluster: ModuleRunner) -> None:
+    """The first write carries the digest of the read, alone; the others overlap their round
+    trips over the connections of ``parallel``; with 1 connection nothing overlaps."""
+    cluster.ok(MODULE, name="web", entries=["192.0.2.1"])
+    wanted = {4: [f"198.51.100.{index}" for index in range(1, 9)], 1: [f"203.0.113.{index}" for index in range(1, 9)]}
+    results, logs = with_4_and_1_connections(cluster, lambda parallel: cluster.ok(MODULE, name="web", entries=wanted[parallel], parallel=parallel))
+    writes = {parallel: [entry for entry in logged if entry["method"] != "GET"] for parallel, logged in logs.items()}
+    assert len(writes[4]) == len(results[4]["commands"]) == 9 and len(writes[1]) == 16
+    head, *rest = writes[4]
+    assert head["method"] == "DELETE" and not any(overlaps(head, other) for other in rest)
+    assert any_overlap(rest)
+    assert not any_overlap(writes[1])
+    assert sorted(entries(cluster, "cluster", "web")) == sorted(wanted[1])
+
+
+@pytest.mark.parametrize("parallel", [0, 17])
+def test_a_number_of_connections_out_of_range_is_refused_before_any_request(cluster: ModuleRunner, parallel: int) -> None:
+    seq = cluster.seq()
+    result = cluster.fails(MODULE, name="web", entries=["192.0.2.1"], parallel=parallel)
+    assert f"parallel={parallel}: not a number of connections this module opens" in result["msg"]
+    assert cluster.requests_since(seq) == []
 
 
 def test_a_concurrent_change_is_detected_by_the_digest(cluster: ModuleRunner, monkeypatch: pytest.MonkeyPatch) -> None:
