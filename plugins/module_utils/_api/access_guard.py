@@ -5,9 +5,7 @@ IP sets and aliases of the datacenter and the nodes, and the options ``enable``,
 output policies and the backend switch), the datacenter's and every node's firewall is read,
 the change laid over it offline (``_plan/config_change``), and the lockout analysis asks
 whether the operator still reaches every node on the management ports. Enabling the cluster
-firewall can go through PVE's auto-revert (reference 5.4): store a timestamp, prove access over
-a new connection, then confirm with 1; if the proof fails, PVE switches the firewall off again
-within about 60 seconds by itself.
+firewall through PVE's auto-revert is ``auto_revert``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._compiler.api_mapping import ApiCall
 from .._engine.lockout import DEFAULT_PORTS, LockoutReport, OperatorView, analyse_lockout
 from .._engine.sdn import may_name_sdn_sets
 from .._engine.verdict import Environment, VerdictError
@@ -25,11 +22,9 @@ from .._model.inventory import Inventory, Node
 from .._model.objects import ClusterConfig, OptionValue
 from .._plan.config_change import ConfigChange, with_options
 from .service import FirewallApi, Scope, serving_node
-from .transport import PveApiError, PveTransport
 
 # Options whose change can decide whether a node accepts the operator's connections.
 ACCESS_OPTIONS = {"cluster": frozenset({"enable", "policy_in", "policy_out"}), "node": frozenset({"enable", "nftables"})}
-AUTO_REVERT_ENABLE = 2  # any value > 1 makes PVE store a timestamp and revert after 60 s
 
 
 class LockoutRefused(PveFirewallError):
@@ -44,13 +39,6 @@ class LockoutRefused(PveFirewallError):
 
 class AccessCheckError(PveFirewallError):
     """The lockout analysis cannot be made (no client address, a question the engine refuses)."""
-
-
-class AccessLost(PveFirewallError):
-    """Access failed right after the firewall was enabled with auto-revert."""
-
-    def result_details(self) -> dict[str, Any]:
-        return {"changed": True}  # the enable was written, and PVE reverts it
 
 
 def touches_access(scope: Scope, changed: Mapping[str, OptionValue], deleted: Sequence[str]) -> bool:
@@ -125,25 +113,3 @@ def analyse_stages(api: FirewallApi, changes: Sequence[ConfigChange], view: Acce
 def options_change(scope: Scope, after: Mapping[str, OptionValue]) -> ConfigChange:
     """The datacenter's or a node's options becoming ``after``."""
     return with_options(None if scope.level == "cluster" else str(scope.node), after)
-
-
-def enable_with_auto_revert(api: FirewallApi, call: ApiCall, digest: str | None) -> list[ApiCall]:
-    """PUT with ``enable`` as a timestamp, prove access over a new connection, confirm with 1.
-
-    Returns the calls made. If the proof fails, nothing more is sent: PVE reverts by itself.
-    """
-    first = ApiCall(call.method, call.path, {**call.params, "enable": AUTO_REVERT_ENABLE})
-    api.send(first, digest)
-    probe = PveTransport(api.transport.settings)
-    try:
-        probe.request("GET", call.path)
-        confirm = ApiCall("PUT", call.path, {"enable": 1})
-        FirewallApi(probe).send(confirm)
-    except PveApiError as error:
-        raise AccessLost(
-            f"the firewall was enabled with auto-revert, but a new connection then failed ({error}); "
-            "PVE switches the firewall off again within about 60 seconds"
-        ) from None
-    finally:
-        probe.close()
-    return [first, confirm]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._api.auto_revert import AUTO_REVERT_ENABLE, enable_with_auto_revert
 from .._api.guest_nics import NIC_KEY, NicLines, diff_text, read_nic_lines, sync_nic_firewall, unknown_nics
 from .._api.service import FirewallApi, Scope, Snapshot
 from .._api.sync import sync_object
@@ -56,8 +57,6 @@ class FirewallOptions:
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with enable in options or reset", "one of them"))
             elif self.params["exact"]:
                 errors.append(FieldError("arm_auto_revert", "arm_auto_revert", True, "cannot be combined with exact", "one of them"))
-            from .._api.access_guard import AUTO_REVERT_ENABLE  # pylint: disable=import-outside-toplevel
-
             options["enable"] = AUTO_REVERT_ENABLE
         raise_if_errors(errors)
         return options, reset
@@ -167,8 +166,6 @@ class FirewallOptions:
         def send(call: ApiCall, digest: Any) -> None:
             enabling = scope.level == "cluster" and str(call.params.get("enable")) == "1" and self.params["auto_revert"]
             if enabling:
-                from .._api.access_guard import enable_with_auto_revert  # pylint: disable=import-outside-toplevel
-
                 made.extend(enable_with_auto_revert(api, call, digest))
             else:
                 api.send(call, digest)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .._api.access_guard import AUTO_REVERT_ENABLE, enable_with_auto_revert
+from .._api.auto_revert import AUTO_REVERT_ENABLE, enable_with_auto_revert
 from .._api.guest_nics import NicLines, nic_call, planned_lines, read_nic_lines
 from .._api.parallel import Lease
 from .._api.service import GROUPS_PATH, FirewallApi, Scope, Snapshot

@@ -245,3 +245,17 @@ def test_loading_an_action_plugin_imports_its_module_for_the_workers_to_inherit(
     )
     done = subprocess.run([sys.executable, "-c", script, *ACTIONS], capture_output=True, text=True, check=False, timeout=120)
     assert (done.returncode, done.stdout.strip()) == (0, "ok"), done.stderr
+
+
+JUDGE_ONLY = ("._engine.", ".access_guard")  # the lockout analysis: imported to judge a change, not to start
+
+
+@pytest.mark.parametrize("name", [name for name in MODULES if name not in ("firewall_audit", "firewall_simulate")])
+def test_a_module_that_only_judges_some_changes_starts_without_the_verdict_engine(name: str) -> None:
+    script = (
+        "import importlib, sys\n"
+        f"importlib.import_module('ansible_collections.pve.firewall.plugins.modules.{name}')\n"
+        f"print(sorted(module for module in sys.modules if any(part in module for part in {JUDGE_ONLY!r})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
