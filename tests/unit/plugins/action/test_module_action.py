@@ -257,5 +257,6 @@ def test_a_module_that_only_judges_some_changes_starts_without_the_verdict_engin
         f"importlib.import_module('ansible_collections.pve.firewall.plugins.modules.{name}')\n"
         f"print(sorted(module for module in sys.modules if any(part in module for part in {JUDGE_ONLY!r})))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120, env={**os.environ, "PYTHONPATH": ":".join(sys.path)})
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120, env=environment)
     assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
