@@ -288,32 +288,21 @@ def sync_keyed(
         after = _apply_keyed(endpoints, current, desired, purge)
         if check_mode or not calls:
             return SyncResult(before, after, tuple(done) + calls, attempt)
-        if spread is not None and len(calls) > 2:
-            try:
-                if _spread_tail(calls, snapshot.digest, api, endpoints, spread, done) and not purge:
-                    return SyncResult(before, after, tuple(done), attempt)  # as below: what others add may stay
-                # read back: another writer may have been first on some, or added what purge removes
-                snapshot = endpoints.read()
-                if not keyed_calls(endpoints, {endpoints.key(item): item for item in snapshot.items}, desired, purge):
-                    return SyncResult(before, after, tuple(done), attempt)
-            except PveApiError as error:
-                if not _is_conflict(error, keyed=True):
-                    raise SyncError(str(error), done) from None
-                snapshot = endpoints.read()
-            tries.interrupted()
-            continue
         try:
-            for index, call in enumerate(calls):
-                digest = snapshot.digest if index == 0 and call.method in endpoints.digest_methods else None
-                api.send(call, digest)
-                done.append(call)
+            if spread is not None and len(calls) > 2:
+                every_call_wrote = _spread_tail(calls, snapshot.digest, api, endpoints, spread, done)
+            else:
+                for index, call in enumerate(calls):
+                    api.send(call, snapshot.digest if index == 0 and call.method in endpoints.digest_methods else None)
+                    done.append(call)
+                every_call_wrote = True
             # Without purge, what others add may stay; one write that carried the digest was
             # applied to exactly what was read. Else read back: what another writer added
-            # between the writes would stay unseen.
-            if not purge or (len(calls) == 1 and snapshot.digest and calls[0].method in endpoints.digest_methods):
+            # between the writes (or was first to write) would stay unseen.
+            if every_call_wrote and (not purge or (len(calls) == 1 and snapshot.digest and calls[0].method in endpoints.digest_methods)):
                 return SyncResult(before, after, tuple(done), attempt)
             snapshot = endpoints.read()
-            if {endpoints.key(item): item for item in snapshot.items} == {endpoints.key(item): item for item in after}:
+            if not keyed_calls(endpoints, {endpoints.key(item): item for item in snapshot.items}, desired, purge):
                 return SyncResult(before, after, tuple(done), attempt)
         except PveApiError as error:
             if not _is_conflict(error, keyed=True):
