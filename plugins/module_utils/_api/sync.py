@@ -36,7 +36,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Optional, TypeVar
 
 from .._compiler.api_mapping import ApiCall, options_to_api, rule_call
 from .._model.errors import PveFirewallError
@@ -50,7 +50,7 @@ from .transport import PveApiError
 T = TypeVar("T")
 V = TypeVar("V")
 # Sends order-free calls at once; returns those that wrote and the first error (Lease.spread)
-Spread = Callable[[Sequence[ApiCall], Callable[[FirewallApi, ApiCall], bool]], tuple[list[ApiCall], BaseException | None]]
+Spread = Callable[[Sequence[ApiCall], Callable[[FirewallApi, ApiCall], bool]], tuple[list[ApiCall], Optional[BaseException]]]  # noqa: UP045
 MAX_ATTEMPTS = 4
 MAX_STALLED = 8
 # Attempts of a rule list sync in all: bounds runs that keep undoing each other's writes.
