@@ -47,6 +47,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from types import MappingProxyType
 
 from .._model.errors import FieldError, PveFirewallError
@@ -656,9 +657,9 @@ def _line_regex(key: str, syntax: _Syntax) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(key)}:\s*{syntax.pattern}\s*", flags)
 
 
-_LINE_REGEXES: Mapping[str, tuple[tuple[str, re.Pattern[str], _Syntax], ...]] = {
-    level: tuple((key, _line_regex(key, syntax), syntax) for key, syntax in table.items()) for level, table in _FILE_SYNTAX.items()
-}
+@lru_cache(maxsize=8)  # per level; compiled when a file's options are first parsed: most runs parse none
+def _line_regexes(level: str) -> tuple[tuple[str, re.Pattern[str], _Syntax], ...]:
+    return tuple((key, _line_regex(key, syntax), syntax) for key, syntax in _FILE_SYNTAX[level].items())
 
 
 # Kinds whose value a file holds as text: read as PVE stores it, not in canonical form.
@@ -669,7 +670,7 @@ def parse_option_line(level: Level | str, line: str, *, location: str) -> tuple[
     """``(key, value)`` of one ``[OPTIONS]`` line, or PVE's error (see the module docstring)."""
     name = option_level(level)
     text = line.strip(" \t\r\n")
-    for key, regex, syntax in _LINE_REGEXES[name]:
+    for key, regex, syntax in _line_regexes(name):
         match = regex.fullmatch(text)
         if match is None:
             continue
